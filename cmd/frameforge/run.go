@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"frameforge/internal/config"
+	"frameforge/internal/logging"
+	"frameforge/internal/provider"
+	"frameforge/internal/provider/fal"
+	"frameforge/internal/provider/gemini"
+	"frameforge/internal/server"
+)
+
+// run is the whole program; main only supplies the process's environment.
+// When ready is not nil, the bound address is sent on it once the server
+// accepts connections (tests listen on port 0).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	fset := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	envFile := fset.String("env-file", ".env", "optional file of KEY=value lines; the real environment wins")
+	if err := fset.Parse(args[1:]); err != nil {
+		return err
+	}
+	getenv, err := withEnvFile(getenv, *envFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		// One line, naming every bad variable.
+		return fmt.Errorf("invalid configuration: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	log := logging.New(stdout, cfg.Log.Format, cfg.Log.Level)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	hc := newHTTPClient()
+	reg := provider.New(
+		provider.Entry{Provider: gemini.New(cfg.Gemini, hc, log), ServerKey: string(cfg.GoogleKey), Model: cfg.Gemini.Model},
+		provider.Entry{Provider: fal.New(cfg.Fal, hc, log), ServerKey: string(cfg.FalKey)},
+		fal.KnownModels(),
+	)
+	handler := server.NewServer(log, cfg.Server, reg)
+
+	// In-flight requests derive from base; cancelling it after a drain that
+	// ran out of time cancels their upstream calls too.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	log.Info("frameforge starting", "config", cfg)
+	if cfg.GoogleKey == "" || cfg.FalKey == "" {
+		log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",
+			"google_configured", cfg.GoogleKey != "", "fal_configured", cfg.FalKey != "")
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", "http://"+ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal now kills the process the default way
+	log.Info("shutting down: no new connections, draining in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("drain timed out: cancelling the requests still running", "err", err)
+		cancelBase()
+		_ = srv.Close()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// withEnvFile layers an optional .env file under the real environment, so a
+// variable set in the environment always wins over the file.
+func withEnvFile(getenv func(string) string, path string) (func(string) string, error) {
+	vals, err := godotenv.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return getenv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return vals[k]
+	}, nil
+}
+
+// newHTTPClient is the one client for every upstream call. Per-call deadlines
+// come from contexts; the transport is sized for many concurrent edits to
+// the same provider host (the default keeps only 2 idle connections per host).
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = 0 // image generation can take minutes before the first byte
+	t.TLSHandshakeTimeout = 10 * time.Second
+	return &http.Client{Transport: t}
+}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"frameforge"
+)
+
+// statusClientClosed is nginx's "client closed request": logged, never sent.
+const statusClientClosed = 499
+
+// codes is the one place where error codes become HTTP statuses.
+var codes = map[string]int{
+	frameforge.EInvalidRequest:    http.StatusBadRequest,
+	frameforge.EMissingImage:      http.StatusBadRequest,
+	frameforge.EInvalidImage:      http.StatusBadRequest,
+	frameforge.EUnsupportedImage:  http.StatusUnsupportedMediaType,
+	frameforge.EImageTooLarge:     http.StatusRequestEntityTooLarge,
+	frameforge.ERequestTooLarge:   http.StatusRequestEntityTooLarge,
+	frameforge.ETooManyImages:     http.StatusRequestEntityTooLarge,
+	frameforge.ETooManyPixels:     http.StatusRequestEntityTooLarge,
+	frameforge.EUnknownProvider:   http.StatusBadRequest,
+	frameforge.EInvalidAPIKey:     http.StatusUnauthorized,
+	frameforge.EProviderAuth:      http.StatusBadGateway,
+	frameforge.EProviderInput:     http.StatusBadRequest,
+	frameforge.EContentBlocked:    http.StatusUnprocessableEntity,
+	frameforge.EUpstreamRateLimit: http.StatusTooManyRequests,
+	frameforge.EUpstreamUnavail:   http.StatusServiceUnavailable,
+	frameforge.EUpstreamError:     http.StatusBadGateway,
+	frameforge.ENoImageReturned:   http.StatusBadGateway,
+	frameforge.EUpstreamTimeout:   http.StatusGatewayTimeout,
+	frameforge.ERateLimited:       http.StatusTooManyRequests,
+	frameforge.EOverloaded:        http.StatusServiceUnavailable,
+	frameforge.ERequestTimeout:    http.StatusRequestTimeout,
+	frameforge.ENotFound:          http.StatusNotFound,
+	frameforge.EMethodNotAllowed:  http.StatusMethodNotAllowed,
+	frameforge.ENotImplemented:    http.StatusNotImplemented,
+	frameforge.EInternal:          http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status for an error code; unknown codes are 500.
+func ErrorStatus(code string) int {
+	if s, ok := codes[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON shape of every error: FastAPI's "detail" (the
+// shipped client shows data.detail) plus a stable code and the request id.
+type errorBody struct {
+	Detail    string `json:"detail"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+}
+
+// writeError is the one error writer. Internal causes are logged with the
+// request id; the client sees only the public message. A request whose client
+// has gone away is logged and not answered.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	ctx := r.Context()
+	id := requestIDFrom(ctx)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		setStatusNote(ctx, statusClientClosed)
+		log.InfoContext(ctx, "client closed the request", "request_id", id)
+		return
+	}
+	code := frameforge.ErrorCode(err)
+	status := ErrorStatus(code)
+	switch {
+	case status >= 500:
+		log.ErrorContext(ctx, "request failed", "request_id", id, "code", code, "status", status, "err", err)
+	default:
+		log.InfoContext(ctx, "request refused", "request_id", id, "code", code, "status", status, "err", err)
+	}
+	if ra := frameforge.RetryAfter(err); ra > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
+	}
+	encode(w, status, errorBody{Detail: frameforge.ErrorMessage(err), Code: code, RequestID: id})
+}

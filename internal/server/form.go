@@ -1,0 +1,194 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/dustin/go-humanize"
+
+	"frameforge"
+	"frameforge/internal/imaging"
+)
+
+// Limits bound what one edit request may upload. Every limit is checked while
+// the body streams in, so a request over a limit is refused without buffering
+// more than the limit.
+type Limits struct {
+	MaxImageBytes   int64 // one file
+	MaxRequestBytes int64 // the whole body
+	MaxImages       int   // files per request
+	MaxPixels       int64 // width*height of one image, read from its header
+}
+
+const (
+	maxPromptBytes   = 16 << 10
+	maxProviderBytes = 512
+)
+
+// upload is one checked image and what its header told us.
+type upload struct {
+	img  frameforge.Image
+	info imaging.Info
+}
+
+// editForm is a parsed and checked POST /api/edit body.
+type editForm struct {
+	uploads  []upload
+	prompt   string // trimmed; empty means "use the default"
+	provider string // the form field; empty when absent
+}
+
+// parseEditForm streams the multipart body, accepting files under "images"
+// and "image" in any mix (upload order kept), "prompt" and "provider". Each
+// file is sniffed and its header checked before the next is read. Errors are
+// *frameforge.Error with sentences a person understands.
+func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm, error) {
+	var f editForm
+	if r.ContentLength > lim.MaxRequestBytes {
+		return f, errRequestTooLarge(lim)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return f, frameforge.Wrap(err, frameforge.EInvalidRequest,
+			"The request must be multipart/form-data, with the photo in a field named 'image' or 'images'.")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxRequestBytes)
+	a := newArena(r.ContentLength, lim.MaxRequestBytes)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return f, bodyError(err, lim)
+		}
+		switch p.FormName() {
+		case "image", "images":
+			if len(f.uploads) == lim.MaxImages {
+				return f, frameforge.Errorf(frameforge.ETooManyImages,
+					"Too many images: at most %d may be sent in one request.", lim.MaxImages)
+			}
+			u, err := readImage(p, a, lim, len(f.uploads)+1)
+			if err != nil {
+				return f, err
+			}
+			f.uploads = append(f.uploads, u)
+		case "prompt":
+			if f.prompt, err = readField(p, "prompt", maxPromptBytes, lim); err != nil {
+				return f, err
+			}
+		case "provider":
+			if f.provider, err = readField(p, "provider", maxProviderBytes, lim); err != nil {
+				return f, err
+			}
+		default:
+			// Unknown fields are ignored, as FastAPI did; their bytes still count
+			// against the request limit.
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				return f, bodyError(err, lim)
+			}
+		}
+	}
+	if len(f.uploads) == 0 {
+		return f, frameforge.Errorf(frameforge.EMissingImage,
+			"No image was uploaded: send at least one photo in a field named 'image' or 'images'.")
+	}
+	return f, nil
+}
+
+func readField(p *multipart.Part, name string, limit int64, lim Limits) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(p, limit+1))
+	if err != nil {
+		return "", bodyError(err, lim)
+	}
+	if int64(len(b)) > limit {
+		return "", frameforge.Errorf(frameforge.EInvalidRequest, "The %s field is too long (at most %s).", name, humanize.IBytes(uint64(limit)))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readImage reads one file part into the arena and checks it: not empty, a
+// supported image, complete, and within the byte and pixel limits. Pixels come
+// from the header, so a tiny file claiming 30000x30000 is refused at once.
+func readImage(p *multipart.Part, a *arena, lim Limits, n int) (upload, error) {
+	name := displayName(p.FileName(), n)
+	data, err := a.read(p, lim.MaxImageBytes)
+	if errors.Is(err, errPartTooLarge) {
+		return upload{}, frameforge.Errorf(frameforge.EImageTooLarge,
+			"File %q is larger than the %s limit per image.", name, humanize.IBytes(uint64(lim.MaxImageBytes)))
+	}
+	if err != nil {
+		return upload{}, bodyError(err, lim)
+	}
+	if len(data) == 0 {
+		return upload{}, frameforge.Errorf(frameforge.EInvalidImage, "File %q is empty.", name)
+	}
+	info, err := imaging.Inspect(data)
+	if px := info.Pixels(); px > lim.MaxPixels {
+		return upload{}, frameforge.Errorf(frameforge.ETooManyPixels,
+			"File %q is %d×%d pixels (%s); the limit is %s per image.",
+			name, info.Width, info.Height, megapixels(px), megapixels(lim.MaxPixels))
+	}
+	switch {
+	case errors.Is(err, imaging.ErrUnsupported):
+		return upload{}, frameforge.Wrap(err, frameforge.EUnsupportedImage, fmt.Sprintf(
+			"File %q is a %s image, which is not supported yet. Send JPEG, PNG, WebP or GIF "+
+				"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, imaging.Sniff(data)))
+	case errors.Is(err, imaging.ErrNotImage):
+		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
+			"File %q is not an image (sniffed %s).", name, imaging.Sniff(data)))
+	case errors.Is(err, imaging.ErrTruncated):
+		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
+			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name))
+	case err != nil:
+		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
+			"File %q is not a valid %s image: its data is corrupt.", name, imaging.Sniff(data)))
+	}
+	return upload{
+		img:  frameforge.Image{Data: data, ContentType: info.ContentType, Filename: name, Width: info.Width, Height: info.Height},
+		info: info,
+	}, nil
+}
+
+func megapixels(px int64) string {
+	return fmt.Sprintf("%.1f MP", float64(px)/1e6)
+}
+
+// bodyError classifies a failure to read the body: over the limit (413) or
+// malformed/truncated multipart (400).
+func bodyError(err error, lim Limits) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errRequestTooLarge(lim)
+	}
+	return frameforge.Wrap(err, frameforge.EInvalidRequest,
+		"The multipart body is malformed or ended early; the upload may have been cut off.")
+}
+
+func errRequestTooLarge(lim Limits) error {
+	return frameforge.Errorf(frameforge.ERequestTooLarge,
+		"The upload is larger than the %s limit per request.", humanize.IBytes(uint64(lim.MaxRequestBytes)))
+}
+
+// displayName makes a client's file name safe to put in a message: no
+// control characters, bounded length, and a stand-in when there is none.
+func displayName(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
+	}
+	if s == "" {
+		s = fmt.Sprintf("image #%d", n)
+	}
+	return s
+}

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"frameforge"
+	"frameforge/internal/imaging"
+	"frameforge/internal/provider"
+)
+
+// FallbackHeader marks a development-fallback answer: no key was configured
+// or sent, so the first upload came back unchanged.
+const FallbackHeader = "X-FrameForge-Fallback"
+
+// handleEdit serves POST /api/edit: parse and check the upload, resolve the
+// provider and key, prepare the images, call the provider, return the image.
+func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.EditTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+
+		form, err := parseEditForm(w, r, cfg.Limits)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		name := form.provider
+		if name == "" {
+			name = r.URL.Query().Get("provider") // the form field wins (compat)
+		}
+		route, err := reg.Resolve(name, credentialsFrom(r.Header))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if route.Key.Empty() {
+			// Compat: with no key anywhere the Python backend echoed the first
+			// upload. Keep it, so a fresh checkout works, but make it visible.
+			log.WarnContext(ctx, "no API key for provider: answering with the development fallback (first image unchanged)",
+				"request_id", requestIDFrom(ctx), "provider", route.ID)
+			w.Header().Set(FallbackHeader, "no-api-key; provider="+route.ID)
+			writeImage(w, form.uploads[0].img, route.ID)
+			return
+		}
+		if route.Provider == nil {
+			writeError(w, r, log, frameforge.Errorf(frameforge.ENotImplemented,
+				"The provider %q is not available in this build.", route.ID))
+			return
+		}
+		images, err := prepare(form.uploads, cfg.Prepare)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		prompt := form.prompt
+		if prompt == "" {
+			prompt = frameforge.DefaultPrompt
+		}
+		start := time.Now()
+		out, err := route.Provider.Edit(ctx, frameforge.EditRequest{
+			Images: images, Prompt: prompt, Model: route.Model, Key: route.Key,
+		})
+		log.InfoContext(ctx, "provider call", "request_id", requestIDFrom(ctx), "provider", route.ID,
+			"duration", time.Since(start), "code", frameforge.ErrorCode(err))
+		if err != nil {
+			// Our edit deadline, not the client, ended the call: that is a slow
+			// upstream (504), whatever the provider made of the cancellation.
+			if ctx.Err() == context.DeadlineExceeded && frameforge.ErrorCode(err) != frameforge.EUpstreamTimeout {
+				err = frameforge.Wrap(err, frameforge.EUpstreamTimeout,
+					fmt.Sprintf("The AI provider did not finish within %s.", cfg.EditTimeout))
+			}
+			writeError(w, r, log, err)
+			return
+		}
+		writeImage(w, out, route.ID)
+	})
+}
+
+// prepare makes each upload ready to leave the server: upright, without
+// metadata, no larger than the provider needs. See imaging.Prepare.
+func prepare(ups []upload, opt imaging.Options) ([]frameforge.Image, error) {
+	out := make([]frameforge.Image, len(ups))
+	for i, u := range ups {
+		p, err := imaging.Prepare(u.img.Data, u.info, opt)
+		if err != nil {
+			return nil, frameforge.Wrap(err, frameforge.EInvalidImage,
+				fmt.Sprintf("File %q could not be decoded as an image.", u.img.Filename))
+		}
+		out[i] = frameforge.Image{Data: p.Data, ContentType: p.ContentType, Filename: u.img.Filename,
+			Width: p.Width, Height: p.Height}
+	}
+	return out, nil
+}
+
+// writeImage sends an image with its real, sniffed type: a provider's claim
+// about its own output is not trusted either.
+func writeImage(w http.ResponseWriter, img frameforge.Image, providerID string) {
+	ct := imaging.Sniff(img.Data)
+	if !strings.HasPrefix(ct, "image/") {
+		ct = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Length", strconv.Itoa(len(img.Data)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-FrameForge-Provider", providerID)
+	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
+		h.Set("Content-Disposition", `inline; filename="frameforge-edit`+preferredExt(ct, exts)+`"`)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(img.Data)
+}
+
+func preferredExt(ct string, exts []string) string {
+	if ct == "image/jpeg" {
+		return ".jpg"
+	}
+	return exts[0]
+}
+
+// credentialsFrom reads the per-request keys (compat headers). Authorization
+// carries a fal key, as in the Python backend: "Bearer <key>" or "Key <key>".
+func credentialsFrom(h http.Header) provider.Credentials {
+	c := provider.Credentials{
+		Google: strings.TrimSpace(h.Get("X-Google-API-Key")),
+		Fal:    strings.TrimSpace(h.Get("X-Fal-Key")),
+	}
+	if c.Google == "" {
+		c.Google = strings.TrimSpace(h.Get("X-Gemini-API-Key"))
+	}
+	if c.Fal == "" {
+		scheme, token, ok := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " ")
+		if ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Key")) {
+			c.Fal = strings.TrimSpace(token)
+		}
+	}
+	return c
+}

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"frameforge/internal/imaging"
+	"frameforge/internal/logging"
+	"frameforge/internal/provider"
+)
+
+// logBuffer is a goroutine-safe log sink for assertions on log output.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testConfig() Config {
+	return Config{
+		Limits: Limits{
+			MaxImageBytes:   2 << 20,
+			MaxRequestBytes: 5 << 20,
+			MaxImages:       3,
+			MaxPixels:       40_000_000,
+		},
+		Prepare:        imaging.Options{MaxSide: 3072},
+		AllowedOrigins: []string{"*"},
+		EditTimeout:    5 * time.Second,
+		RequestTimeout: 5 * time.Second,
+	}
+}
+
+// newTestServer returns the real handler with no provider keys (every
+// provider answers with the development fallback) and the captured log.
+func newTestServer(tb testing.TB, cfg Config, google, fal provider.Entry) (http.Handler, *logBuffer) {
+	tb.Helper()
+	logs := &logBuffer{}
+	log := logging.New(logs, "json", slog.LevelDebug)
+	reg := provider.New(google, fal, []string{"fal-ai/nano-banana/edit"})
+	return NewServer(log, cfg, reg), logs
+}
+
+// part is one multipart part of a test request.
+type part struct {
+	field, filename, contentType string
+	data                         []byte
+}
+
+func filePart(field, name string, data []byte) part {
+	return part{field: field, filename: name, contentType: "application/octet-stream", data: data}
+}
+
+func fieldPart(field, value string) part { return part{field: field, data: []byte(value)} }
+
+func multipartBody(tb testing.TB, parts ...part) (io.Reader, string) {
+	tb.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		if p.filename != "" {
+			h.Set("Content-Disposition", `form-data; name="`+p.field+`"; filename="`+p.filename+`"`)
+			h.Set("Content-Type", p.contentType)
+		} else {
+			h.Set("Content-Disposition", `form-data; name="`+p.field+`"`)
+		}
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, _ = w.Write(p.data)
+	}
+	if err := mw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return &buf, mw.FormDataContentType()
+}
+
+func editRequest(tb testing.TB, target string, parts ...part) *http.Request {
+	tb.Helper()
+	body, ct := multipartBody(tb, parts...)
+	r := httptest.NewRequest(http.MethodPost, target, body)
+	r.Header.Set("Content-Type", ct)
+	return r
+}
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// decodeError checks that a response is a JSON error and returns it.
+func decodeError(tb testing.TB, w *httptest.ResponseRecorder) errorBody {
+	tb.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		tb.Fatalf("Content-Type = %q; want application/json (body %q)", ct, w.Body.String())
+	}
+	var e errorBody
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
+		tb.Fatalf("error body %q: %v", w.Body.String(), err)
+	}
+	if e.Detail == "" || e.Code == "" || e.RequestID == "" {
+		tb.Fatalf("error body %q lacks detail, code or request_id", w.Body.String())
+	}
+	if e.RequestID != w.Header().Get("X-Request-ID") {
+		tb.Fatalf("request_id %q differs from X-Request-ID %q", e.RequestID, w.Header().Get("X-Request-ID"))
+	}
+	return e
+}
+
+// pattern returns a w×h image with a colour distinct per seed, so tests can
+// tell uploads apart after a round trip.
+func pattern(w, h int, seed uint8) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{seed, uint8(x), uint8(y), 255})
+		}
+	}
+	return img
+}
+
+func jpegBytes(tb testing.TB, w, h int, seed uint8) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, pattern(w, h, seed), &jpeg.Options{Quality: 85}); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func pngBytes(tb testing.TB, w, h int, seed uint8) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, pattern(w, h, seed)); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func contains(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"frameforge"
+)
+
+// requestState travels in the request context so that outer middleware (the
+// access log) can learn what inner layers decided: the matched route and a
+// status that was never written (client gone). The mux sets r.Pattern on its
+// own copy of the request, which the outer layers never see.
+type requestState struct {
+	id         string
+	route      string
+	statusNote int
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	s, _ := ctx.Value(stateKey{}).(*requestState)
+	return s
+}
+
+func requestIDFrom(ctx context.Context) string {
+	if s := stateFrom(ctx); s != nil {
+		return s.id
+	}
+	return ""
+}
+
+func setStatusNote(ctx context.Context, status int) {
+	if s := stateFrom(ctx); s != nil {
+		s.statusNote = status
+	}
+}
+
+// withRequestID accepts a sane X-Request-ID from the client (so a request can
+// be followed across a proxy) or makes one, and echoes it on the response.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		st := &requestState{id: id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	})
+}
+
+// validRequestID allows only short, log-safe ids: a client must not be able
+// to inject newlines or megabytes into our logs through this header.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// statusWriter records what a handler wrote, for the access log and the
+// recoverer (which must not write a second header).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines, flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withAccessLog writes one line per request: method, route, status, bytes,
+// duration and request id. The path is logged as the route pattern so that
+// client-chosen paths do not flood the log with unique values.
+func withAccessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			st := stateFrom(r.Context())
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route, id := "", ""
+			if st != nil {
+				route, id = st.route, st.id
+				if st.statusNote != 0 && sw.status == 0 {
+					status = st.statusNote
+				}
+			}
+			if route == "" {
+				route = "unmatched"
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Int64("bytes", sw.bytes),
+				slog.Int64("bytes_in", max(r.ContentLength, 0)),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("request_id", id),
+			)
+		})
+	}
+}
+
+// withRecover turns a panic into a logged stack and a JSON 500, so one bad
+// request never takes the process down. http.ErrAbortHandler is re-raised:
+// it is the standard way to abort a response on purpose.
+func withRecover(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic serving request",
+					"request_id", requestIDFrom(r.Context()),
+					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status != 0 {
+					// Headers are gone; the only honest thing left is to cut the connection.
+					panic(http.ErrAbortHandler)
+				}
+				writeError(sw, r, log, frameforge.Errorf(frameforge.EInternal, "Internal error."))
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+// withJSONFallbacks makes the mux's own 404 and 405 answers JSON like every
+// other error, and records the matched route for the access log.
+func withJSONFallbacks(log *slog.Logger, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			if st := stateFrom(r.Context()); st != nil {
+				st.route = pattern
+			}
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// No route: the mux's handler is its 404 or its 405 (which also sets
+		// Allow). Let it set headers, then replace its plain-text body.
+		h.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r, log: log}, r)
+	})
+}
+
+type fallbackWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	log     *slog.Logger
+	written bool
+}
+
+func (f *fallbackWriter) WriteHeader(status int) {
+	if f.written {
+		return
+	}
+	f.written = true
+	var err error
+	switch status {
+	case http.StatusMethodNotAllowed:
+		err = frameforge.Errorf(frameforge.EMethodNotAllowed, "Method %s is not allowed on %s.", f.r.Method, safePath(f.r.URL.Path))
+	case http.StatusNotFound:
+		err = frameforge.Errorf(frameforge.ENotFound, "No such endpoint: %s %s.", f.r.Method, safePath(f.r.URL.Path))
+	default:
+		err = frameforge.Errorf(frameforge.EInvalidRequest, "The request could not be routed.")
+	}
+	writeError(f.ResponseWriter, f.r, f.log, err)
+}
+
+func (f *fallbackWriter) Write(b []byte) (int, error) {
+	if !f.written {
+		f.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's plain-text body is replaced by ours
+}
+
+// safePath bounds a client-chosen path before it goes into a message.
+func safePath(p string) string {
+	if len(p) > 200 {
+		p = p[:200] + "…"
+	}
+	q := strconv.Quote(p)
+	return q[1 : len(q)-1]
+}
