@@ -52,12 +52,13 @@ func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm
 	if r.ContentLength > lim.MaxRequestBytes {
 		return f, errRequestTooLarge(lim)
 	}
+	// The limit must wrap the body before the multipart reader takes it.
+	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxRequestBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return f, frameforge.Wrap(err, frameforge.EInvalidRequest,
 			"The request must be multipart/form-data, with the photo in a field named 'image' or 'images'.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxRequestBytes)
 	a := newArena(r.ContentLength, lim.MaxRequestBytes)
 	for {
 		p, err := mr.NextPart()

@@ -182,7 +182,9 @@ func TestEditRefusesBadInput(t *testing.T) {
 			return editRequest(t, "/api/edit", filePart("image", "1.jpg", big[:2<<20]), filePart("image", "2.jpg", big[:2<<20]), filePart("image", "3.jpg", third))
 		}, 413, frameforge.ERequestTooLarge, []string{"5.0 MiB"}},
 		{"streamed body over the total limit", func(t *testing.T) *http.Request {
-			r := editRequest(t, "/api/edit", filePart("image", "1.jpg", big[:2<<20]), filePart("image", "2.jpg", big[:2<<20]), filePart("image", "3.jpg", big[:1<<20]))
+			// Valid JPEGs padded after EOI (as phones append data) to 1.9 MiB each.
+			padded := append(append([]byte{}, good...), make([]byte, 1900<<10-len(good))...)
+			r := editRequest(t, "/api/edit", filePart("image", "1.jpg", padded), filePart("image", "2.jpg", padded), filePart("image", "3.jpg", padded))
 			r.ContentLength = -1 // chunked: the limit must hold while streaming
 			return r
 		}, 413, frameforge.ERequestTooLarge, []string{"5.0 MiB"}},
@@ -217,7 +219,7 @@ func TestEditRefusesBadInput(t *testing.T) {
 			start := time.Now()
 			w := serve(h, tt.req(t))
 			if w.Code != tt.wantStatus {
-				t.Fatalf("status = %d; want %d; body %s", w.Code, tt.wantStatus, w.Body.String())
+				t.Fatalf("status = %d; want %d; body %.300q", w.Code, tt.wantStatus, w.Body.String())
 			}
 			e := decodeError(t, w)
 			if e.Code != tt.wantCode {
@@ -311,7 +313,8 @@ func TestCORS(t *testing.T) {
 	r := httptest.NewRequest(http.MethodOptions, "/api/edit", nil)
 	r.Header.Set("Origin", "http://localhost:5173")
 	r.Header.Set("Access-Control-Request-Method", "POST")
-	r.Header.Set("Access-Control-Request-Headers", "x-google-api-key, x-fal-key, authorization")
+	// As browsers send it: lower case, sorted, no spaces.
+	r.Header.Set("Access-Control-Request-Headers", "authorization,x-fal-key,x-gemini-api-key,x-google-api-key")
 	w := serve(h, r)
 	if w.Code/100 != 2 || w.Header().Get("Access-Control-Allow-Origin") != "http://localhost:5173" {
 		t.Fatalf("preflight = %d, allow-origin %q; want 2xx for the configured origin", w.Code, w.Header().Get("Access-Control-Allow-Origin"))

@@ -1,0 +1,238 @@
+// Package gemini is the Google Gemini ("Nano Banana") image-editing
+// provider. It calls generateContent through the official SDK
+// (google.golang.org/genai) with the images and the prompt, and turns every
+// upstream outcome into a frameforge.Image or a *frameforge.Error.
+//
+// Exactly one layer retries, and it is this one: the SDK's own retry stays
+// off because it ignores RetryInfo and would multiply with ours.
+package gemini
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	_ "image/gif" // register decoders for DecodeConfig of the answer
+	_ "image/jpeg"
+	_ "image/png"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/genai"
+
+	"frameforge"
+)
+
+// apiVersion is the Gemini API version the image models are served under.
+const apiVersion = "v1beta"
+
+// Client edits images with Gemini. It holds no per-request state and is
+// safe for concurrent use.
+type Client struct {
+	cfg Config
+	hc  *http.Client
+	log *slog.Logger
+}
+
+var _ frameforge.Provider = (*Client)(nil)
+
+// New returns a client. Zero fields of cfg take their defaults; hc carries
+// our timeouts and transport (nil means a fresh &http.Client{}, never
+// http.DefaultClient); log nil discards.
+func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{cfg: cfg.withDefaults(), hc: hc, log: log}
+}
+
+// Edit sends the images (in order) and the prompt to Gemini and returns the
+// image it answers with. req.Model overrides the configured model. Every
+// failure is a *frameforge.Error: EContentBlocked, ENoImageReturned,
+// EInvalidAPIKey (a client key was rejected) or EProviderAuth (ours was),
+// EUpstreamRateLimit (never retried; RetryAfter from RetryInfo),
+// EProviderInput, EUpstreamError, EUpstreamUnavail, EUpstreamTimeout when
+// ctx's deadline passes. When ctx is cancelled, the error wraps
+// context.Canceled. An empty key is an internal error: the SDK must never
+// fall back to a key from the environment.
+func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (frameforge.Image, error) {
+	if req.Key.Empty() {
+		return frameforge.Image{}, &frameforge.Error{Code: frameforge.EInternal, Message: msgInternalCall,
+			Err: errors.New("gemini: Edit called without an API key")}
+	}
+	if len(req.Images) == 0 {
+		return frameforge.Image{}, &frameforge.Error{Code: frameforge.EInternal, Message: msgInternalCall,
+			Err: errors.New("gemini: Edit called without images")}
+	}
+	model := req.Model
+	if model == "" {
+		model = c.cfg.Model
+	}
+	if !validModel(model) {
+		return frameforge.Image{}, frameforge.Errorf(frameforge.EInvalidRequest, "The Gemini model id %q is not valid.", model)
+	}
+	secret := req.Key.Reveal()
+
+	// The SDK client is built per call because keys differ per request. It
+	// is cheap (a few small allocations, no I/O): with Backend, APIKey,
+	// BaseURL and APIVersion all set, nothing it reads from the environment
+	// changes its behaviour.
+	sdk, err := genai.NewClient(ctx, &genai.ClientConfig{
+		APIKey:     secret,
+		Backend:    genai.BackendGeminiAPI,
+		HTTPClient: c.hc,
+		HTTPOptions: genai.HTTPOptions{
+			BaseURL:    c.cfg.BaseURL,
+			APIVersion: apiVersion,
+		},
+	})
+	if err != nil {
+		return frameforge.Image{}, failure(frameforge.EInternal, msgInternalCall, err, secret)
+	}
+
+	contents := []*genai.Content{genai.NewContentFromParts(parts(req), genai.RoleUser)}
+	gcfg := &genai.GenerateContentConfig{
+		ResponseModalities: []string{string(genai.ModalityImage)},
+		CandidateCount:     1,
+		// No silent re-sends: a continuation would be a second billed call
+		// outside our retry budget.
+		AutomaticContinuation: genai.Ptr(false),
+	}
+
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		// Unary, not streaming: a 2–10 MB image inside one SSE event breaks
+		// stream parsers (providers.md §4, item 6).
+		resp, err := sdk.Models.GenerateContent(ctx, model, contents, gcfg)
+		dur := time.Since(start)
+
+		if err == nil {
+			img, fe := imageFrom(resp, secret)
+			if fe != nil {
+				c.logAttempt(ctx, model, attempt, "200 "+fe.Code, dur)
+				c.logFailure(ctx, model, attempt, fe)
+				return frameforge.Image{}, fe
+			}
+			c.logAttempt(ctx, model, attempt, "ok", dur)
+			img.Width, img.Height = dimensions(img.Data)
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			fe := contextFailure(ctx, err, secret)
+			c.logAttempt(ctx, model, attempt, "context: "+ctx.Err().Error(), dur)
+			c.logFailure(ctx, model, attempt, fe)
+			return frameforge.Image{}, fe
+		}
+
+		o := classify(err, model, req.Key)
+		c.logAttempt(ctx, model, attempt, o.label, dur)
+		if !o.retry || attempt >= c.cfg.MaxAttempts {
+			c.logFailure(ctx, model, attempt, o.err)
+			return frameforge.Image{}, o.err
+		}
+		wait := c.backoff(attempt, o.hint)
+		if wait > c.cfg.MaxBackoff {
+			// The server asked for a longer pause than we ever wait.
+			c.logFailure(ctx, model, attempt, o.err)
+			return frameforge.Image{}, o.err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+			// Waiting would spend the rest of the budget: answer now with
+			// what we know rather than with a timeout later.
+			c.logFailure(ctx, model, attempt, o.err)
+			return frameforge.Image{}, o.err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			fe := contextFailure(ctx, err, secret)
+			c.logFailure(ctx, model, attempt, fe)
+			return frameforge.Image{}, fe
+		case <-t.C:
+		}
+	}
+}
+
+// parts lists every image in upload order, then the prompt: the order the
+// model reads them in.
+func parts(req frameforge.EditRequest) []*genai.Part {
+	ps := make([]*genai.Part, 0, len(req.Images)+1)
+	for _, im := range req.Images {
+		ct := im.ContentType
+		if ct == "" {
+			ct = http.DetectContentType(im.Data)
+		}
+		ps = append(ps, genai.NewPartFromBytes(im.Data, ct))
+	}
+	prompt := req.Prompt
+	if strings.TrimSpace(prompt) == "" {
+		// An empty text part is a 400 upstream; the caller normally fills
+		// this in already.
+		prompt = frameforge.DefaultPrompt
+	}
+	return append(ps, genai.NewPartFromText(prompt))
+}
+
+// backoff is the wait before attempt+1: the server's RetryInfo hint when it
+// gave one, else exponential backoff with full jitter, capped.
+func (c *Client) backoff(attempt int, hint time.Duration) time.Duration {
+	if hint > 0 {
+		return hint
+	}
+	ceil := c.cfg.MaxBackoff
+	if shift := attempt - 1; shift < 32 {
+		if d := c.cfg.BaseBackoff << shift; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil)
+}
+
+// dimensions reads the size from the image header; 0, 0 for formats the
+// standard library does not decode (WebP).
+func dimensions(data []byte) (w, h int) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return 0, 0
+	}
+	return cfg.Width, cfg.Height
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (c *Client) logAttempt(ctx context.Context, model string, attempt int, outcome string, dur time.Duration) {
+	c.log.DebugContext(ctx, "gemini attempt",
+		slog.String("model", model),
+		slog.Int("attempt", attempt),
+		slog.String("outcome", outcome),
+		slog.Duration("duration", dur))
+}
+
+// logFailure warns once per failed edit. The cause's text is redacted and
+// bounded (see cause); a client hanging up is not worth a warning.
+func (c *Client) logFailure(ctx context.Context, model string, attempts int, fe *frameforge.Error) {
+	level := slog.LevelWarn
+	if errors.Is(fe, context.Canceled) {
+		level = slog.LevelInfo
+	}
+	c.log.Log(ctx, level, "gemini edit failed",
+		slog.String("model", model),
+		slog.Int("attempts", attempts),
+		slog.String("code", fe.Code),
+		slog.String("err", errText(fe.Err)))
+}
