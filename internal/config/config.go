@@ -118,6 +118,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Fal.RunURL = l.url("FAL_RUN_URL", c.Fal.RunURL)
 	c.Fal.RestURL = l.url("FAL_REST_URL", c.Fal.RestURL)
 	c.Fal.UploadThreshold = l.bytes("FAL_UPLOAD_THRESHOLD", c.Fal.UploadThreshold)
+	c.Fal.MaxDownloadBytes = l.bytes("FAL_MAX_DOWNLOAD_BYTES", c.Fal.MaxDownloadBytes)
 	c.OpenAIBaseURL = l.url("OPENAI_BASE_URL", DefaultOpenAIBaseURL)
 
 	s := &c.Server
@@ -144,6 +145,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.HTTP.WriteTimeout <= s.EditTimeout {
 		l.fail("WRITE_TIMEOUT", "must be longer than EDIT_TIMEOUT (%s), or edits are cut off mid-answer", s.EditTimeout)
 	}
+	l.errs = append(l.errs, c.Gemini.Validate(), c.Fal.Validate())
 	return c, errors.Join(l.errs...)
 }
 

@@ -1,0 +1,120 @@
+package imaging
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"io"
+	"testing"
+
+	"golang.org/x/image/draw"
+)
+
+// Benchmarks use phone-sized JPEGs built once per benchmark (the code before
+// b.Loop runs once and is not timed). Compare the slow-path Prepare figures
+// with BenchmarkDecode* plus BenchmarkEncodeOutput: decoding and encoding
+// are the floor, everything above it is Prepare's own work.
+//
+//	go test -run x -bench . -benchmem ./internal/imaging/
+
+// phoneJPEG returns a w×h photo-like JPEG at quality 90, as phones write.
+func phoneJPEG(b *testing.B, w, h int) []byte {
+	b.Helper()
+	data := jpegBytes(b, photo(b, w, h), 90)
+	b.ReportMetric(float64(len(data))/1e6, "input-MB")
+	return data
+}
+
+func BenchmarkInspect12MP(b *testing.B) {
+	data := withExif(phoneJPEG(b, 4000, 3000), 6, true)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Inspect(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPrepareFastPath12MP strips EXIF, GPS, XMP, IPTC, a comment and an
+// appended motion-photo video from an upright 12 MP JPEG.
+func BenchmarkPrepareFastPath12MP(b *testing.B) {
+	benchmarkPrepare(b, allMetadata(phoneJPEG(b, 4000, 3000), 1, iccProfile("RGB ")), Options{MaxSide: 4096}, 4000, 3000)
+}
+
+// BenchmarkPrepareRotate12MP turns a 12 MP portrait photo upright
+// (orientation 6): decode, rotate the YCbCr planes, encode.
+func BenchmarkPrepareRotate12MP(b *testing.B) {
+	benchmarkPrepare(b, withExif(phoneJPEG(b, 4000, 3000), 6, true), Options{}, 3000, 4000)
+}
+
+// BenchmarkPrepareRotateScale12MP is the everyday case: a 12 MP portrait
+// photo, upright and no larger than 3072 px.
+func BenchmarkPrepareRotateScale12MP(b *testing.B) {
+	benchmarkPrepare(b, withExif(phoneJPEG(b, 4000, 3000), 6, true), Options{MaxSide: 3072}, 2304, 3072)
+}
+
+// BenchmarkPrepareScale48MP shrinks an 8000x6000 photo to 3072x2304.
+func BenchmarkPrepareScale48MP(b *testing.B) {
+	benchmarkPrepare(b, phoneJPEG(b, 8000, 6000), Options{MaxSide: 3072}, 3072, 2304)
+}
+
+func benchmarkPrepare(b *testing.B, data []byte, opt Options, wantW, wantH int) {
+	b.Helper()
+	info, err := Inspect(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out Prepared
+	for b.Loop() {
+		if out, err = Prepare(data, info, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if out.Width != wantW || out.Height != wantH {
+		b.Fatalf("Prepare() = %dx%d; want %dx%d", out.Width, out.Height, wantW, wantH)
+	}
+	b.ReportMetric(float64(len(out.Data))/1e6, "output-MB")
+}
+
+// BenchmarkDecode12MP is the reference for the slow path: one full decode.
+func BenchmarkDecode12MP(b *testing.B) {
+	benchmarkDecode(b, phoneJPEG(b, 4000, 3000))
+}
+
+// BenchmarkDecode48MP is the decode inside BenchmarkPrepareScale48MP.
+func BenchmarkDecode48MP(b *testing.B) {
+	benchmarkDecode(b, phoneJPEG(b, 8000, 6000))
+}
+
+func benchmarkDecode(b *testing.B, data []byte) {
+	b.Helper()
+	for b.Loop() {
+		if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeOutput is the other reference: one JPEG encode at quality
+// 90 of what the slow paths produce: a 12 MP YCbCr image (rotation only) and
+// a 3072x2304 RGBA image (after scaling).
+func BenchmarkEncodeOutput(b *testing.B) {
+	b.Run("12MP-YCbCr", func(b *testing.B) {
+		benchmarkEncode(b, photo(b, 3000, 4000))
+	})
+	b.Run("3072x2304-RGBA", func(b *testing.B) {
+		src := photo(b, 3072, 2304)
+		rgba := image.NewRGBA(src.Rect)
+		draw.Draw(rgba, rgba.Rect, src, image.Point{}, draw.Src)
+		benchmarkEncode(b, rgba)
+	})
+}
+
+func benchmarkEncode(b *testing.B, img image.Image) {
+	b.Helper()
+	for b.Loop() {
+		if err := jpeg.Encode(io.Discard, img, &jpeg.Options{Quality: 90}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

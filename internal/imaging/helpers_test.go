@@ -1,0 +1,447 @@
+package imaging
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"testing"
+)
+
+// Fixtures are built in code: the standard encoders for JPEG, PNG and GIF, a
+// tiny VP8L writer for WebP, and hand-built EXIF blocks.
+
+// photo returns a w×h 4:2:0 image that compresses like a photo: smooth
+// gradients plus deterministic noise, so a 12 MP JPEG at quality 90 is a few
+// megabytes, as from a phone.
+func photo(tb testing.TB, w, h int) *image.YCbCr {
+	tb.Helper()
+	m := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	seed := uint32(2463534242)
+	next := func() uint32 { // xorshift32
+		seed ^= seed << 13
+		seed ^= seed >> 17
+		seed ^= seed << 5
+		return seed
+	}
+	for y := range h {
+		row := m.Y[y*m.YStride:][:w]
+		for x := range row {
+			row[x] = clampByte(24 + x*160/w + y*64/h + int(next()%40) - 20)
+		}
+	}
+	cw, ch := chromaSize(w, h, m.SubsampleRatio)
+	for y := range ch {
+		cb, cr := m.Cb[y*m.CStride:][:cw], m.Cr[y*m.CStride:][:cw]
+		for x := range cb {
+			cb[x] = clampByte(100 + x*60/cw + int(next()%10) - 5)
+			cr[x] = clampByte(150 - y*50/ch + int(next()%10) - 5)
+		}
+	}
+	return m
+}
+
+func clampByte(v int) uint8 { return uint8(min(max(v, 0), 255)) }
+
+// quadrants returns a w×h white image whose top-left quadrant is red and
+// top-right quadrant is blue: the two markers tell all 8 orientations apart.
+func quadrants(w, h int) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{255, 255, 255, 255}
+			switch {
+			case y < h/2 && x < w/2:
+				c = color.RGBA{255, 0, 0, 255}
+			case y < h/2:
+				c = color.RGBA{0, 0, 255, 255}
+			}
+			m.SetRGBA(x, y, c)
+		}
+	}
+	return m
+}
+
+func jpegBytes(tb testing.TB, img image.Image, quality int) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: quality}); err != nil {
+		tb.Fatalf("jpeg.Encode: %v", err)
+	}
+	return b.Bytes()
+}
+
+func pngBytes(tb testing.TB, img image.Image) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		tb.Fatalf("png.Encode: %v", err)
+	}
+	return b.Bytes()
+}
+
+func gifBytes(tb testing.TB, img image.Image) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	if err := gif.Encode(&b, img, nil); err != nil {
+		tb.Fatalf("gif.Encode: %v", err)
+	}
+	return b.Bytes()
+}
+
+func decodeBytes(tb testing.TB, data []byte) image.Image {
+	tb.Helper()
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatalf("image.Decode: %v", err)
+	}
+	return img
+}
+
+// --- JPEG and EXIF ---
+
+// byteOrder is a TIFF byte order that can also append.
+type byteOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}
+
+// gpsMake is the camera make written into test EXIF blocks, to look for.
+const gpsMake = "FrameForgeTestCam"
+
+// gpsLatitude returns the GPSLatitude value of test EXIF blocks (48° 51'
+// 29.56", Paris) as stored: three rationals in the block's byte order. It is
+// what a leak of the location would look like in the output.
+func gpsLatitude(order byteOrder) []byte {
+	return rationals(order, 48, 1, 51, 1, 2956, 100)
+}
+
+// rationals returns TIFF RATIONAL values: pairs of numerator, denominator.
+func rationals(order byteOrder, v ...uint32) []byte {
+	var b []byte
+	for _, x := range v {
+		b = order.AppendUint32(b, x)
+	}
+	return b
+}
+
+// exifTIFF returns a TIFF-structured EXIF block in the given byte order: IFD0
+// with Make, Orientation (omitted when orientation is 0) and, with gps, a GPS
+// IFD holding latitude and longitude.
+func exifTIFF(order byteOrder, orientation int, gps bool) []byte {
+	type entry struct {
+		tag, typ uint16
+		count    uint32
+		value    []byte // inline when up to 4 bytes, else stored after the IFDs
+	}
+	short := func(v int) []byte { return order.AppendUint16(nil, uint16(v)) }
+	make0 := []byte(gpsMake + "\x00")
+	ifd0 := []entry{{0x010F, 2, uint32(len(make0)), make0}}
+	if orientation != 0 {
+		ifd0 = append(ifd0, entry{tagOrientation, tiffTypeShort, 1, short(orientation)})
+	}
+	var gpsIFD []entry
+	if gps {
+		ifd0 = append(ifd0, entry{0x8825, 4, 1, nil}) // GPS IFD pointer, patched below
+		gpsIFD = []entry{
+			{0x0001, 2, 2, []byte("N\x00")},
+			{0x0002, 5, 3, gpsLatitude(order)},
+			{0x0003, 2, 2, []byte("E\x00")},
+			{0x0004, 5, 3, rationals(order, 2, 1, 21, 1, 1740, 100)},
+		}
+	}
+	ifdSize := func(es []entry) int { return 2 + 12*len(es) + 4 }
+	ifd0At := 8
+	gpsAt := ifd0At + ifdSize(ifd0)
+	dataAt := gpsAt
+	if gps {
+		dataAt += ifdSize(gpsIFD)
+	}
+
+	var extra []byte // values too long to be inline
+	writeIFD := func(b []byte, es []entry) []byte {
+		b = order.AppendUint16(b, uint16(len(es)))
+		for _, e := range es {
+			b = order.AppendUint16(b, e.tag)
+			b = order.AppendUint16(b, e.typ)
+			b = order.AppendUint32(b, e.count)
+			switch {
+			case e.tag == 0x8825:
+				b = order.AppendUint32(b, uint32(gpsAt))
+			case len(e.value) <= 4:
+				b = append(b, e.value...)
+				b = append(b, make([]byte, 4-len(e.value))...)
+			default:
+				b = order.AppendUint32(b, uint32(dataAt+len(extra)))
+				extra = append(extra, e.value...)
+			}
+		}
+		return order.AppendUint32(b, 0) // no next IFD
+	}
+	var b []byte
+	if order == byteOrder(binary.LittleEndian) {
+		b = append(b, "II*\x00"...)
+	} else {
+		b = append(b, "MM\x00*"...)
+	}
+	b = order.AppendUint32(b, uint32(ifd0At))
+	b = writeIFD(b, ifd0)
+	if gps {
+		b = writeIFD(b, gpsIFD)
+	}
+	return append(b, extra...)
+}
+
+// withExif returns jpegBytes with an APP1 Exif segment (little-endian TIFF)
+// right after SOI, holding orientation and, with gps, a GPS IFD.
+func withExif(jpegBytes []byte, orientation int, gps bool) []byte {
+	return withExifOrder(jpegBytes, binary.LittleEndian, orientation, gps)
+}
+
+// withExifOrder is withExif with a choice of TIFF byte order.
+func withExifOrder(jpegBytes []byte, order byteOrder, orientation int, gps bool) []byte {
+	return withSegment(jpegBytes, markerAPP1, append([]byte("Exif\x00\x00"), exifTIFF(order, orientation, gps)...))
+}
+
+// withSegment returns jpegBytes with a marker segment inserted right after
+// SOI.
+func withSegment(jpegBytes []byte, marker byte, payload []byte) []byte {
+	out := make([]byte, 0, len(jpegBytes)+4+len(payload))
+	out = append(out, jpegBytes[:2]...)
+	out = append(out, 0xFF, marker)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(payload)+2))
+	out = append(out, payload...)
+	return append(out, jpegBytes[2:]...)
+}
+
+// iccProfile returns a fake ICC profile: a 128-byte header naming the colour
+// space, then a recognisable tag area.
+func iccProfile(space string) []byte {
+	p := make([]byte, 128, 200)
+	binary.BigEndian.PutUint32(p, 200)
+	copy(p[16:20], space)
+	copy(p[36:40], "acsp")
+	return append(p, bytes.Repeat([]byte("ICCDATA!"), 9)[:72]...)
+}
+
+// iccAPP2 returns the APP2 payload carrying a whole ICC profile in one part.
+func iccAPP2(profile []byte) []byte {
+	return append([]byte("ICC_PROFILE\x00\x01\x01"), profile...)
+}
+
+// scanData returns the bytes from the first SOS segment to EOI inclusive: the
+// compressed pixels, which the fast path must not touch.
+func scanData(tb testing.TB, data []byte) []byte {
+	tb.Helper()
+	start, end := -1, -1
+	_, err := walkJPEG(data, func(s jpegSegment) error {
+		if s.marker == markerSOS && start < 0 {
+			start = s.start
+		}
+		if s.marker == markerEOI {
+			end = s.end
+		}
+		return nil
+	})
+	if err != nil || start < 0 || end < 0 {
+		tb.Fatalf("scanData: no scan (err %v)", err)
+	}
+	return data[start:end]
+}
+
+// --- PNG ---
+
+// pngChunkBytes returns a complete PNG chunk with its CRC.
+func pngChunkBytes(typ string, payload []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
+	b = append(b, typ...)
+	b = append(b, payload...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[4:]))
+}
+
+// withChunks returns pngBytes with chunks inserted right after IHDR.
+func withChunks(pngBytes []byte, chunks ...[]byte) []byte {
+	const afterIHDR = 8 + 25
+	out := append([]byte(nil), pngBytes[:afterIHDR]...)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return append(out, pngBytes[afterIHDR:]...)
+}
+
+// --- WebP ---
+
+// riffChunk returns a RIFF chunk with its padding byte.
+func riffChunk(id string, payload []byte) []byte {
+	b := append([]byte(id), binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))...)
+	b = append(b, payload...)
+	if len(payload)%2 == 1 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// webpFile wraps chunks in a RIFF WEBP header.
+func webpFile(chunks ...[]byte) []byte {
+	b := []byte("RIFF\x00\x00\x00\x00WEBP")
+	for _, c := range chunks {
+		b = append(b, c...)
+	}
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-8))
+	return b
+}
+
+// vp8xChunk returns a VP8X chunk with the given flags and canvas size.
+func vp8xChunk(flags byte, w, h int) []byte {
+	p := make([]byte, 10)
+	p[0] = flags
+	p[4], p[5], p[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
+	p[7], p[8], p[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
+	return riffChunk("VP8X", p)
+}
+
+// vp8lPayload encodes img as a lossless VP8L bitstream, the simplest valid
+// way: no transforms, no colour cache, and for each channel a "simple" prefix
+// code of one or two symbols. So every channel of img may take at most two
+// values, which is enough for marker images.
+func vp8lPayload(tb testing.TB, img *image.NRGBA) []byte {
+	tb.Helper()
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	// Distinct values per channel, in VP8L order: green, red, blue, alpha.
+	order := [4]int{1, 0, 2, 3}
+	var symbols [4][]uint8
+	for y := range h {
+		for x := range w {
+			p := img.Pix[img.PixOffset(x, y):]
+			for i, c := range order {
+				if !bytes.Contains(symbols[i], p[c:c+1]) {
+					symbols[i] = append(symbols[i], p[c])
+				}
+			}
+		}
+	}
+	var bw bitWriter
+	bw.write(0x2F, 8)
+	bw.write(uint64(w-1), 14)
+	bw.write(uint64(h-1), 14)
+	bw.write(1, 1) // alpha is used
+	bw.write(0, 3) // version
+	bw.write(0, 1) // no transform
+	bw.write(0, 1) // no colour cache
+	bw.write(0, 1) // no meta prefix codes
+	for i, s := range symbols {
+		if len(s) > 2 {
+			tb.Fatalf("vp8lPayload: channel %d has %d values; at most 2 supported", order[i], len(s))
+		}
+		bw.write(1, 1) // simple code
+		bw.write(uint64(len(s)-1), 1)
+		bw.write(1, 1) // first symbol has 8 bits
+		bw.write(uint64(s[0]), 8)
+		if len(s) == 2 {
+			bw.write(uint64(s[1]), 8)
+		}
+	}
+	bw.write(1, 1) // distance code: simple, one symbol, 1-bit symbol 0
+	bw.write(0, 1)
+	bw.write(0, 1)
+	bw.write(0, 1)
+	for y := range h {
+		for x := range w {
+			p := img.Pix[img.PixOffset(x, y):]
+			for i, c := range order {
+				if len(symbols[i]) == 2 {
+					bw.write(uint64(bytes.IndexByte(symbols[i], p[c])), 1)
+				}
+			}
+		}
+	}
+	return bw.bytes()
+}
+
+// bitWriter writes bits least significant first, as VP8L reads them.
+type bitWriter struct {
+	buf []byte
+	acc uint64
+	n   uint
+}
+
+func (b *bitWriter) write(v uint64, n uint) {
+	b.acc |= v << b.n
+	b.n += n
+	for b.n >= 8 {
+		b.buf = append(b.buf, byte(b.acc))
+		b.acc >>= 8
+		b.n -= 8
+	}
+}
+
+func (b *bitWriter) bytes() []byte {
+	if b.n > 0 {
+		return append(b.buf, byte(b.acc))
+	}
+	return b.buf
+}
+
+// toNRGBAImage converts any image to NRGBA for vp8lPayload.
+func toNRGBAImage(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			out.Set(x, y, img.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return out
+}
+
+// --- pixels ---
+
+// colourName classifies c as "red", "blue", "white" or "other", with room
+// for JPEG's loss.
+func colourName(c color.Color) string {
+	r, g, b, _ := c.RGBA()
+	r, g, b = r>>8, g>>8, b>>8
+	switch {
+	case r > 200 && g < 80 && b < 80:
+		return "red"
+	case r < 80 && g < 80 && b > 200:
+		return "blue"
+	case r > 200 && g > 200 && b > 200:
+		return "white"
+	}
+	return "other"
+}
+
+// quadrantColours returns the colour names at the centres of the top-left,
+// top-right, bottom-left and bottom-right quadrants of img.
+func quadrantColours(img image.Image) [4]string {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	at := func(x, y int) string { return colourName(img.At(b.Min.X+x, b.Min.Y+y)) }
+	return [4]string{at(w/4, h/4), at(3*w/4, h/4), at(w/4, 3*h/4), at(3*w/4, 3*h/4)}
+}
+
+// samePixels reports the first pixel where a and b differ by more than tol
+// in any 8-bit channel, or ok.
+func samePixels(a, b image.Image, tol int) (x, y int, ok bool) {
+	ab, bb := a.Bounds(), b.Bounds()
+	if ab.Size() != bb.Size() {
+		return -1, -1, false
+	}
+	for y := range ab.Dy() {
+		for x := range ab.Dx() {
+			r1, g1, b1, a1 := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
+			r2, g2, b2, a2 := b.At(bb.Min.X+x, bb.Min.Y+y).RGBA()
+			for _, d := range [...]int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8), int(a1>>8) - int(a2>>8)} {
+				if d > tol || -d > tol {
+					return x, y, false
+				}
+			}
+		}
+	}
+	return 0, 0, true
+}

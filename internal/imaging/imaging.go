@@ -1,0 +1,83 @@
+// Package imaging is the one place in FrameForge that understands image
+// bytes. The server uses it to check uploads before anything leaves the
+// process (Sniff, Inspect) and to make images fit to send to an AI provider
+// (Prepare): upright, without metadata, and no larger than asked.
+//
+// Supported inputs are JPEG, PNG, GIF and WebP. HEIC, HEIF and AVIF are
+// recognised so the client gets a precise answer, but they are refused with
+// ErrUnsupported: Go cannot decode them.
+//
+// Every function is safe for concurrent use; the package keeps no state.
+package imaging
+
+import "errors"
+
+// The content types this package reads and writes.
+const (
+	TypeJPEG = "image/jpeg"
+	TypePNG  = "image/png"
+	TypeGIF  = "image/gif"
+	TypeWebP = "image/webp"
+	TypeHEIC = "image/heic"
+	TypeHEIF = "image/heif"
+	TypeAVIF = "image/avif"
+)
+
+// Sentinel errors. Inspect and Prepare wrap them with detail (the format, the
+// offset, the sniffed type), so match them with errors.Is, not ==.
+var (
+	// ErrEmpty means the input has zero bytes.
+	ErrEmpty = errors.New("imaging: empty file")
+	// ErrNotImage means the bytes are not a recognised image at all; the
+	// wrapped message names the sniffed type, e.g. "(sniffed text/plain)".
+	ErrNotImage = errors.New("imaging: not an image")
+	// ErrUnsupported means a recognised image we do not accept: HEIC, HEIF,
+	// AVIF, other image/* types, animated WebP, and JPEG codings Go cannot
+	// decode (arithmetic, lossless, hierarchical, 12-bit).
+	ErrUnsupported = errors.New("imaging: unsupported image type")
+	// ErrTruncated means the container ends early: a JPEG without EOI after
+	// its scan data, a PNG without IEND or with a chunk running past the end,
+	// a WebP whose RIFF size exceeds the data, a GIF without its trailer.
+	ErrTruncated = errors.New("imaging: truncated image")
+	// ErrCorrupt means the structure is invalid: bad markers, bad chunk
+	// lengths or checksums, zero dimensions, pixel data that fails to decode.
+	ErrCorrupt = errors.New("imaging: corrupt image")
+)
+
+// Info is what Inspect learns from the container without decoding pixels.
+type Info struct {
+	// ContentType is the sniffed type. When Inspect returns no error it is
+	// one of TypeJPEG, TypePNG, TypeGIF or TypeWebP.
+	ContentType string
+	// Width and Height are the dimensions as stored, before Orientation is
+	// applied (a portrait phone photo with Orientation 6 reports 4000x3000).
+	Width, Height int
+	// Orientation is the EXIF orientation, 1..8, read from a JPEG APP1 Exif
+	// segment, a PNG eXIf chunk or a WebP EXIF chunk. It is 1 when absent or
+	// invalid.
+	Orientation int
+}
+
+// Pixels returns Width*Height. It is an int64 so that a hostile header
+// claiming 65535x65535 cannot overflow on 32-bit platforms; callers compare it
+// with their limit before decoding anything.
+func (i Info) Pixels() int64 { return int64(i.Width) * int64(i.Height) }
+
+// Options control Prepare. The zero value applies no size limit and the
+// default JPEG quality.
+type Options struct {
+	// MaxSide bounds the longest side after preparation; 0 means no limit.
+	MaxSide int
+	// MaxPixels bounds width*height after preparation; 0 means no limit.
+	MaxPixels int64
+	// JPEGQuality is used when a JPEG is re-encoded, 1..100; 0 means 90.
+	JPEGQuality int
+}
+
+// Prepared is an image ready to leave the server: its bytes, their content
+// type and the upright dimensions.
+type Prepared struct {
+	Data          []byte
+	ContentType   string
+	Width, Height int
+}

@@ -1,0 +1,266 @@
+package imaging
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"image"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+)
+
+func readTestdata(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// jpegSegmentBytes returns one marker segment with its length field.
+func jpegSegmentBytes(marker byte, payload []byte) []byte {
+	b := []byte{0xFF, marker}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)+2))
+	return append(b, payload...)
+}
+
+// sofPayload returns a frame header for w×h with 3 components.
+func sofPayload(w, h int) []byte {
+	p := []byte{8}
+	p = binary.BigEndian.AppendUint16(p, uint16(h))
+	p = binary.BigEndian.AppendUint16(p, uint16(w))
+	return append(p, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1)
+}
+
+// syntheticProgressive returns a structurally valid progressive JPEG that
+// no decoder could decode: two scans with a DHT and a COM between them, and
+// scan data exercising byte stuffing, restart markers and fill bytes.
+func syntheticProgressive(w, h int) []byte {
+	b := []byte{0xFF, markerSOI}
+	b = append(b, jpegSegmentBytes(0xDB, make([]byte, 65))...) // DQT
+	b = append(b, jpegSegmentBytes(markerSOF2, sofPayload(w, h))...)
+	b = append(b, jpegSegmentBytes(markerDHT, make([]byte, 17))...)
+	b = append(b, jpegSegmentBytes(0xDD, []byte{0, 4})...) // DRI
+	b = append(b, jpegSegmentBytes(markerSOS, []byte{3, 1, 0, 2, 0x11, 3, 0x11, 0, 0, 0})...)
+	b = append(b, 0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD0, 0x78, 0xFF, 0xFF, 0xFF, 0xD1, 0x9A)
+	b = append(b, jpegSegmentBytes(markerDHT, make([]byte, 17))...)
+	b = append(b, jpegSegmentBytes(markerCOM, []byte("between scans"))...)
+	b = append(b, jpegSegmentBytes(markerSOS, []byte{1, 1, 0, 1, 63, 0x10})...)
+	b = append(b, 0x01, 0x02, 0xFF, 0x00, 0x03)
+	return append(b, 0xFF, 0xFF, markerEOI) // a fill byte before EOI
+}
+
+// bombJPEG returns a tiny JPEG whose frame header claims w×h, optionally
+// followed by a token scan and EOI so that it is structurally complete.
+func bombJPEG(w, h int, complete bool) []byte {
+	b := []byte{0xFF, markerSOI}
+	b = append(b, jpegSegmentBytes(markerSOF0, sofPayload(w, h))...)
+	if complete {
+		b = append(b, jpegSegmentBytes(markerSOS, []byte{1, 1, 0, 0, 63, 0})...)
+		b = append(b, 0x00, 0xFF, markerEOI)
+	}
+	return b
+}
+
+// bombPNG returns a PNG of the signature and an IHDR claiming w×h.
+func bombPNG(w, h int) []byte {
+	p := binary.BigEndian.AppendUint32(nil, uint32(w))
+	p = binary.BigEndian.AppendUint32(p, uint32(h))
+	p = append(p, 8, 2, 0, 0, 0)
+	return append([]byte(pngSignature), pngChunkBytes("IHDR", p)...)
+}
+
+// patch returns a copy of data with the bytes at offset replaced by b.
+func patch(data []byte, offset int, b ...byte) []byte {
+	out := bytes.Clone(data)
+	copy(out[offset:], b)
+	return out
+}
+
+// replaceFirst returns data with the first occurrence of old replaced.
+func replaceFirst(data, old, new []byte) []byte {
+	return bytes.Replace(data, old, new, 1)
+}
+
+func TestInspect(t *testing.T) {
+	small := photo(t, 40, 20)
+	jpg := jpegBytes(t, small, 90)
+	pngData := pngBytes(t, small)
+	gifData := gifBytes(t, small)
+	marker := toNRGBAImage(quadrants(24, 16))
+	vp8l := vp8lPayload(t, marker)
+	webpSimple := webpFile(riffChunk("VP8L", vp8l))
+	exifLE := exifTIFF(binary.LittleEndian, 6, true)
+
+	// The JPEG cut in the middle of its scan data.
+	scan := scanData(t, jpg)
+	scanStart := bytes.Index(jpg, scan)
+	jpgCutInScan := jpg[:scanStart+len(scan)/2]
+
+	// A SOF0 turned into SOF9 (arithmetic coding).
+	arithmetic := replaceFirst(jpg, []byte{0xFF, markerSOF0}, []byte{0xFF, 0xC9})
+
+	// A PNG whose IHDR CRC is wrong.
+	badCRC := bytes.Clone(pngData)
+	badCRC[8+8+13] ^= 0xFF
+
+	// A GIF with an unknown block where the first image descriptor was.
+	idx := bytes.IndexByte(gifData[13+colourTableSize(gifData[10]):], gifImage)
+	badGIF := bytes.Clone(gifData)
+	badGIF[13+colourTableSize(gifData[10])+idx] = 0x99
+
+	animated := webpFile(vp8xChunk(vp8xAnimation, 24, 16),
+		riffChunk("ANIM", make([]byte, 6)),
+		riffChunk("ANMF", append(make([]byte, 16), riffChunk("VP8L", vp8l)...)))
+
+	tests := []struct {
+		name    string
+		data    []byte
+		want    Info
+		wantErr error
+	}{
+		{"jpeg", jpg, Info{TypeJPEG, 40, 20, 1}, nil},
+		{"jpeg exif II orientation 6", withExif(jpg, 6, true), Info{TypeJPEG, 40, 20, 6}, nil},
+		{"jpeg exif MM orientation 8", withExifOrder(jpg, binary.BigEndian, 8, false), Info{TypeJPEG, 40, 20, 8}, nil},
+		{"jpeg exif MM orientation 3 with gps", withExifOrder(jpg, binary.BigEndian, 3, true), Info{TypeJPEG, 40, 20, 3}, nil},
+		{"jpeg exif without orientation", withExif(jpg, 0, true), Info{TypeJPEG, 40, 20, 1}, nil},
+		{"jpeg exif orientation 9 is invalid", withExif(jpg, 9, false), Info{TypeJPEG, 40, 20, 1}, nil},
+		{"jpeg exif broken", withSegment(jpg, markerAPP1, []byte("Exif\x00\x00II*\x00\xff\xff\xff\xff")), Info{TypeJPEG, 40, 20, 1}, nil},
+		{"jpeg xmp before exif", withSegment(withExif(jpg, 5, false), markerAPP1, []byte("http://ns.adobe.com/xap/1.0/\x00<x/>")), Info{TypeJPEG, 40, 20, 5}, nil},
+		{"jpeg gray", jpegBytes(t, image.NewGray(image.Rect(0, 0, 9, 7)), 90), Info{TypeJPEG, 9, 7, 1}, nil},
+		{"jpeg with motion photo appended after EOI", append(bytes.Clone(jpg), ftyp("mp42", "isom")...), Info{TypeJPEG, 40, 20, 1}, nil},
+		{"jpeg progressive", readTestdata(t, "progressive.jpeg"), Info{TypeJPEG, 150, 103, 1}, nil},
+		{"jpeg synthetic progressive", syntheticProgressive(64, 48), Info{TypeJPEG, 64, 48, 1}, nil},
+		{"jpeg cut in scan data", jpgCutInScan, Info{TypeJPEG, 40, 20, 1}, ErrTruncated},
+		{"jpeg cut before EOI", jpg[:len(jpg)-2], Info{TypeJPEG, 40, 20, 1}, ErrTruncated},
+		{"jpeg cut in a segment", jpg[:30], Info{TypeJPEG, 0, 0, 1}, ErrTruncated},
+		{"jpeg bad marker", replaceFirst(jpg, []byte{0xFF, markerDHT}, []byte{0x12, markerDHT}), Info{TypeJPEG, 40, 20, 1}, ErrCorrupt},
+		{"jpeg segment length 1", patch(jpg, 4, 0x00, 0x01), Info{TypeJPEG, 0, 0, 1}, ErrCorrupt},
+		{"jpeg width 0", bombJPEG(0, 10, true), Info{TypeJPEG, 0, 10, 1}, ErrCorrupt},
+		{"jpeg no scan", append(bombJPEG(10, 10, false), 0xFF, markerEOI), Info{TypeJPEG, 10, 10, 1}, ErrCorrupt},
+		{"jpeg arithmetic coding", arithmetic, Info{TypeJPEG, 40, 20, 1}, ErrUnsupported},
+		{"jpeg bomb header only", bombJPEG(30000, 30000, false), Info{TypeJPEG, 30000, 30000, 1}, ErrTruncated},
+		{"jpeg bomb complete", bombJPEG(30000, 30000, true), Info{TypeJPEG, 30000, 30000, 1}, nil},
+
+		{"png", pngData, Info{TypePNG, 40, 20, 1}, nil},
+		{"png eXIf orientation 3", withChunks(pngData, pngChunkBytes("eXIf", exifTIFF(binary.BigEndian, 3, true))), Info{TypePNG, 40, 20, 3}, nil},
+		{"png appended data", append(bytes.Clone(pngData), "trailing"...), Info{TypePNG, 40, 20, 1}, nil},
+		{"png cut in IDAT", pngData[:len(pngData)/2], Info{TypePNG, 40, 20, 1}, ErrTruncated},
+		{"png without IEND", pngData[:len(pngData)-12], Info{TypePNG, 40, 20, 1}, ErrTruncated},
+		{"png bad CRC", badCRC, Info{TypePNG, 0, 0, 1}, ErrCorrupt},
+		{"png first chunk not IHDR", append(append([]byte(pngSignature), pngChunkBytes("tEXt", []byte("k\x00v"))...), pngData[8:]...), Info{TypePNG, 0, 0, 1}, ErrCorrupt},
+		{"png no IDAT", append(bombPNG(10, 10), pngChunkBytes("IEND", nil)...), Info{TypePNG, 10, 10, 1}, ErrCorrupt},
+		{"png bomb header only", bombPNG(30000, 30000), Info{TypePNG, 30000, 30000, 1}, ErrTruncated},
+
+		{"gif", gifData, Info{TypeGIF, 40, 20, 1}, nil},
+		{"gif without trailer", gifData[:len(gifData)-1], Info{TypeGIF, 40, 20, 1}, ErrTruncated},
+		{"gif cut in image data", gifData[:len(gifData)/2], Info{TypeGIF, 40, 20, 1}, ErrTruncated},
+		{"gif header only", gifData[:10], Info{TypeGIF, 0, 0, 1}, ErrTruncated},
+		{"gif unknown block", badGIF, Info{TypeGIF, 40, 20, 1}, ErrCorrupt},
+
+		{"webp lossless", webpSimple, Info{TypeWebP, 24, 16, 1}, nil},
+		{"webp lossy", readTestdata(t, "lossy.webp"), Info{TypeWebP, 150, 100, 1}, nil},
+		{"webp extended with exif", webpFile(vp8xChunk(vp8xEXIF, 24, 16), riffChunk("VP8L", vp8l), riffChunk("EXIF", exifLE)), Info{TypeWebP, 24, 16, 6}, nil},
+		{"webp frame does not match canvas", webpFile(vp8xChunk(0, 25, 16), riffChunk("VP8L", vp8l)), Info{TypeWebP, 25, 16, 1}, ErrCorrupt},
+		{"webp riff size beyond data", webpSimple[:len(webpSimple)-4], Info{TypeWebP, 0, 0, 1}, ErrTruncated},
+		{"webp no image chunk", webpFile(riffChunk("VP8X", make([]byte, 10))), Info{TypeWebP, 1, 1, 1}, ErrCorrupt},
+		{"webp animated", animated, Info{TypeWebP, 24, 16, 1}, ErrUnsupported},
+
+		{"heic", ftyp("heic", "mif1", "heic"), Info{TypeHEIC, 0, 0, 1}, ErrUnsupported},
+		{"avif", ftyp("avif", "mif1"), Info{TypeAVIF, 0, 0, 1}, ErrUnsupported},
+		{"bmp", []byte("BM\x00\x00\x00\x00\x00\x00\x00\x00"), Info{"image/bmp", 0, 0, 1}, ErrUnsupported},
+		{"text", []byte("just some text\n"), Info{"text/plain", 0, 0, 1}, ErrNotImage},
+		{"empty", []byte{}, Info{}, ErrEmpty},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Inspect(tt.data)
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Errorf("Inspect() error = %v; want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("Inspect() = %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInspectNotImageNamesSniffedType(t *testing.T) {
+	_, err := Inspect([]byte("room.txt contents\n"))
+	if !errors.Is(err, ErrNotImage) || !strings.Contains(err.Error(), "sniffed text/plain") {
+		t.Errorf("Inspect(text) error = %v; want ErrNotImage naming text/plain", err)
+	}
+	_, err = Inspect(ftyp("heic", "mif1"))
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "image/heic") {
+		t.Errorf("Inspect(heic) error = %v; want ErrUnsupported naming image/heic", err)
+	}
+}
+
+func TestInspectRandomBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		data := make([]byte, 1+r.IntN(2000))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		data[0] = 0x00 // no accidental signature
+		if _, err := Inspect(data); !errors.Is(err, ErrNotImage) {
+			t.Fatalf("Inspect(random #%d) error = %v; want ErrNotImage", i, err)
+		}
+	}
+}
+
+// TestJPEGWalkSeesEveryScan checks that the walker hops over scan data to
+// the segments between the scans of a progressive JPEG.
+func TestJPEGWalkSeesEveryScan(t *testing.T) {
+	tests := []struct {
+		name      string
+		data      []byte
+		wantScans int
+	}{
+		{"synthetic", syntheticProgressive(8, 8), 2},
+		{"real progressive", readTestdata(t, "progressive.jpeg"), 10},
+		{"baseline", jpegBytes(t, photo(t, 16, 16), 90), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scans := 0
+			end, err := walkJPEG(tt.data, func(s jpegSegment) error {
+				if s.marker == markerSOS {
+					scans++
+				}
+				return nil
+			})
+			if err != nil || end != len(tt.data) {
+				t.Fatalf("walkJPEG() = %d, %v; want %d, nil", end, err, len(tt.data))
+			}
+			if scans != tt.wantScans {
+				t.Errorf("walkJPEG() saw %d scans; want %d", scans, tt.wantScans)
+			}
+		})
+	}
+}
+
+// TestInspectAllocates nothing for valid input: the walks read the bytes in
+// place.
+func TestInspectAllocatesNothing(t *testing.T) {
+	inputs := map[string][]byte{
+		"jpeg": withExif(jpegBytes(t, photo(t, 64, 48), 90), 6, true),
+		"png":  pngBytes(t, photo(t, 64, 48)),
+		"gif":  gifBytes(t, photo(t, 64, 48)),
+		"webp": readTestdata(t, "lossy.webp"),
+	}
+	for name, data := range inputs {
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := Inspect(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Inspect(%s) allocates %.0f times per call; want 0", name, allocs)
+		}
+	}
+}

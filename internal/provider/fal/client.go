@@ -1,0 +1,241 @@
+// Package fal is FrameForge's client for fal.ai's queue API. fal has no
+// official Go SDK, so this small client follows what fal-js and fal_client do:
+// submit the job, poll the status URL fal returns, fetch the result at once,
+// and cancel the job when our caller gives up. See spec/providers.md §2.
+package fal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"frameforge"
+)
+
+// Config holds the fal settings. Each field names the environment variable
+// the config package reads it from.
+type Config struct {
+	QueueURL string // FAL_QUEUE_URL: queue host, where jobs are submitted
+	RunURL   string // FAL_RUN_URL: synchronous host; unused (the queue survives long jobs), kept so all hosts are configurable
+	RestURL  string // FAL_REST_URL: REST host, for storage uploads
+
+	// UploadThreshold (FAL_UPLOAD_THRESHOLD) is the largest input, in bytes,
+	// sent inline as a data URI; larger inputs are uploaded to fal storage
+	// first. Inline saves two round trips and leaves no copy of the photo on
+	// fal's CDN; but base64 grows the submit body by a third and the queue
+	// stores that body with the job, so past about a megabyte (a prepared
+	// photo is usually well under) the upload is the better deal. 0 uploads
+	// every image.
+	UploadThreshold int64
+
+	// MaxDownloadBytes (FAL_MAX_DOWNLOAD_BYTES) caps one result image, as a
+	// download or as a decoded data URI.
+	MaxDownloadBytes int64
+
+	// PollInitial (FAL_POLL_INITIAL) is the first wait between status polls;
+	// it grows by half each poll up to PollMax (FAL_POLL_MAX): short jobs are
+	// noticed quickly, long ones cost few calls.
+	PollInitial time.Duration
+	PollMax     time.Duration
+}
+
+// NewDefaultConfig returns the production settings.
+func NewDefaultConfig() Config {
+	return Config{
+		QueueURL:         "https://queue.fal.run",
+		RunURL:           "https://fal.run",
+		RestURL:          "https://rest.fal.ai",
+		UploadThreshold:  1 << 20,
+		MaxDownloadBytes: 50 << 20,
+		PollInitial:      100 * time.Millisecond,
+		PollMax:          2 * time.Second,
+	}
+}
+
+// Validate reports every bad setting at once; each error names its
+// environment variable.
+func (c Config) Validate() error {
+	var errs []error
+	for _, u := range []struct{ env, val string }{
+		{"FAL_QUEUE_URL", c.QueueURL},
+		{"FAL_RUN_URL", c.RunURL},
+		{"FAL_REST_URL", c.RestURL},
+	} {
+		if !isHTTPURL(u.val) {
+			errs = append(errs, fmt.Errorf("%s: must be an absolute http(s) URL", u.env))
+		}
+	}
+	if c.UploadThreshold < 0 {
+		errs = append(errs, errors.New("FAL_UPLOAD_THRESHOLD: must be >= 0"))
+	}
+	if c.MaxDownloadBytes <= 0 {
+		errs = append(errs, errors.New("FAL_MAX_DOWNLOAD_BYTES: must be > 0"))
+	}
+	if c.PollInitial <= 0 {
+		errs = append(errs, errors.New("FAL_POLL_INITIAL: must be > 0"))
+	}
+	if c.PollMax < c.PollInitial {
+		errs = append(errs, errors.New("FAL_POLL_MAX: must be >= FAL_POLL_INITIAL"))
+	}
+	return errors.Join(errs...)
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL with a host
+// and neither query nor fragment (we append paths to base URLs).
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
+// Client edits images with fal models through the queue API. It holds no
+// per-request state and is safe for concurrent use.
+type Client struct {
+	cfg Config
+	hc  *http.Client
+	log *slog.Logger
+}
+
+var _ frameforge.Provider = (*Client)(nil)
+
+// New returns a client. cfg should have passed Validate. hc carries our
+// transport and timeouts (nil: a plain client, bounded only by each request's
+// context); log receives debug lines for every status poll and is never given
+// the key (nil: discard).
+func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{cfg: cfg, hc: hc, log: log}
+}
+
+// Edit runs one edit with the fal model req.Model (an endpoint id such as
+// "fal-ai/nano-banana/edit") and returns the first result image, its content
+// type sniffed from its bytes.
+//
+// Errors are *frameforge.Error: EInvalidRequest for a malformed model id or an
+// image count the model cannot take (nothing is sent); EInvalidAPIKey or
+// EProviderAuth when fal rejects the key; EProviderInput or EContentBlocked
+// when fal refuses the input or flags the output; EUpstreamRateLimit,
+// EUpstreamUnavail, EUpstreamError, ENoImageReturned for fal's own failures;
+// EUpstreamTimeout when ctx's deadline passes. When ctx is cancelled Edit
+// returns an error wrapping context.Canceled. In both ctx cases a running
+// job is cancelled at fal before Edit returns, so nothing keeps running.
+func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (frameforge.Image, error) {
+	if err := validateEndpointID(req.Model); err != nil {
+		return frameforge.Image{}, err
+	}
+	m := lookupModel(req.Model)
+	if err := m.checkImages(req.Model, len(req.Images)); err != nil {
+		return frameforge.Image{}, err
+	}
+
+	refs, err := c.imageRefs(ctx, req.Key, req.Images)
+	if err != nil {
+		return frameforge.Image{}, c.abandon(ctx, req, nil, false, err)
+	}
+	j, err := c.submit(ctx, req.Key, req.Model, m.input(req.Prompt, refs))
+	if err != nil {
+		return frameforge.Image{}, c.abandon(ctx, req, nil, false, err)
+	}
+	st, err := c.poll(ctx, req.Key, j)
+	if err != nil {
+		return frameforge.Image{}, c.abandon(ctx, req, j, true, err)
+	}
+	img, err := c.result(ctx, req.Key, j, st)
+	if err != nil {
+		// The job is complete: nothing to cancel.
+		return frameforge.Image{}, c.abandon(ctx, req, j, false, err)
+	}
+	return img, nil
+}
+
+// abandon turns a failed step into Edit's error. A job that may still run
+// (running) is cancelled at fal first: we will never fetch its result, and
+// fal bills for it. When ctx has ended its reason wins over err, because the
+// step failed only as a consequence.
+func (c *Client) abandon(ctx context.Context, req frameforge.EditRequest, j *job, running bool, err error) error {
+	if running {
+		c.cancel(ctx, req.Key, j)
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &frameforge.Error{
+			Code:    frameforge.EUpstreamTimeout,
+			Message: "fal.ai did not finish the edit in time" + j.stateNote() + ".",
+			Err:     fmt.Errorf("fal %s: %w", req.Model, context.DeadlineExceeded),
+		}
+	case ctx.Err() != nil:
+		return fmt.Errorf("fal %s: edit abandoned: %w", req.Model, ctx.Err())
+	}
+	return err
+}
+
+// response is one HTTP exchange, body read in full.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// errTooLarge is returned by send when a body exceeds its limit.
+var errTooLarge = errors.New("response body over limit")
+
+// Body limits for JSON answers. A result holds data-URI images (base64: 4/3
+// of the bytes), so its limit follows MaxDownloadBytes.
+const maxJSONBytes = 1 << 20
+
+func (c *Client) maxResultBytes() int64 { return c.cfg.MaxDownloadBytes*3/2 + maxJSONBytes }
+
+// send does one request and reads the answer up to limit bytes. The key goes
+// on the wire only when it is not empty: signed upload URLs and CDN files
+// must never see it (and get no Accept: application/json either). Transport errors lose their URL (it may carry a signed
+// token) and keep the cause, so context errors still match errors.Is.
+func (c *Client) send(ctx context.Context, method, rawURL string, key frameforge.Key,
+	body []byte, contentType string, limit int64) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
+	if err != nil {
+		return response{}, fmt.Errorf("%s: bad URL", method)
+	}
+	req.Header.Set("User-Agent", "frameforge-fal")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if !key.Empty() { // a fal API call: JSON in, JSON out
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Authorization", "Key "+key.Reveal())
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return response{}, fmt.Errorf("%s: reading body: %w", method, err)
+	}
+	if int64(len(data)) > limit {
+		return response{}, fmt.Errorf("%s: %w (%d bytes)", method, errTooLarge, limit)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// ok reports a 2xx answer. fal answers 200 or 202 on success.
+func (r response) ok() bool { return r.status >= 200 && r.status < 300 }
