@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,7 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		provider.Entry{Provider: fal.New(cfg.Fal, hc, log), ServerKey: string(cfg.FalKey)},
 		fal.KnownModels(),
 	)
-	handler := server.NewServer(log, cfg.Server, reg)
+	var draining atomic.Bool
+	handler := server.NewServer(log, cfg.Server, reg, draining.Load)
 
 	// In-flight requests derive from base; cancelling it after a drain that
 	// ran out of time cancels their upstream calls too.
@@ -94,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	stop() // a second signal now kills the process the default way
+	draining.Store(true)
 	log.Info("shutting down: no new connections, draining in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/provider/fal"
 	"frameforge/internal/provider/gemini"
+	"frameforge/internal/ratelimit"
 	"frameforge/internal/server"
 )
 
@@ -74,16 +77,23 @@ func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.P
 
 // Defaults of the settings that are not a provider's own.
 const (
-	DefaultHost            = "127.0.0.1"
-	DefaultPort            = 8000
-	DefaultMaxImageBytes   = 25 << 20
-	DefaultMaxRequestBytes = 64 << 20
-	DefaultMaxImages       = 10
-	DefaultMaxPixels       = 100_000_000
-	DefaultImageMaxSide    = 3072
-	DefaultEditTimeout     = 5 * time.Minute
-	DefaultRequestTimeout  = 30 * time.Second
-	DefaultOpenAIBaseURL   = "https://api.openai.com/v1/"
+	DefaultHost             = "127.0.0.1"
+	DefaultPort             = 8000
+	DefaultMaxImageBytes    = 25 << 20
+	DefaultMaxRequestBytes  = 64 << 20
+	DefaultMaxImages        = 10
+	DefaultMaxPixels        = 100_000_000
+	DefaultImageMaxSide     = 3072
+	DefaultEditTimeout      = 5 * time.Minute
+	DefaultRequestTimeout   = 30 * time.Second
+	DefaultOpenAIBaseURL    = "https://api.openai.com/v1/"
+	DefaultEditQueueTimeout = 30 * time.Second
+)
+
+// Default rate limits per client (the seed documents' figures).
+var (
+	DefaultRateLimitEdit    = ratelimit.Rule{Limit: 100, Period: time.Hour}
+	DefaultRateLimitDefault = ratelimit.Rule{Limit: 1000, Period: time.Hour}
 )
 
 // Load reads the configuration through getenv. It returns every problem at
@@ -130,6 +140,14 @@ func Load(getenv func(string) string) (Config, error) {
 	s.Prepare = imaging.Options{MaxSide: l.intRange("IMAGE_MAX_SIDE", DefaultImageMaxSide, 64, 16384)}
 	s.EditTimeout = l.duration("EDIT_TIMEOUT", DefaultEditTimeout)
 	s.RequestTimeout = l.duration("REQUEST_TIMEOUT", DefaultRequestTimeout)
+	s.RateLimitEdit = l.rule("RATE_LIMIT_EDIT", DefaultRateLimitEdit)
+	s.RateLimitDefault = l.rule("RATE_LIMIT_DEFAULT", DefaultRateLimitDefault)
+	s.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
+	// Edits mostly wait on the provider, so many can run per core; the bound
+	// is memory (see the README) and the providers' own quotas.
+	s.MaxConcurrentEdits = l.intRange("MAX_CONCURRENT_EDITS", max(8, 16*runtime.NumCPU()), 1, 100_000)
+	s.EditQueueSize = l.intRange("EDIT_QUEUE_SIZE", 2*s.MaxConcurrentEdits, 0, 1_000_000)
+	s.EditQueueTimeout = l.duration("EDIT_QUEUE_TIMEOUT", DefaultEditQueueTimeout)
 
 	c.HTTP.ReadHeaderTimeout = l.duration("READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTP.ReadTimeout = l.duration("READ_TIMEOUT", 2*time.Minute)
@@ -169,6 +187,12 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_image_pixels", c.Server.Limits.MaxPixels),
 		slog.Int("image_max_side", c.Server.Prepare.MaxSide),
 		slog.Duration("edit_timeout", c.Server.EditTimeout),
+		slog.String("rate_limit_edit", c.Server.RateLimitEdit.String()),
+		slog.String("rate_limit_default", c.Server.RateLimitDefault.String()),
+		slog.Any("trusted_proxies", c.Server.TrustedProxies),
+		slog.Int("max_concurrent_edits", c.Server.MaxConcurrentEdits),
+		slog.Int("edit_queue_size", c.Server.EditQueueSize),
+		slog.Duration("edit_queue_timeout", c.Server.EditQueueTimeout),
 		slog.Duration("request_timeout", c.Server.RequestTimeout),
 		slog.Duration("read_header_timeout", c.HTTP.ReadHeaderTimeout),
 		slog.Duration("read_timeout", c.HTTP.ReadTimeout),
@@ -323,6 +347,41 @@ func (l *loader) origins(name string, def []string) []string {
 	if len(out) == 0 {
 		l.fail(name, "lists no origins")
 		return def
+	}
+	return out
+}
+
+func (l *loader) rule(name string, def ratelimit.Rule) ratelimit.Rule {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	r, err := ratelimit.ParseRule(v)
+	if err != nil {
+		l.fail(name, "%v", err)
+		return def
+	}
+	return r
+}
+
+// prefixes reads a comma list of CIDRs or single addresses.
+func (l *loader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.Split(l.str(name, ""), ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				l.fail(name, "%q is not a CIDR such as 10.0.0.0/8 or an address", f)
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
 	}
 	return out
 }

@@ -186,6 +186,7 @@ func insertAfter(w io.Writer, at int, extra []byte) io.Writer {
 	return &insertWriter{w: w, at: at, extra: extra}
 }
 
+// insertWriter is the writer insertAfter returns.
 type insertWriter struct {
 	w     io.Writer
 	at    int    // offset where extra goes
@@ -193,6 +194,7 @@ type insertWriter struct {
 	extra []byte // nil once inserted
 }
 
+// Write passes p on, splitting it to insert extra when p crosses offset at.
 func (iw *insertWriter) Write(p []byte) (int, error) {
 	if iw.extra == nil || iw.n+len(p) < iw.at {
 		n, err := iw.w.Write(p)

@@ -12,7 +12,8 @@ package imaging
 
 import "errors"
 
-// The content types this package reads and writes.
+// Content types Sniff recognises. Inspect accepts the first four; Prepare
+// writes JPEG, PNG or WebP.
 const (
 	TypeJPEG = "image/jpeg"
 	TypePNG  = "image/png"

@@ -9,7 +9,7 @@ import (
 // and EXIF orientation without decoding pixels. It walks JPEG segments (hopping
 // over entropy-coded data with bytes.IndexByte), PNG chunks (checking CRCs),
 // GIF blocks and WebP RIFF chunks, so it costs microseconds to a few
-// milliseconds even for a 15 MB photo, and memory it does not allocate.
+// milliseconds even for a 15 MB photo, and allocates nothing.
 //
 // Data after the end of the image (after a JPEG EOI, a PNG IEND, a GIF trailer
 // or the RIFF size of a WebP) is allowed: phones append motion-photo videos

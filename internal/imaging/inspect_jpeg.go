@@ -182,7 +182,7 @@ func inspectJPEG(data []byte, info *Info) error {
 				return corruptf("jpeg: scan at offset %d before the frame header", s.start)
 			}
 			sawScan = true
-		case s.marker == markerAPP1 && !sawExif && isExifAPP1(body):
+		case s.marker == markerAPP1 && !sawExif && hasPrefix(body, "Exif\x00"): // not XMP
 			sawExif = true
 			info.Orientation = exifOrientation(body)
 		case s.marker == markerEOI && !sawScan:
@@ -191,9 +191,4 @@ func inspectJPEG(data []byte, info *Info) error {
 		return nil
 	})
 	return err
-}
-
-// isExifAPP1 reports whether an APP1 payload is Exif rather than XMP.
-func isExifAPP1(body []byte) bool {
-	return len(body) >= 6 && string(body[:5]) == "Exif\x00"
 }

@@ -67,9 +67,10 @@ func walkPNG(data []byte, visit func(pngChunk) error) (int, error) {
 }
 
 // inspectPNG walks the chunks of a PNG, checking each CRC, reads IHDR and the
-// first eXIf, and checks there is pixel data.
+// first eXIf, and checks there is pixel data (and a palette when needed).
 func inspectPNG(data []byte, info *Info) error {
 	first, sawData, sawExif := true, false, false
+	needPalette := false
 	_, err := walkPNG(data, func(c pngChunk) error {
 		p := c.payload(data)
 		if crc32.ChecksumIEEE(data[c.start+4:c.end-4]) != binary.BigEndian.Uint32(data[c.end-4:]) {
@@ -81,8 +82,14 @@ func inspectPNG(data []byte, info *Info) error {
 		first = false
 		switch {
 		case c.is("IHDR"):
+			needPalette = len(p) == 13 && p[9] == 3
 			return readIHDR(p, info)
+		case c.is("PLTE"):
+			needPalette = false
 		case c.is("IDAT"):
+			if needPalette {
+				return corruptf("png: paletted image without PLTE before IDAT")
+			}
 			sawData = true
 		case c.is("eXIf") && !sawExif:
 			sawExif = true

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
+	"image/color"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -112,6 +113,11 @@ func TestInspect(t *testing.T) {
 	badGIF := bytes.Clone(gifData)
 	badGIF[13+colourTableSize(gifData[10])+idx] = 0x99
 
+	// A paletted PNG without its PLTE chunk.
+	palPNG := pngBytes(t, image.NewPaletted(image.Rect(0, 0, 8, 8), color.Palette{color.Black, color.White}))
+	plte := bytes.Index(palPNG, []byte("PLTE")) - 4
+	noPLTE := append(bytes.Clone(palPNG[:plte]), palPNG[plte+12+int(binary.BigEndian.Uint32(palPNG[plte:])):]...)
+
 	animated := webpFile(vp8xChunk(vp8xAnimation, 24, 16),
 		riffChunk("ANIM", make([]byte, 6)),
 		riffChunk("ANMF", append(make([]byte, 16), riffChunk("VP8L", vp8l)...)))
@@ -153,6 +159,7 @@ func TestInspect(t *testing.T) {
 		{"png bad CRC", badCRC, Info{TypePNG, 0, 0, 1}, ErrCorrupt},
 		{"png first chunk not IHDR", append(append([]byte(pngSignature), pngChunkBytes("tEXt", []byte("k\x00v"))...), pngData[8:]...), Info{TypePNG, 0, 0, 1}, ErrCorrupt},
 		{"png no IDAT", append(bombPNG(10, 10), pngChunkBytes("IEND", nil)...), Info{TypePNG, 10, 10, 1}, ErrCorrupt},
+		{"png paletted without PLTE", noPLTE, Info{TypePNG, 8, 8, 1}, ErrCorrupt},
 		{"png bomb header only", bombPNG(30000, 30000), Info{TypePNG, 30000, 30000, 1}, ErrTruncated},
 
 		{"gif", gifData, Info{TypeGIF, 40, 20, 1}, nil},
@@ -160,6 +167,7 @@ func TestInspect(t *testing.T) {
 		{"gif cut in image data", gifData[:len(gifData)/2], Info{TypeGIF, 40, 20, 1}, ErrTruncated},
 		{"gif header only", gifData[:10], Info{TypeGIF, 0, 0, 1}, ErrTruncated},
 		{"gif unknown block", badGIF, Info{TypeGIF, 40, 20, 1}, ErrCorrupt},
+		{"gif screen 0x0", patch(gifData, 6, 0, 0, 0, 0), Info{TypeGIF, 0, 0, 1}, ErrCorrupt},
 
 		{"webp lossless", webpSimple, Info{TypeWebP, 24, 16, 1}, nil},
 		{"webp lossy", readTestdata(t, "lossy.webp"), Info{TypeWebP, 150, 100, 1}, nil},

@@ -189,3 +189,43 @@ func TestOrientKeepsYCbCr(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposeBytes checks the 8x8-block path of orientPix on a plane
+// spanning several bands of blocks, with partial blocks at both edges.
+func TestTransposeBytes(t *testing.T) {
+	const w, h = 150, 141
+	r := rand.New(rand.NewPCG(5, 6))
+	src := make([]byte, w*h)
+	for i := range src {
+		src[i] = byte(r.Uint32())
+	}
+	for o := 5; o <= 8; o++ {
+		dst := make([]byte, w*h)
+		orientPix(dst, h, src, w, w, h, 1, o) // upright is h wide
+		for y := range h {
+			for x := range w {
+				ux, uy := uprightAt(x, y, w, h, o)
+				if got, want := dst[uy*h+ux], src[y*w+x]; got != want {
+					t.Fatalf("o=%d: stored (%d,%d) -> upright (%d,%d) = %d; want %d", o, x, y, ux, uy, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestTranspose8(t *testing.T) {
+	var r [8]uint64
+	for i := range r {
+		for j := range 8 {
+			r[i] |= uint64(i*8+j) << (8 * j)
+		}
+	}
+	transpose8(&r)
+	for i := range r {
+		for j := range 8 {
+			if got, want := byte(r[j]>>(8*i)), byte(i*8+j); got != want {
+				t.Errorf("after transpose8, byte %d of row %d = %d; want %d", i, j, got, want)
+			}
+		}
+	}
+}

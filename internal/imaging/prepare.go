@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"io"
 	"math"
 
+	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
 )
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/png"
 	"testing"
 
@@ -375,6 +376,38 @@ func TestPrepareWebP(t *testing.T) {
 }
 
 func TestPrepareGIF(t *testing.T) {
+	t.Run("whole screen", testPrepareGIFScreen)
+	t.Run("first frame smaller than the screen", func(t *testing.T) {
+		pal := color.Palette{color.RGBA{255, 0, 0, 255}, color.RGBA{0, 0, 255, 255}}
+		first := image.NewPaletted(image.Rect(2, 2, 6, 6), pal) // red
+		second := image.NewPaletted(image.Rect(0, 0, 10, 8), pal)
+		for i := range second.Pix {
+			second.Pix[i] = 1 // blue, must not show
+		}
+		var b bytes.Buffer
+		err := gif.EncodeAll(&b, &gif.GIF{
+			Image:  []*image.Paletted{first, second},
+			Delay:  []int{10, 10},
+			Config: image.Config{ColorModel: pal, Width: 10, Height: 8},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := prepare(t, b.Bytes(), Options{})
+		img := decodeBytes(t, out.Data)
+		if out.Width != 10 || out.Height != 8 {
+			t.Errorf("Prepare() = %dx%d; want the 10x8 screen", out.Width, out.Height)
+		}
+		if got := colourName(img.At(3, 3)); got != "red" {
+			t.Errorf("Prepare() frame pixel = %s; want red", got)
+		}
+		if _, _, _, a := img.At(8, 7).RGBA(); a != 0 {
+			t.Errorf("Prepare() pixel outside the first frame has alpha %d; want transparent", a)
+		}
+	})
+}
+
+func testPrepareGIFScreen(t *testing.T) {
 	in := gifBytes(t, quadrants(20, 10))
 	out := prepare(t, in, Options{})
 	if out.ContentType != TypePNG || out.Width != 20 || out.Height != 10 {

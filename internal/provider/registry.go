@@ -36,6 +36,15 @@ type Route struct {
 	Key      frameforge.Key // empty: no key anywhere, the development fallback applies
 }
 
+// Family is the provider without its model ("google" or "fal"): a label of
+// bounded cardinality for metrics.
+func (r Route) Family() string {
+	if strings.HasPrefix(r.ID, FalPrefix) {
+		return "fal"
+	}
+	return r.ID
+}
+
 // Registry knows the providers. It is immutable after New and safe for
 // concurrent use.
 type Registry struct {

@@ -64,7 +64,7 @@ func newStack(t *testing.T, cfg Config, keys serverKeys) *stack {
 	if keys.fal {
 		fe.ServerKey = st.fal.Key
 	}
-	st.h = NewServer(log, cfg, provider.New(ge, fe, fal.KnownModels()))
+	st.h = NewServer(log, cfg, provider.New(ge, fe, fal.KnownModels()), nil)
 	return st
 }
 

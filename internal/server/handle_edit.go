@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"frameforge"
+	"frameforge/internal/admission"
 	"frameforge/internal/imaging"
+	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
 )
 
@@ -21,11 +24,22 @@ const FallbackHeader = "X-FrameForge-Fallback"
 
 // handleEdit serves POST /api/edit: parse and check the upload, resolve the
 // provider and key, prepare the images, call the provider, return the image.
-func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry) http.Handler {
+func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admission.Gate, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.EditTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
+
+		// A place is taken before the upload is read: that bounds the bytes
+		// held in memory by the number of places, however many clients come.
+		ticket, err := gate.Admit()
+		if err != nil {
+			m.EditRefused("queue_full")
+			writeError(w, r, log, &frameforge.Error{Code: frameforge.EOverloaded, RetryAfter: gate.RetryAfter(),
+				Message: "The server is busy with other edits; try again shortly."})
+			return
+		}
+		defer ticket.Release()
 
 		form, err := parseEditForm(w, r, cfg.Limits)
 		if err != nil {
@@ -64,12 +78,30 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry) http.Handl
 		if prompt == "" {
 			prompt = frameforge.DefaultPrompt
 		}
+		if err := ticket.Acquire(ctx); err != nil {
+			if errors.Is(err, admission.ErrTimeout) {
+				m.EditRefused("queue_timeout")
+				err = &frameforge.Error{Code: frameforge.EOverloaded, RetryAfter: gate.RetryAfter(), Err: err,
+					Message: fmt.Sprintf("The server is busy: no edit slot freed up within %s; try again shortly.", cfg.EditQueueTimeout)}
+			}
+			writeError(w, r, log, err)
+			return
+		}
 		start := time.Now()
 		out, err := route.Provider.Edit(ctx, frameforge.EditRequest{
 			Images: images, Prompt: prompt, Model: route.Model, Key: route.Key,
 		})
+		dur := time.Since(start)
+		outcome := "ok"
+		if err != nil {
+			outcome = frameforge.ErrorCode(err)
+			if errors.Is(err, context.Canceled) {
+				outcome = "cancelled"
+			}
+		}
+		m.ObserveProvider(route.Family(), outcome, dur)
 		log.InfoContext(ctx, "provider call", "request_id", requestIDFrom(ctx), "provider", route.ID,
-			"duration", time.Since(start), "code", frameforge.ErrorCode(err))
+			"duration", dur, "outcome", outcome)
 		if err != nil {
 			// Our edit deadline, not the client, ended the call: that is a slow
 			// upstream (504), whatever the provider made of the cancellation.

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"frameforge/internal/admission"
 	"frameforge/internal/provider"
 )
 
@@ -29,5 +30,29 @@ func handleProviders(reg *provider.Registry) http.Handler {
 			Available: reg.Names(),
 			Providers: reg.Describe(),
 		})
+	})
+}
+
+// handleReady serves GET /api/ready: 200 while the server takes work, 503
+// once it is draining for shutdown, so a load balancer stops sending edits
+// before the listener closes. The body says which providers hold a server key
+// and how busy the edit gate is.
+func handleReady(reg *provider.Registry, gate *admission.Gate, draining func() bool) http.Handler {
+	type response struct {
+		Status        string          `json:"status"`
+		EditsInFlight int             `json:"edits_in_flight"`
+		EditsQueued   int             `json:"edits_queued"`
+		Providers     map[string]bool `json:"providers"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp := response{Status: "ready", EditsInFlight: gate.Running(), EditsQueued: gate.Waiting(), Providers: map[string]bool{}}
+		for _, p := range reg.Describe() {
+			resp.Providers[p.ID] = p.Configured
+		}
+		status := http.StatusOK
+		if draining != nil && draining() {
+			resp.Status, status = "draining", http.StatusServiceUnavailable
+		}
+		encode(w, status, resp)
 	})
 }

@@ -49,10 +49,13 @@ func testConfig() Config {
 			MaxImages:       3,
 			MaxPixels:       40_000_000,
 		},
-		Prepare:        imaging.Options{MaxSide: 3072},
-		AllowedOrigins: []string{"*"},
-		EditTimeout:    5 * time.Second,
-		RequestTimeout: 5 * time.Second,
+		Prepare:            imaging.Options{MaxSide: 3072},
+		AllowedOrigins:     []string{"*"},
+		EditTimeout:        5 * time.Second,
+		RequestTimeout:     5 * time.Second,
+		MaxConcurrentEdits: 16,
+		EditQueueSize:      16,
+		EditQueueTimeout:   time.Second,
 	}
 }
 
@@ -63,7 +66,7 @@ func newTestServer(tb testing.TB, cfg Config, google, fal provider.Entry) (http.
 	logs := &logBuffer{}
 	log := logging.New(logs, "json", slog.LevelDebug)
 	reg := provider.New(google, fal, []string{"fal-ai/nano-banana/edit"})
-	return NewServer(log, cfg, reg), logs
+	return NewServer(log, cfg, reg, nil), logs
 }
 
 // part is one multipart part of a test request.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"frameforge"
+	"frameforge/internal/metrics"
 )
 
 // requestState travels in the request context so that outer middleware (the
@@ -108,10 +109,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (deadlines, flush).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// withAccessLog writes one line per request: method, route, status, bytes,
-// duration and request id. The path is logged as the route pattern so that
-// client-chosen paths do not flood the log with unique values.
-func withAccessLog(log *slog.Logger) func(http.Handler) http.Handler {
+// withObserve writes one access-log line per request (method, route, status,
+// bytes, duration, request id) and records the request's metrics. The route
+// is the matched pattern, so client-chosen paths cannot flood the log or the
+// metrics with unique values.
+func withObserve(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -132,13 +134,15 @@ func withAccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
+			d := time.Since(start)
+			m.ObserveRequest(route, r.Method, status, r.ContentLength, sw.bytes, d)
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Int64("bytes", sw.bytes),
 				slog.Int64("bytes_in", max(r.ContentLength, 0)),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", d),
 				slog.String("request_id", id),
 			)
 		})
@@ -230,4 +234,13 @@ func safePath(p string) string {
 	}
 	q := strconv.Quote(p)
 	return q[1 : len(q)-1]
+}
+
+// withTimeout bounds a short request with a deadline (REQUEST_TIMEOUT).
+func withTimeout(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -4,12 +4,18 @@ import (
 	"log/slog"
 	"net/http"
 
+	"frameforge/internal/admission"
+	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
 )
 
 // addRoutes maps the entire API surface, one line per endpoint.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.Registry) {
-	mux.Handle("GET /api/health", handleHealth())
-	mux.Handle("GET /api/providers", handleProviders(reg))
-	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg))
+func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.Registry,
+	gate *admission.Gate, m *metrics.Metrics, draining func() bool) {
+	short := func(h http.Handler) http.Handler { return withTimeout(cfg.RequestTimeout, h) }
+	mux.Handle("GET /api/health", short(handleHealth()))
+	mux.Handle("GET /api/ready", short(handleReady(reg, gate, draining)))
+	mux.Handle("GET /api/providers", short(handleProviders(reg)))
+	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg, gate, m))
+	mux.Handle("GET /metrics", short(m.Handler()))
 }

@@ -5,12 +5,17 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
+	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/cors"
 
+	"frameforge/internal/admission"
 	"frameforge/internal/imaging"
+	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
+	"frameforge/internal/ratelimit"
 )
 
 // Config is what the HTTP layer needs to know.
@@ -20,17 +25,31 @@ type Config struct {
 	AllowedOrigins []string      // CORS; "*" allows any origin
 	EditTimeout    time.Duration // POST /api/edit, end to end
 	RequestTimeout time.Duration // every other request
+
+	RateLimitEdit    ratelimit.Rule // per client, POST /api/edit
+	RateLimitDefault ratelimit.Rule // per client, every other route but health, ready and metrics
+	TrustedProxies   []netip.Prefix // whose X-Forwarded-For is believed
+
+	MaxConcurrentEdits int           // edits talking to providers at once
+	EditQueueSize      int           // edits waiting for a slot beyond those
+	EditQueueTimeout   time.Duration // longest wait for a slot
 }
 
-// NewServer returns the whole HTTP API as one handler. Middleware order, from
-// the outside in: request id, access log, recover, CORS, then the routes.
-func NewServer(log *slog.Logger, cfg Config, reg *provider.Registry) http.Handler {
+// NewServer returns the whole HTTP API as one handler. draining reports that
+// the process is shutting down (the readiness endpoint then says so).
+// Middleware order, from the outside in: request id, observe (access log and
+// metrics), recover, CORS, compression, rate limit, then the routes.
+func NewServer(log *slog.Logger, cfg Config, reg *provider.Registry, draining func() bool) http.Handler {
+	gate := admission.New(cfg.MaxConcurrentEdits, cfg.EditQueueSize, cfg.EditQueueTimeout)
+	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
 	mux := http.NewServeMux()
-	addRoutes(mux, log, cfg, reg)
+	addRoutes(mux, log, cfg, reg, gate, m, draining)
 	var h http.Handler = withJSONFallbacks(log, mux)
+	h = withRateLimit(log, newRateLimits(cfg, time.Now), m)(h)
+	h = withCompression(h)
 	h = withCORS(cfg.AllowedOrigins)(h)
 	h = withRecover(log)(h)
-	h = withAccessLog(log)(h)
+	h = withObserve(log, m)(h)
 	h = withRequestID(h)
 	return h
 }
@@ -54,4 +73,17 @@ func withCORS(origins []string) func(http.Handler) http.Handler {
 		MaxAge: 600,
 	})
 	return c.Handler
+}
+
+// withCompression gzips text responses (JSON, HTML, JS, CSS, metrics) for
+// clients that accept it. Images are never recompressed: they are already
+// compressed, and a second pass costs CPU for nothing.
+func withCompression(h http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.ContentTypes([]string{
+		"application/json", "text/html", "text/css", "text/javascript", "application/javascript", "text/plain",
+	}))
+	if err != nil {
+		panic(err) // static options; cannot fail
+	}
+	return wrap(h)
 }

@@ -1,0 +1,98 @@
+// Package admission bounds the edits a server works on: at most N talk to
+// providers at once, at most Q more wait, and nobody waits forever. It is
+// what keeps memory bounded however many clients arrive (imgproxy's
+// concurrency limit and request queue, in a few lines of channels).
+package admission
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// ErrFull is returned when every running and waiting place is taken.
+var ErrFull = errors.New("admission: queue full")
+
+// ErrTimeout is returned when no slot freed up within the queue timeout.
+var ErrTimeout = errors.New("admission: waited too long for a slot")
+
+// Gate admits edits. It is safe for concurrent use.
+type Gate struct {
+	places  chan struct{} // running + waiting: concurrency + queue
+	slots   chan struct{} // running: concurrency
+	wait    time.Duration
+	running atomic.Int64
+	waiting atomic.Int64
+}
+
+// New returns a gate for concurrency running edits, queue waiting ones, and
+// a longest wait for a slot.
+func New(concurrency, queue int, wait time.Duration) *Gate {
+	return &Gate{
+		places: make(chan struct{}, concurrency+queue),
+		slots:  make(chan struct{}, concurrency),
+		wait:   wait,
+	}
+}
+
+// Ticket is one admitted edit. Release it exactly once.
+type Ticket struct {
+	g       *Gate
+	running bool
+}
+
+// Admit takes a place without blocking, or returns ErrFull. Admission comes
+// before the upload is read, so the bytes held in memory are bounded by the
+// number of places.
+func (g *Gate) Admit() (*Ticket, error) {
+	select {
+	case g.places <- struct{}{}:
+		return &Ticket{g: g}, nil
+	default:
+		return nil, ErrFull
+	}
+}
+
+// Acquire waits for a running slot, at most the gate's wait. It returns
+// ErrTimeout when none freed up, or ctx's error when ctx ended first.
+func (t *Ticket) Acquire(ctx context.Context) error {
+	g := t.g
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		g.waiting.Add(1)
+		defer g.waiting.Add(-1)
+		timer := time.NewTimer(g.wait)
+		defer timer.Stop()
+		select {
+		case g.slots <- struct{}{}:
+		case <-timer.C:
+			return ErrTimeout
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t.running = true
+	g.running.Add(1)
+	return nil
+}
+
+// Release frees the ticket's slot and place.
+func (t *Ticket) Release() {
+	if t.running {
+		t.g.running.Add(-1)
+		<-t.g.slots
+		t.running = false
+	}
+	<-t.g.places
+}
+
+// Running is the number of edits holding a slot.
+func (g *Gate) Running() int { return int(g.running.Load()) }
+
+// Waiting is the number of edits waiting for a slot.
+func (g *Gate) Waiting() int { return int(g.waiting.Load()) }
+
+// RetryAfter is a hint for refused clients: about one queue wait.
+func (g *Gate) RetryAfter() time.Duration { return max(time.Second, g.wait/2) }

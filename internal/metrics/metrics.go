@@ -1,0 +1,105 @@
+// Package metrics defines FrameForge's Prometheus metrics on a registry of
+// its own (never the process-global default one).
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector. Its methods are safe for concurrent use.
+type Metrics struct {
+	reg              *prometheus.Registry
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	bytesIn          prometheus.Counter
+	bytesOut         prometheus.Counter
+	providerCalls    *prometheus.CounterVec
+	providerDuration *prometheus.HistogramVec
+	rateLimited      *prometheus.CounterVec
+	refused          *prometheus.CounterVec
+}
+
+// Gauges reports values owned elsewhere (the edit gate), read at scrape time.
+type Gauges struct {
+	EditsRunning func() int
+	EditsWaiting func() int
+}
+
+// New registers every collector, plus the Go runtime and process collectors
+// (goroutines, heap, RSS), on a new registry.
+func New(g Gauges) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "frameforge_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"route"}),
+		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frameforge_http_request_bytes_total", Help: "Request body bytes received (as declared by Content-Length).",
+		}),
+		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frameforge_http_response_bytes_total", Help: "Response body bytes sent.",
+		}),
+		providerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_provider_calls_total", Help: "Provider calls by provider and outcome (ok or an error code).",
+		}, []string{"provider", "outcome"}),
+		providerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "frameforge_provider_call_duration_seconds", Help: "Upstream latency of provider calls.",
+			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300},
+		}, []string{"provider"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_rate_limited_total", Help: "Requests refused by the per-client rate limit, by budget.",
+		}, []string{"budget"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_edits_refused_total", Help: "Edits refused by backpressure (queue full or wait too long).",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.providerCalls, m.providerDuration, m.rateLimited, m.refused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if g.EditsRunning != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "frameforge_edits_in_flight", Help: "Edits talking to a provider now.",
+		}, func() float64 { return float64(g.EditsRunning()) }))
+	}
+	if g.EditsWaiting != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "frameforge_edits_queued", Help: "Edits waiting for a provider slot.",
+		}, func() float64 { return float64(g.EditsWaiting()) }))
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ObserveRequest records one finished HTTP request.
+func (m *Metrics) ObserveRequest(route, method string, status int, bytesIn, bytesOut int64, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	m.bytesIn.Add(float64(max(bytesIn, 0)))
+	m.bytesOut.Add(float64(bytesOut))
+}
+
+// ObserveProvider records one provider call; outcome is "ok" or an error code.
+func (m *Metrics) ObserveProvider(provider, outcome string, d time.Duration) {
+	m.providerCalls.WithLabelValues(provider, outcome).Inc()
+	m.providerDuration.WithLabelValues(provider).Observe(d.Seconds())
+}
+
+// RateLimited counts a request refused by a rate-limit budget.
+func (m *Metrics) RateLimited(budget string) { m.rateLimited.WithLabelValues(budget).Inc() }
+
+// EditRefused counts an edit refused by backpressure.
+func (m *Metrics) EditRefused(reason string) { m.refused.WithLabelValues(reason).Inc() }

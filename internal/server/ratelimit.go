@@ -1,0 +1,122 @@
+package server
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"frameforge"
+	"frameforge/internal/metrics"
+	"frameforge/internal/ratelimit"
+)
+
+// rateLimits are the two per-client budgets: edits, and everything else.
+type rateLimits struct {
+	edit, other *ratelimit.Limiter
+	trusted     []netip.Prefix
+}
+
+func newRateLimits(cfg Config, now func() time.Time) *rateLimits {
+	return &rateLimits{
+		edit:    ratelimit.New(cfg.RateLimitEdit, now),
+		other:   ratelimit.New(cfg.RateLimitDefault, now),
+		trusted: cfg.TrustedProxies,
+	}
+}
+
+// unlimited are operational endpoints: probes and scrapers poll them and must
+// not eat a client's budget or be refused when it is spent.
+func unlimited(path string) bool {
+	return path == "/api/health" || path == "/api/ready" || path == "/metrics"
+}
+
+// withRateLimit spends one request of the client's budget, sets the standard
+// RateLimit-* headers on every limited response, and refuses with 429 and
+// Retry-After when the budget is spent.
+func withRateLimit(log *slog.Logger, rl *rateLimits, m *metrics.Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if unlimited(r.URL.Path) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			lim, budget := rl.other, "default"
+			if r.Method == http.MethodPost && r.URL.Path == "/api/edit" {
+				lim, budget = rl.edit, "edit"
+			}
+			d := lim.Take(clientIP(r, rl.trusted))
+			if d.Limit == 0 { // budget off
+				next.ServeHTTP(w, r)
+				return
+			}
+			h := w.Header()
+			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+			h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+			h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+			if !d.Allowed {
+				m.RateLimited(budget)
+				writeError(w, r, log, &frameforge.Error{Code: frameforge.ERateLimited, RetryAfter: max(d.RetryAfter, time.Second),
+					Message: "Too many requests from this client: the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(budget) +
+						" per " + period(lim) + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func budgetNoun(budget string) string {
+	if budget == "edit" {
+		return "edits"
+	}
+	return "requests"
+}
+
+func period(l *ratelimit.Limiter) string { return l.Rule().PeriodName() }
+
+func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+// clientIP is the address that connected, unless that address is a trusted
+// proxy: then X-Forwarded-For is read from the right, skipping trusted
+// proxies, and the first other address is the client. A spoofed header from
+// anyone else changes nothing.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage: stop at the last address we could trust
+		}
+		hop = hop.Unmap()
+		if !isTrusted(hop, trusted) {
+			return hop.String()
+		}
+		addr = hop
+	}
+	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
