@@ -40,9 +40,10 @@ type serverKeys struct {
 
 func newStack(t *testing.T, cfg Config, keys serverKeys) *stack {
 	t.Helper()
-	// The SDK must never pick these up: the request key or ours goes out.
+	// The SDK must never pick this up: the request key or ours goes out.
+	// (Only one is set: with both, the SDK prints a warning per client.)
 	t.Setenv("GEMINI_API_KEY", "ENV-GEMINI-KEY")
-	t.Setenv("GOOGLE_API_KEY", "ENV-GOOGLE-KEY")
+	t.Setenv("GOOGLE_API_KEY", "")
 	st := &stack{gemini: geminitest.NewServer(t), fal: faltest.New(t), logs: &logBuffer{}}
 	log := logging.New(st.logs, "json", slog.LevelDebug)
 

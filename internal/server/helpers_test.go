@@ -176,3 +176,5 @@ func contains(s string, subs ...string) bool {
 	}
 	return true
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -79,7 +79,8 @@ func withCORS(origins []string) func(http.Handler) http.Handler {
 // clients that accept it. Images are never recompressed: they are already
 // compressed, and a second pass costs CPU for nothing.
 func withCompression(h http.Handler) http.Handler {
-	wrap, err := gzhttp.NewWrapper(gzhttp.ContentTypes([]string{
+	// Below 256 bytes gzip's own framing eats most of the gain.
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(256), gzhttp.ContentTypes([]string{
 		"application/json", "text/html", "text/css", "text/javascript", "application/javascript", "text/plain",
 	}))
 	if err != nil {
