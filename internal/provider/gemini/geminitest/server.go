@@ -112,6 +112,7 @@ type Server struct {
 	models   []string
 	maxBytes int64
 	done     chan struct{} // closed at cleanup so delayed handlers let Close finish
+	noRecord bool
 
 	mu      sync.Mutex
 	def     Scenario
@@ -124,6 +125,19 @@ type Server struct {
 // NewServer starts a fake and closes it when tb's test ends.
 func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
+	s := New(opts...)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL + "/"
+	tb.Cleanup(func() {
+		close(s.done)
+		s.ts.Close()
+	})
+	return s
+}
+
+// New returns a fake that is not listening yet: serve it yourself (a
+// stand-alone fake upstream for load tests and browser tests) and set URL.
+func New(opts ...Option) *Server {
 	s := &Server{
 		Key:      DefaultKey,
 		models:   DefaultModels(),
@@ -134,14 +148,11 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.ts = httptest.NewServer(s)
-	s.URL = s.ts.URL + "/"
-	tb.Cleanup(func() {
-		close(s.done)
-		s.ts.Close()
-	})
 	return s
 }
+
+// NoRecord stops keeping requests (a long-running fake must not grow).
+func NoRecord() Option { return func(s *Server) { s.noRecord = true } }
 
 // Client returns an *http.Client for the fake (no proxy, fresh transport).
 func (s *Server) Client() *http.Client { return s.ts.Client() }
@@ -235,7 +246,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Received: time.Now(),
 	}
 	s.mu.Lock()
-	s.reqs = append(s.reqs, rec)
+	if !s.noRecord {
+		s.reqs = append(s.reqs, rec)
+	}
 	s.seq++
 	seq := s.seq
 	s.notifyLocked()
