@@ -10,42 +10,12 @@ import (
 	"image/jpeg"
 	"image/png"
 	"testing"
+
+	"frameforge/internal/imaging/imagingtest"
 )
 
 // Fixtures are built in code: the standard encoders for JPEG, PNG and GIF, a
 // tiny VP8L writer for WebP, and hand-built EXIF blocks.
-
-// photo returns a w×h 4:2:0 image that compresses like a photo: smooth
-// gradients plus deterministic noise, so a 12 MP JPEG at quality 90 is a few
-// megabytes, as from a phone.
-func photo(tb testing.TB, w, h int) *image.YCbCr {
-	tb.Helper()
-	m := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-	seed := uint32(2463534242)
-	next := func() uint32 { // xorshift32
-		seed ^= seed << 13
-		seed ^= seed >> 17
-		seed ^= seed << 5
-		return seed
-	}
-	for y := range h {
-		row := m.Y[y*m.YStride:][:w]
-		for x := range row {
-			row[x] = clampByte(24 + x*160/w + y*64/h + int(next()%40) - 20)
-		}
-	}
-	cw, ch := chromaSize(w, h, m.SubsampleRatio)
-	for y := range ch {
-		cb, cr := m.Cb[y*m.CStride:][:cw], m.Cr[y*m.CStride:][:cw]
-		for x := range cb {
-			cb[x] = clampByte(100 + x*60/cw + int(next()%10) - 5)
-			cr[x] = clampByte(150 - y*50/ch + int(next()%10) - 5)
-		}
-	}
-	return m
-}
-
-func clampByte(v int) uint8 { return uint8(min(max(v, 0), 255)) }
 
 // quadrants returns a w×h white image whose top-left quadrant is red and
 // top-right quadrant is blue: the two markers tell all 8 orientations apart.
@@ -102,120 +72,30 @@ func decodeBytes(tb testing.TB, data []byte) image.Image {
 	return img
 }
 
-// --- JPEG and EXIF ---
+// --- JPEG and EXIF (built by imagingtest, shared with other packages' tests) ---
 
-// byteOrder is a TIFF byte order that can also append.
-type byteOrder interface {
-	binary.ByteOrder
-	binary.AppendByteOrder
-}
+type byteOrder = imagingtest.ByteOrder
 
-// gpsMake is the camera make written into test EXIF blocks, to look for.
-const gpsMake = "FrameForgeTestCam"
+const gpsMake = imagingtest.GPSMake
 
-// gpsLatitude returns the GPSLatitude value of test EXIF blocks (48° 51'
-// 29.56", Paris) as stored: three rationals in the block's byte order. It is
-// what a leak of the location would look like in the output.
-func gpsLatitude(order byteOrder) []byte {
-	return rationals(order, 48, 1, 51, 1, 2956, 100)
-}
+func photo(tb testing.TB, w, h int) *image.YCbCr { return imagingtest.Photo(tb, w, h) }
 
-// rationals returns TIFF RATIONAL values: pairs of numerator, denominator.
-func rationals(order byteOrder, v ...uint32) []byte {
-	var b []byte
-	for _, x := range v {
-		b = order.AppendUint32(b, x)
-	}
-	return b
-}
+func gpsLatitude(order byteOrder) []byte { return imagingtest.GPSLatitude(order) }
 
-// exifTIFF returns a TIFF-structured EXIF block in the given byte order: IFD0
-// with Make, Orientation (omitted when orientation is 0) and, with gps, a GPS
-// IFD holding latitude and longitude.
 func exifTIFF(order byteOrder, orientation int, gps bool) []byte {
-	type entry struct {
-		tag, typ uint16
-		count    uint32
-		value    []byte // inline when up to 4 bytes, else stored after the IFDs
-	}
-	short := func(v int) []byte { return order.AppendUint16(nil, uint16(v)) }
-	make0 := []byte(gpsMake + "\x00")
-	ifd0 := []entry{{0x010F, 2, uint32(len(make0)), make0}}
-	if orientation != 0 {
-		ifd0 = append(ifd0, entry{tagOrientation, tiffTypeShort, 1, short(orientation)})
-	}
-	var gpsIFD []entry
-	if gps {
-		ifd0 = append(ifd0, entry{0x8825, 4, 1, nil}) // GPS IFD pointer, patched below
-		gpsIFD = []entry{
-			{0x0001, 2, 2, []byte("N\x00")},
-			{0x0002, 5, 3, gpsLatitude(order)},
-			{0x0003, 2, 2, []byte("E\x00")},
-			{0x0004, 5, 3, rationals(order, 2, 1, 21, 1, 1740, 100)},
-		}
-	}
-	ifdSize := func(es []entry) int { return 2 + 12*len(es) + 4 }
-	ifd0At := 8
-	gpsAt := ifd0At + ifdSize(ifd0)
-	dataAt := gpsAt
-	if gps {
-		dataAt += ifdSize(gpsIFD)
-	}
-
-	var extra []byte // values too long to be inline
-	writeIFD := func(b []byte, es []entry) []byte {
-		b = order.AppendUint16(b, uint16(len(es)))
-		for _, e := range es {
-			b = order.AppendUint16(b, e.tag)
-			b = order.AppendUint16(b, e.typ)
-			b = order.AppendUint32(b, e.count)
-			switch {
-			case e.tag == 0x8825:
-				b = order.AppendUint32(b, uint32(gpsAt))
-			case len(e.value) <= 4:
-				b = append(b, e.value...)
-				b = append(b, make([]byte, 4-len(e.value))...)
-			default:
-				b = order.AppendUint32(b, uint32(dataAt+len(extra)))
-				extra = append(extra, e.value...)
-			}
-		}
-		return order.AppendUint32(b, 0) // no next IFD
-	}
-	var b []byte
-	if order == byteOrder(binary.LittleEndian) {
-		b = append(b, "II*\x00"...)
-	} else {
-		b = append(b, "MM\x00*"...)
-	}
-	b = order.AppendUint32(b, uint32(ifd0At))
-	b = writeIFD(b, ifd0)
-	if gps {
-		b = writeIFD(b, gpsIFD)
-	}
-	return append(b, extra...)
+	return imagingtest.EXIFTIFF(order, orientation, gps)
 }
 
-// withExif returns jpegBytes with an APP1 Exif segment (little-endian TIFF)
-// right after SOI, holding orientation and, with gps, a GPS IFD.
 func withExif(jpegBytes []byte, orientation int, gps bool) []byte {
-	return withExifOrder(jpegBytes, binary.LittleEndian, orientation, gps)
+	return imagingtest.WithEXIF(jpegBytes, orientation, gps)
 }
 
-// withExifOrder is withExif with a choice of TIFF byte order.
 func withExifOrder(jpegBytes []byte, order byteOrder, orientation int, gps bool) []byte {
-	return withSegment(jpegBytes, markerAPP1, append([]byte("Exif\x00\x00"), exifTIFF(order, orientation, gps)...))
+	return imagingtest.WithEXIFOrder(jpegBytes, order, orientation, gps)
 }
 
-// withSegment returns jpegBytes with a marker segment inserted right after
-// SOI.
 func withSegment(jpegBytes []byte, marker byte, payload []byte) []byte {
-	out := make([]byte, 0, len(jpegBytes)+4+len(payload))
-	out = append(out, jpegBytes[:2]...)
-	out = append(out, 0xFF, marker)
-	out = binary.BigEndian.AppendUint16(out, uint16(len(payload)+2))
-	out = append(out, payload...)
-	return append(out, jpegBytes[2:]...)
+	return imagingtest.WithSegment(jpegBytes, marker, payload)
 }
 
 // iccProfile returns a fake ICC profile: a 128-byte header naming the colour

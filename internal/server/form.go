@@ -137,23 +137,33 @@ func readImage(p *multipart.Part, a *arena, lim Limits, n int) (upload, error) {
 	}
 	switch {
 	case errors.Is(err, imaging.ErrUnsupported):
-		return upload{}, frameforge.Wrap(err, frameforge.EUnsupportedImage, fmt.Sprintf(
-			"File %q is a %s image, which is not supported yet. Send JPEG, PNG, WebP or GIF "+
-				"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, imaging.Sniff(data)))
+		return upload{}, frameforge.Wrap(err, frameforge.EUnsupportedImage, unsupportedMessage(name, info.ContentType))
 	case errors.Is(err, imaging.ErrNotImage):
 		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is not an image (sniffed %s).", name, imaging.Sniff(data)))
+			"File %q is not an image (sniffed %s).", name, info.ContentType))
 	case errors.Is(err, imaging.ErrTruncated):
 		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
 			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name))
 	case err != nil:
 		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is not a valid %s image: its data is corrupt.", name, imaging.Sniff(data)))
+			"File %q is not a valid %s image: its data is corrupt.", name, info.ContentType))
 	}
 	return upload{
 		img:  frameforge.Image{Data: data, ContentType: info.ContentType, Filename: name, Width: info.Width, Height: info.Height},
 		info: info,
 	}, nil
+}
+
+// unsupportedMessage explains a recognised but unsupported image and what to
+// do about it.
+func unsupportedMessage(name, contentType string) string {
+	switch contentType {
+	case imaging.TypeHEIC, imaging.TypeHEIF, imaging.TypeAVIF:
+		return fmt.Sprintf("File %q is a %s image, which is not supported yet. Send JPEG, PNG or WebP "+
+			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, contentType)
+	}
+	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
+		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)
 }
 
 func megapixels(px int64) string {

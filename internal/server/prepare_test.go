@@ -1,0 +1,99 @@
+package server
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"net/http"
+	"testing"
+
+	"frameforge/internal/imaging/imagingtest"
+	"frameforge/internal/provider"
+)
+
+// sidewaysPhoto is what a phone writes for a portrait shot: the pixels are
+// stored landscape (w×h) with EXIF orientation 6 and a GPS position. The
+// left half is red, so "upright" means red on top.
+func sidewaysPhoto(tb testing.TB, w, h int) []byte {
+	tb.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.RGBA{240, 240, 240, 255}
+			if x < w/2 {
+				c = color.RGBA{220, 20, 20, 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return imagingtest.WithEXIF(imagingtest.JPEG(tb, img, 90), 6, true)
+}
+
+func isRed(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r>>8 > 150 && g>>8 < 100 && b>>8 < 100
+}
+
+// checkPrepared asserts what left the server: upright, no EXIF, no GPS.
+func checkPrepared(t *testing.T, sent []byte, wantW, wantH int) {
+	t.Helper()
+	img := decodeImage(t, sent)
+	if b := img.Bounds(); b.Dx() != wantW || b.Dy() != wantH {
+		t.Fatalf("sent image is %dx%d; want %dx%d (upright)", b.Dx(), b.Dy(), wantW, wantH)
+	}
+	if !isRed(img.At(wantW/2, wantH/8)) || isRed(img.At(wantW/2, wantH*7/8)) {
+		t.Error("sent image is not upright: red must be on top")
+	}
+	if bytes.Contains(sent, []byte("Exif\x00\x00")) || bytes.Contains(sent, []byte(imagingtest.GPSMake)) {
+		t.Error("EXIF left the server")
+	}
+	if bytes.Contains(sent, imagingtest.GPSLatitude(binary.LittleEndian)) {
+		t.Error("the GPS position left the server")
+	}
+}
+
+func TestPhonePhotosArriveUprightAndClean(t *testing.T) {
+	photo := sidewaysPhoto(t, 80, 40)
+	t.Run("gemini", func(t *testing.T) {
+		st := newStack(t, testConfig(), serverKeys{google: true})
+		w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "portrait.jpg", photo)))
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body.String())
+		}
+		checkPrepared(t, st.gemini.Requests()[0].Parts()[0].Data, 40, 80)
+	})
+	t.Run("fal", func(t *testing.T) {
+		st := newStack(t, testConfig(), serverKeys{fal: true})
+		w := serve(st.h, editRequest(t, "/api/edit?provider=fal:fal-ai/nano-banana/edit", filePart("image", "portrait.jpg", photo)))
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body.String())
+		}
+		checkPrepared(t, st.fal.Submits()[0].Images[0].Data, 40, 80)
+	})
+	t.Run("fallback returns the user's own photo untouched", func(t *testing.T) {
+		h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+		w := serve(h, editRequest(t, "/api/edit", filePart("image", "portrait.jpg", photo)))
+		if !bytes.Equal(w.Body.Bytes(), photo) {
+			t.Error("fallback changed the photo; it only echoes it back to its owner")
+		}
+	})
+}
+
+func TestLargePhotoIsScaledDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes a 48 MP JPEG")
+	}
+	cfg := testConfig()
+	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes, cfg.Limits.MaxPixels = 40<<20, 40<<20, 100_000_000
+	st := newStack(t, cfg, serverKeys{google: true})
+	big := imagingtest.JPEG(t, imagingtest.Photo(t, 8000, 6000), 85) // 48 MP, as a phone's high-resolution mode
+	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "48mp.jpg", big)))
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d: %.300s", w.Code, w.Body.String())
+	}
+	sent := decodeImage(t, st.gemini.Requests()[0].Parts()[0].Data).Bounds()
+	if sent.Dx() != 3072 || sent.Dy() != 2304 {
+		t.Errorf("sent %dx%d; want 3072x2304 (longest side IMAGE_MAX_SIDE, aspect kept)", sent.Dx(), sent.Dy())
+	}
+}
