@@ -83,7 +83,8 @@ const (
 	DefaultMaxRequestBytes  = 64 << 20
 	DefaultMaxImages        = 10
 	DefaultMaxPixels        = 100_000_000
-	DefaultImageMaxSide     = 3072
+	DefaultImageMaxSide     = 4096
+	DefaultUpstreamBytes    = 14 << 20
 	DefaultEditTimeout      = 5 * time.Minute
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultOpenAIBaseURL    = "https://api.openai.com/v1/"
@@ -137,7 +138,11 @@ func Load(getenv func(string) string) (Config, error) {
 	s.Limits.MaxRequestBytes = l.bytes("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)
 	s.Limits.MaxImages = l.intRange("MAX_IMAGES", DefaultMaxImages, 1, 100)
 	s.Limits.MaxPixels = l.pixels("MAX_IMAGE_PIXELS", DefaultMaxPixels)
+	// 4096: the largest output of the current image models ("4K"); a larger
+	// input adds bytes, not detail the model uses. A 12 MP phone photo
+	// (4032x3024) fits, so it only loses its metadata.
 	s.Prepare = imaging.Options{MaxSide: l.intRange("IMAGE_MAX_SIDE", DefaultImageMaxSide, 64, 16384)}
+	s.UpstreamBytes = l.bytes("UPSTREAM_MAX_BYTES", DefaultUpstreamBytes)
 	s.EditTimeout = l.duration("EDIT_TIMEOUT", DefaultEditTimeout)
 	s.RequestTimeout = l.duration("REQUEST_TIMEOUT", DefaultRequestTimeout)
 	s.RateLimitEdit = l.rule("RATE_LIMIT_EDIT", DefaultRateLimitEdit)
@@ -186,6 +191,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_images", c.Server.Limits.MaxImages),
 		slog.Int64("max_image_pixels", c.Server.Limits.MaxPixels),
 		slog.Int("image_max_side", c.Server.Prepare.MaxSide),
+		slog.String("upstream_max_bytes", humanize.IBytes(uint64(c.Server.UpstreamBytes))),
 		slog.Duration("edit_timeout", c.Server.EditTimeout),
 		slog.String("rate_limit_edit", c.Server.RateLimitEdit.String()),
 		slog.String("rate_limit_default", c.Server.RateLimitDefault.String()),

@@ -38,7 +38,7 @@ type serverKeys struct {
 	googleKey   string
 }
 
-func newStack(t *testing.T, cfg Config, keys serverKeys) *stack {
+func newStack(t testing.TB, cfg Config, keys serverKeys) *stack {
 	t.Helper()
 	// The SDK must never pick this up: the request key or ours goes out.
 	// (Only one is set: with both, the SDK prints a warning per client.)

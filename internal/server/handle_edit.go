@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -69,7 +70,7 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 				"The provider %q is not available in this build.", route.ID))
 			return
 		}
-		images, err := prepare(form.uploads, cfg.Prepare)
+		images, err := prepare(form.uploads, cfg.Prepare, cfg.UpstreamBytes)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -117,11 +118,22 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 }
 
 // prepare makes each upload ready to leave the server: upright, without
-// metadata, no larger than the provider needs. See imaging.Prepare.
-func prepare(ups []upload, opt imaging.Options) ([]frameforge.Image, error) {
+// metadata, no larger than the model uses (opt.MaxSide), and all together
+// within the provider's request budget (upstreamBytes; Gemini takes about
+// 20 MB of inline data, base64 included). An image over its share of the
+// budget is prepared once more at the size that fits. See imaging.Prepare.
+func prepare(ups []upload, opt imaging.Options, upstreamBytes int64) ([]frameforge.Image, error) {
 	out := make([]frameforge.Image, len(ups))
+	share := upstreamBytes / int64(len(ups))
 	for i, u := range ups {
 		p, err := imaging.Prepare(u.img.Data, u.info, opt)
+		if err == nil && share > 0 && int64(len(p.Data)) > share {
+			// JPEG size grows about with the pixel count: shrink the sides by
+			// the square root of the excess, with a margin for the estimate.
+			o := opt
+			o.MaxSide = int(float64(max(p.Width, p.Height)) * math.Sqrt(float64(share)/float64(len(p.Data))) * 0.9)
+			p, err = imaging.Prepare(u.img.Data, u.info, o)
+		}
 		if err != nil {
 			return nil, frameforge.Wrap(err, frameforge.EInvalidImage,
 				fmt.Sprintf("File %q could not be decoded as an image.", u.img.Filename))

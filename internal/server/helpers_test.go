@@ -49,7 +49,7 @@ func testConfig() Config {
 			MaxImages:       3,
 			MaxPixels:       40_000_000,
 		},
-		Prepare:            imaging.Options{MaxSide: 3072},
+		Prepare:            imaging.Options{MaxSide: 4096},
 		AllowedOrigins:     []string{"*"},
 		EditTimeout:        5 * time.Second,
 		RequestTimeout:     5 * time.Second,

@@ -93,7 +93,29 @@ func TestLargePhotoIsScaledDown(t *testing.T) {
 		t.Fatalf("status %d: %.300s", w.Code, w.Body.String())
 	}
 	sent := decodeImage(t, st.gemini.Requests()[0].Parts()[0].Data).Bounds()
-	if sent.Dx() != 3072 || sent.Dy() != 2304 {
-		t.Errorf("sent %dx%d; want 3072x2304 (longest side IMAGE_MAX_SIDE, aspect kept)", sent.Dx(), sent.Dy())
+	if sent.Dx() != 4096 || sent.Dy() != 3072 {
+		t.Errorf("sent %dx%d; want 4096x3072 (longest side IMAGE_MAX_SIDE, aspect kept)", sent.Dx(), sent.Dy())
+	}
+}
+
+func TestUpstreamByteBudget(t *testing.T) {
+	cfg := testConfig()
+	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes = 10<<20, 10<<20
+	cfg.UpstreamBytes = 600 << 10 // 300 KiB for each of two photos
+	st := newStack(t, cfg, serverKeys{google: true})
+	photo := imagingtest.JPEG(t, imagingtest.Photo(t, 1600, 1200), 95) // ~1 MB of noise
+	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "a.jpg", photo), filePart("image", "b.jpg", photo)))
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body.String())
+	}
+	total := 0
+	for _, p := range st.gemini.Requests()[0].Parts()[:2] {
+		total += len(p.Data)
+		if b := decodeImage(t, p.Data).Bounds(); b.Dx()*3 != b.Dy()*4 && (b.Dx()*3-b.Dy()*4 > 4 || b.Dy()*4-b.Dx()*3 > 4) {
+			t.Errorf("aspect ratio lost: %dx%d", b.Dx(), b.Dy())
+		}
+	}
+	if total > 600<<10 || total < 100<<10 {
+		t.Errorf("sent %d bytes in all; want within the 600 KiB budget (and not absurdly small)", total)
 	}
 }
