@@ -111,7 +111,7 @@ func TestQueueFillsAndDrains(t *testing.T) {
 	wg.Add(2)
 	go edit()
 	st.gemini.WaitFor(5*time.Second, func(rs []geminitest.Request) bool { return len(rs) == 1 }) // one running
-	go edit()                                                                                  // one queued
+	go edit()                                                                                    // one queued
 	waitFor(t, func() bool { return strings.Contains(metricsText(t, st.h), "frameforge_edits_queued 1") })
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "a.jpg", img))) // no place left
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {

@@ -22,7 +22,7 @@ import (
 type Config struct {
 	Limits         Limits
 	Prepare        imaging.Options
-	UpstreamBytes  int64 // all prepared images of one edit together; 0 = no budget
+	UpstreamBytes  int64         // all prepared images of one edit together; 0 = no budget
 	AllowedOrigins []string      // CORS; "*" allows any origin
 	EditTimeout    time.Duration // POST /api/edit, end to end
 	RequestTimeout time.Duration // every other request
