@@ -3,6 +3,11 @@
 // binary: point GEMINI_BASE_URL at it and use its key. It never calls out.
 //
 //	go run ./cmd/fakeupstream -addr 127.0.0.1:9100 -delay 5s
+//
+// A prompt containing -slow-keyword is answered after -slow-delay instead, so
+// a browser test can make one edit slow enough to cancel:
+//
+//	go run ./cmd/fakeupstream -addr 127.0.0.1:0 -slow-keyword slow-please -slow-delay 30s
 package main
 
 import (
@@ -30,10 +35,17 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:9100", "listen address")
 	delay := flag.Duration("delay", 0, "time the fake model takes per edit")
 	key := flag.String("key", geminitest.DefaultKey, "the one valid API key")
+	slowKeyword := flag.String("slow-keyword", "", "a prompt containing this text is answered after -slow-delay")
+	slowDelay := flag.Duration("slow-delay", 30*time.Second, "time the fake model takes for a -slow-keyword prompt")
 	flag.Parse()
 
-	fake := geminitest.New(geminitest.WithKey(*key), geminitest.NoRecord(),
-		geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *delay}))
+	opts := []geminitest.Option{geminitest.WithKey(*key), geminitest.NoRecord(),
+		geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *delay})}
+	if *slowKeyword != "" {
+		opts = append(opts, geminitest.WithPromptScenario(*slowKeyword,
+			geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *slowDelay}))
+	}
+	fake := geminitest.New(opts...)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -178,3 +178,5 @@ func contains(s string, subs ...string) bool {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func noEntry() provider.Entry { return provider.Entry{} }

@@ -7,6 +7,7 @@ import (
 	"frameforge/internal/admission"
 	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
+	"frameforge/internal/server/apidoc"
 )
 
 // addRoutes maps the entire API surface, one line per endpoint.
@@ -18,4 +19,6 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.R
 	mux.Handle("GET /api/providers", short(handleProviders(reg)))
 	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg, gate, m))
 	mux.Handle("GET /metrics", short(m.Handler()))
+	mux.Handle("GET /api/openapi.json", short(apidoc.JSONHandler()))
+	mux.Handle("GET /api/docs", short(apidoc.DocsHandler()))
 }

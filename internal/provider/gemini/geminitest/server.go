@@ -101,6 +101,21 @@ func WithMaxRequestBytes(n int64) Option { return func(s *Server) { s.maxBytes =
 // WithDefault sets the scenario used when the script is empty.
 func WithDefault(sc Scenario) Option { return func(s *Server) { s.def = sc } }
 
+// WithPromptScenario answers sc, instead of the default scenario, to every
+// request whose prompt text contains keyword (case-sensitive; thought parts
+// are ignored). Scripted scenarios still come first. It lets a long-running
+// fake (cmd/fakeupstream) be steered per request by a client that can only
+// choose the prompt, such as a browser test that needs one slow edit. When
+// several keywords match, the first option given wins.
+func WithPromptScenario(keyword string, sc Scenario) Option {
+	return func(s *Server) { s.byPrompt = append(s.byPrompt, promptScenario{keyword, sc}) }
+}
+
+type promptScenario struct {
+	keyword string
+	sc      Scenario
+}
+
 // Server is a running fake. Its methods are safe for concurrent use.
 type Server struct {
 	// URL is the base URL to give the SDK (HTTPOptions.BaseURL).
@@ -113,6 +128,8 @@ type Server struct {
 	maxBytes int64
 	done     chan struct{} // closed at cleanup so delayed handlers let Close finish
 	noRecord bool
+
+	byPrompt []promptScenario // immutable after New
 
 	mu      sync.Mutex
 	def     Scenario
@@ -225,15 +242,34 @@ func (s *Server) update(rec *Request, f func(*Request)) {
 	s.notifyLocked()
 }
 
-func (s *Server) next() Scenario {
+// next returns the scenario for a valid request: the next scripted one,
+// else the first prompt scenario whose keyword the prompt contains, else the
+// default.
+func (s *Server) next(contents []Content) Scenario {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.script) == 0 {
+		for _, ps := range s.byPrompt {
+			if promptContains(contents, ps.keyword) {
+				return ps.sc
+			}
+		}
 		return s.def
 	}
 	sc := s.script[0]
 	s.script = s.script[1:]
 	return sc
+}
+
+func promptContains(contents []Content, keyword string) bool {
+	for _, c := range contents {
+		for _, p := range c.Parts {
+			if !p.Thought && p.Data == nil && strings.Contains(p.Text, keyword) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ServeHTTP implements the fake API.
@@ -301,7 +337,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sc := s.next()
+	sc := s.next(contents)
 	s.update(rec, func(q *Request) { q.Scenario, q.Scripted = sc.Kind, true })
 	if sc.Delay > 0 {
 		t := time.NewTimer(sc.Delay)

@@ -196,3 +196,33 @@ func TestRejections(t *testing.T) {
 		t.Errorf("recorded %d requests; want 5", n)
 	}
 }
+
+// TestPromptScenario checks that a prompt keyword picks its scenario instead
+// of the default, and that scripted scenarios still come first.
+func TestPromptScenario(t *testing.T) {
+	s := geminitest.NewServer(t, geminitest.WithPromptScenario("slow-please", geminitest.Scenario{Kind: geminitest.TextOnly}))
+	c := sdkClient(t, s, s.Key)
+	send := func(prompt string) {
+		t.Helper()
+		contents := []*genai.Content{genai.NewContentFromParts([]*genai.Part{
+			genai.NewPartFromBytes(geminitest.PNG(8, 8, 3), "image/png"), genai.NewPartFromText(prompt)}, genai.RoleUser)}
+		if _, err := c.Models.GenerateContent(t.Context(), "gemini-3.1-flash-image", contents, nil); err != nil {
+			t.Fatalf("GenerateContent(%q): %v", prompt, err)
+		}
+	}
+	send("stage it")
+	send("stage it, slow-please")
+	s.Script(geminitest.Scenario{Kind: geminitest.ImageOnly})
+	send("stage it, slow-please")
+
+	want := []geminitest.Kind{geminitest.ImageAndText, geminitest.TextOnly, geminitest.ImageOnly}
+	reqs := s.Requests()
+	if len(reqs) != len(want) {
+		t.Fatalf("got %d requests; want %d", len(reqs), len(want))
+	}
+	for i, r := range reqs {
+		if r.Scenario != want[i] {
+			t.Errorf("request %d: scenario %v; want %v", i, r.Scenario, want[i])
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"frameforge/internal/provider/fal/faltest"
+	"frameforge/internal/provider/gemini/geminitest"
+	"frameforge/internal/ratelimit"
+	"frameforge/internal/server/apidoc"
+)
+
+func newValidator(t *testing.T) validator.Validator {
+	t.Helper()
+	doc, err := libopenapi.NewDocument(apidoc.Document())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("document: %s", e.Error())
+		}
+		t.FailNow()
+	}
+	return v
+}
+
+// TestResponsesMatchOpenAPI sends real requests for every endpoint and
+// every class of error through the real handler (providers against their
+// fakes) and validates each response against the served document.
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	v := newValidator(t)
+	cfg := testConfig()
+	cfg.RateLimitDefault = ratelimit.Rule{Limit: 1000, Period: time.Hour}
+	cfg.RateLimitEdit = ratelimit.Rule{Limit: 1000, Period: time.Hour}
+	st := newStack(t, cfg, serverKeys{google: true, fal: true})
+	img := jpegBytes(t, 32, 24, 1)
+	edit := func(target string, parts ...part) *http.Request { return editRequest(t, target, parts...) }
+	withImage := func(target string, extra ...part) *http.Request {
+		return edit(target, append([]part{filePart("image", "room.jpg", img)}, extra...)...)
+	}
+
+	type tc struct {
+		name       string
+		req        func() *http.Request
+		setup      func()
+		wantStatus int
+		validateAs *http.Request // for routes the document cannot list (404 anywhere): validate as this operation's default
+	}
+	cases := []tc{
+		{name: "health", req: func() *http.Request { return httptest.NewRequest("GET", "/api/health", nil) }, wantStatus: 200},
+		{name: "ready", req: func() *http.Request { return httptest.NewRequest("GET", "/api/ready", nil) }, wantStatus: 200},
+		{name: "providers", req: func() *http.Request { return httptest.NewRequest("GET", "/api/providers", nil) }, wantStatus: 200},
+		{name: "metrics", req: func() *http.Request { return httptest.NewRequest("GET", "/metrics", nil) }, wantStatus: 200},
+		{name: "openapi", req: func() *http.Request { return httptest.NewRequest("GET", "/api/openapi.json", nil) }, wantStatus: 200},
+		{name: "docs", req: func() *http.Request { return httptest.NewRequest("GET", "/api/docs", nil) }, wantStatus: 200},
+		{name: "edit gemini", req: func() *http.Request { return withImage("/api/edit") }, wantStatus: 200},
+		{name: "edit fal", req: func() *http.Request { return withImage("/api/edit?provider=fal:fal-ai/nano-banana/edit") }, wantStatus: 200},
+		{name: "not multipart", req: func() *http.Request {
+			r := httptest.NewRequest("POST", "/api/edit", strings.NewReader("{}"))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, wantStatus: 400},
+		{name: "not an image", req: func() *http.Request { return edit("/api/edit", filePart("image", "a.txt", []byte("hello there"))) }, wantStatus: 400},
+		{name: "unknown provider", req: func() *http.Request { return withImage("/api/edit", fieldPart("provider", "midjourney")) }, wantStatus: 400},
+		{name: "too many pixels", req: func() *http.Request { return edit("/api/edit", filePart("image", "b.png", pngClaiming(30000, 30000))) }, wantStatus: 413},
+		{name: "heic", req: func() *http.Request { return edit("/api/edit", filePart("image", "a.heic", heicBytes())) }, wantStatus: 415},
+		{name: "client key rejected", req: func() *http.Request {
+			r := withImage("/api/edit")
+			r.Header.Set("X-Google-API-Key", "AIzaNOPE")
+			return r
+		}, wantStatus: 401},
+		{name: "blocked", setup: func() { st.gemini.Script(geminitest.Scenario{Kind: geminitest.PromptBlocked}) },
+			req: func() *http.Request { return withImage("/api/edit") }, wantStatus: 422},
+		{name: "upstream quota", setup: func() { st.gemini.Script(geminitest.Scenario{Kind: geminitest.RateLimited}) },
+			req: func() *http.Request { return withImage("/api/edit") }, wantStatus: 429},
+		{name: "no image returned", setup: func() { st.gemini.Script(geminitest.Scenario{Kind: geminitest.TextOnly}) },
+			req: func() *http.Request { return withImage("/api/edit") }, wantStatus: 502},
+		{name: "upstream unavailable", setup: func() {
+			st.gemini.Script(geminitest.Scenario{Kind: geminitest.Unavailable}, geminitest.Scenario{Kind: geminitest.Unavailable}, geminitest.Scenario{Kind: geminitest.Unavailable})
+		}, req: func() *http.Request { return withImage("/api/edit") }, wantStatus: 503},
+		{name: "fal rejects input", setup: func() {
+			st.fal.FailAt(faltest.StepResult, faltest.ValidationError([]any{"body", "prompt"}, "too long", "string_too_long"))
+		}, req: func() *http.Request { return withImage("/api/edit?provider=fal:fal-ai/nano-banana/edit") }, wantStatus: 400},
+		{name: "not found", req: func() *http.Request { return httptest.NewRequest("GET", "/nope", nil) }, wantStatus: 404,
+			validateAs: httptest.NewRequest("GET", "/api/health", nil)},
+		{name: "method not allowed", req: func() *http.Request { return httptest.NewRequest("DELETE", "/api/providers", nil) }, wantStatus: 405,
+			validateAs: httptest.NewRequest("GET", "/api/providers", nil)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.setup != nil {
+				c.setup()
+			}
+			r := c.req()
+			w := serve(st.h, r)
+			if w.Code != c.wantStatus {
+				t.Fatalf("status = %d; want %d; body %.300s", w.Code, c.wantStatus, w.Body.String())
+			}
+			vr := r
+			if c.validateAs != nil {
+				vr = c.validateAs
+			}
+			if ok, errs := v.ValidateHttpResponse(vr, w.Result()); !ok {
+				for _, e := range errs {
+					t.Errorf("response does not match the document: %s (%s)", e.Message, e.Reason)
+				}
+			}
+		})
+	}
+	t.Run("own rate limit", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.RateLimitDefault = ratelimit.Rule{Limit: 1, Period: time.Minute}
+		h, _ := newTestServer(t, cfg, noEntry(), noEntry())
+		serve(h, httptest.NewRequest("GET", "/api/providers", nil))
+		r := httptest.NewRequest("GET", "/api/providers", nil)
+		w := serve(h, r)
+		if w.Code != 429 {
+			t.Fatalf("status %d", w.Code)
+		}
+		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
+			t.Errorf("429 does not match: %v", errs[0].Message)
+		}
+	})
+}
