@@ -150,7 +150,7 @@ func Load(getenv func(string) string) (Config, error) {
 	s.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
 	// Edits mostly wait on the provider, so many can run per core; the bound
 	// is memory (see the README) and the providers' own quotas.
-	s.MaxConcurrentEdits = l.intRange("MAX_CONCURRENT_EDITS", max(8, 16*runtime.NumCPU()), 1, 100_000)
+	s.MaxConcurrentEdits = l.intRange("MAX_CONCURRENT_EDITS", max(8, 8*runtime.NumCPU()), 1, 100_000)
 	s.EditQueueSize = l.intRange("EDIT_QUEUE_SIZE", 2*s.MaxConcurrentEdits, 0, 1_000_000)
 	s.EditQueueTimeout = l.duration("EDIT_QUEUE_TIMEOUT", DefaultEditQueueTimeout)
 

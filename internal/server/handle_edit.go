@@ -8,6 +8,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ const FallbackHeader = "X-FrameForge-Fallback"
 // handleEdit serves POST /api/edit: parse and check the upload, resolve the
 // provider and key, prepare the images, call the provider, return the image.
 func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admission.Gate, m *metrics.Metrics) http.Handler {
+	// Preparing images is CPU work (a decode of a 48 MP photo holds ~100 MB):
+	// more at once than there are cores only adds memory, not speed.
+	cpu := make(chan struct{}, runtime.GOMAXPROCS(0))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.EditTimeout)
 		defer cancel()
@@ -70,7 +74,14 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 				"The provider %q is not available in this build.", route.ID))
 			return
 		}
+		select {
+		case cpu <- struct{}{}:
+		case <-ctx.Done():
+			writeError(w, r, log, ctx.Err())
+			return
+		}
 		images, err := prepare(form.uploads, cfg.Prepare, cfg.UpstreamBytes)
+		<-cpu
 		if err != nil {
 			writeError(w, r, log, err)
 			return
