@@ -73,6 +73,10 @@ type Options struct {
 	MaxPixels int64
 	// JPEGQuality is used when a JPEG is re-encoded, 1..100; 0 means 90.
 	JPEGQuality int
+	// InPlace lets the fast path compact the caller's data instead of
+	// allocating a stripped copy: the caller gives data up (its bytes are
+	// overwritten) and must use only Prepared.Data afterwards.
+	InPlace bool
 }
 
 // Prepared is an image ready to leave the server: its bytes, their content

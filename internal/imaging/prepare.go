@@ -57,7 +57,7 @@ func Prepare(data []byte, info Info, opt Options) (Prepared, error) {
 	w, h := orientedSize(info.Width, info.Height, o)
 	tw, th := fitSize(w, h, opt.MaxSide, opt.MaxPixels)
 	if o == 1 && tw == w && th == h && info.ContentType != TypeGIF {
-		out, err := stripMetadata(data, info.ContentType)
+		out, err := stripMetadata(data, info.ContentType, opt.InPlace)
 		if err != nil {
 			return Prepared{}, err
 		}

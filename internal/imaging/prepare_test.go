@@ -444,3 +444,38 @@ func TestPrepareErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPrepareInPlaceReusesTheBuffer(t *testing.T) {
+	clean := jpegBytes(t, quadrants(64, 48), 90)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"jpeg with exif and gps", withExif(clean, 1, true)},
+		{"png with text", withChunks(pngBytes(t, quadrants(32, 32)), pngChunkBytes("tEXt", []byte("Comment\x00secret")))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := Prepare(bytes.Clone(tc.data), Info{}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := bytes.Clone(tc.data)
+			got, err := Prepare(data, Info{}, Options{InPlace: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Data, want.Data) {
+				t.Fatal("in-place result differs from the copying one")
+			}
+			if &got.Data[0] != &data[0] {
+				t.Error("in-place strip allocated a new buffer")
+			}
+			if allocs := testing.AllocsPerRun(10, func() {
+				d := bytes.Clone(tc.data)
+				_, _ = Prepare(d, Info{}, Options{InPlace: true})
+			}); allocs > 3 { // the clone, and the drop list
+				t.Errorf("%.0f allocations per in-place strip", allocs)
+			}
+		})
+	}
+}

@@ -15,21 +15,22 @@ import (
 // The ICC profile stays because it is colour, not privacy; APP14 Adobe stays
 // because without it decoders misread the colours of CMYK and RGB JPEGs.
 //
-// The result is built in one allocation of the exact size. When nothing needs
-// removing, data itself is returned.
-func stripMetadata(data []byte, contentType string) ([]byte, error) {
+// The result is built in one allocation of the exact size, or, with inPlace,
+// compacted inside data itself (no allocation; data is overwritten). When
+// nothing needs removing, data itself is returned.
+func stripMetadata(data []byte, contentType string, inPlace bool) ([]byte, error) {
 	switch contentType {
 	case TypeJPEG:
-		return stripJPEG(data)
+		return stripJPEG(data, inPlace)
 	case TypePNG:
-		return stripPNG(data)
+		return stripPNG(data, inPlace)
 	case TypeWebP:
-		return stripWebP(data)
+		return stripWebP(data, inPlace)
 	}
 	return nil, fmt.Errorf("imaging: no container-level stripping for %s", contentType)
 }
 
-func stripJPEG(data []byte) ([]byte, error) {
+func stripJPEG(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 8)
 	end, err := walkJPEG(data, func(s jpegSegment) error {
 		if !keepJPEGSegment(s.marker, data[s.body:s.end]) {
@@ -44,7 +45,7 @@ func stripJPEG(data []byte) ([]byte, error) {
 	if len(drops) == 0 {
 		return data, nil
 	}
-	return cut(data, drops), nil
+	return cut(data, drops, inPlace), nil
 }
 
 // keepJPEGSegment reports whether a segment survives stripping: everything
@@ -65,7 +66,7 @@ func keepJPEGSegment(marker byte, body []byte) bool {
 	return false
 }
 
-func stripPNG(data []byte) ([]byte, error) {
+func stripPNG(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 8)
 	end, err := walkPNG(data, func(c pngChunk) error {
 		if !c.critical() && !keepPNGAncillary(c.name()) {
@@ -80,7 +81,7 @@ func stripPNG(data []byte) ([]byte, error) {
 	if len(drops) == 0 {
 		return data, nil
 	}
-	return cut(data, drops), nil
+	return cut(data, drops, inPlace), nil
 }
 
 // keepPNGAncillary reports whether an ancillary chunk survives stripping. It
@@ -96,7 +97,7 @@ func keepPNGAncillary(typ string) bool {
 	return false
 }
 
-func stripWebP(data []byte) ([]byte, error) {
+func stripWebP(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 4)
 	flags := -1 // offset of the VP8X flags byte, if any
 	riffEnd, err := walkWebP(data, func(c webpChunk) error {
@@ -119,7 +120,7 @@ func stripWebP(data []byte) ([]byte, error) {
 	if len(drops) == 0 && !staleFlags {
 		return data, nil
 	}
-	out := cut(data, drops)
+	out := cut(data, drops, inPlace)
 	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
 	if flags >= 0 {
 		// VP8X is the first chunk and never dropped, so its offset holds.
@@ -146,12 +147,17 @@ func appendSpan(spans []span, start, end int) []span {
 
 // cut returns a new slice holding data without the ordered, disjoint drops,
 // allocated once at its final size.
-func cut(data []byte, drops []span) []byte {
+func cut(data []byte, drops []span, inPlace bool) []byte {
 	n := len(data)
 	for _, d := range drops {
 		n -= d.end - d.start
 	}
-	out := make([]byte, 0, n)
+	// In place, every kept range moves towards the start (or stays), and
+	// append copies with memmove semantics, so overlapping moves are safe.
+	out := data[:0:n]
+	if !inPlace {
+		out = make([]byte, 0, n)
+	}
 	prev := 0
 	for _, d := range drops {
 		out = append(out, data[prev:d.start]...)

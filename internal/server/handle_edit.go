@@ -136,14 +136,18 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 func prepare(ups []upload, opt imaging.Options, upstreamBytes int64) ([]frameforge.Image, error) {
 	out := make([]frameforge.Image, len(ups))
 	share := upstreamBytes / int64(len(ups))
+	// The uploads live in the request's arena, which nothing else reads after
+	// this point: stripping may compact them in place instead of copying.
+	opt.InPlace = true
 	for i, u := range ups {
 		p, err := imaging.Prepare(u.img.Data, u.info, opt)
 		if err == nil && share > 0 && int64(len(p.Data)) > share {
 			// JPEG size grows about with the pixel count: shrink the sides by
 			// the square root of the excess, with a margin for the estimate.
+			// p.Data is the input now: in place, the upload itself is gone.
 			o := opt
 			o.MaxSide = int(float64(max(p.Width, p.Height)) * math.Sqrt(float64(share)/float64(len(p.Data))) * 0.9)
-			p, err = imaging.Prepare(u.img.Data, u.info, o)
+			p, err = imaging.Prepare(p.Data, imaging.Info{}, o)
 		}
 		if err != nil {
 			return nil, frameforge.Wrap(err, frameforge.EInvalidImage,

@@ -8,6 +8,7 @@ import (
 	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
 	"frameforge/internal/server/apidoc"
+	"frameforge/web"
 )
 
 // addRoutes maps the entire API surface, one line per endpoint.
@@ -19,6 +20,9 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.R
 	mux.Handle("GET /api/providers", short(handleProviders(reg)))
 	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg, gate, m))
 	mux.Handle("GET /metrics", short(m.Handler()))
+	webHandler := web.Handler()
+	mux.Handle("GET /{$}", webHandler)
+	mux.Handle("GET /assets/", webHandler)
 	mux.Handle("GET /api/openapi.json", short(apidoc.JSONHandler()))
 	mux.Handle("GET /api/docs", short(apidoc.DocsHandler()))
 }
