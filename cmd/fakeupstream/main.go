@@ -1,8 +1,9 @@
-// Command fakeupstream serves the fake Gemini API of the test suite on a real
+// Command fakeupstream serves a fake provider of the test suite on a real
 // port, for load scripts and browser tests that run the real frameforge
-// binary: point GEMINI_BASE_URL at it and use its key. It never calls out.
+// binary. It never calls out.
 //
-//	go run ./cmd/fakeupstream -addr 127.0.0.1:9100 -delay 5s
+//	go run ./cmd/fakeupstream -addr 127.0.0.1:9100 -delay 5s          # Gemini: GEMINI_BASE_URL=http://127.0.0.1:9100/
+//	go run ./cmd/fakeupstream -provider fal -key id:secret -delay 5s  # fal: FAL_QUEUE_URL and FAL_REST_URL=http://127.0.0.1:9100
 //
 // A prompt containing -slow-keyword is answered after -slow-delay instead, so
 // a browser test can make one edit slow enough to cancel:
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"frameforge/internal/provider/fal/faltest"
 	"frameforge/internal/provider/gemini/geminitest"
 )
 
@@ -35,24 +37,41 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:9100", "listen address")
 	delay := flag.Duration("delay", 0, "time the fake model takes per edit")
 	key := flag.String("key", geminitest.DefaultKey, "the one valid API key")
-	slowKeyword := flag.String("slow-keyword", "", "a prompt containing this text is answered after -slow-delay")
-	slowDelay := flag.Duration("slow-delay", 30*time.Second, "time the fake model takes for a -slow-keyword prompt")
+	which := flag.String("provider", "gemini", "gemini or fal")
+	slowKeyword := flag.String("slow-keyword", "", "gemini: a prompt containing this text is answered after -slow-delay")
+	slowDelay := flag.Duration("slow-delay", 30*time.Second, "gemini: time the fake model takes for a -slow-keyword prompt")
 	flag.Parse()
 
-	opts := []geminitest.Option{geminitest.WithKey(*key), geminitest.NoRecord(),
-		geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *delay})}
-	if *slowKeyword != "" {
-		opts = append(opts, geminitest.WithPromptScenario(*slowKeyword,
-			geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *slowDelay}))
-	}
-	fake := geminitest.New(opts...)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fake.URL = "http://" + ln.Addr().String() + "/"
-	fmt.Printf("fake Gemini listening on %s (key %s, delay %s)\n", fake.URL, *key, *delay)
-	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
+	base := "http://" + ln.Addr().String()
+	var h http.Handler
+	switch *which {
+	case "gemini":
+		opts := []geminitest.Option{geminitest.WithKey(*key), geminitest.NoRecord(),
+			geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *delay})}
+		if *slowKeyword != "" {
+			opts = append(opts, geminitest.WithPromptScenario(*slowKeyword,
+				geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *slowDelay}))
+		}
+		fake := geminitest.New(opts...)
+		fake.URL = base + "/"
+		h = fake
+		fmt.Printf("fake Gemini listening on %s (key %s, delay %s)\n", fake.URL, *key, *delay)
+	case "fal":
+		// The fal fake keeps what it receives (for tests' assertions): fine
+		// for a load run, not for a long-lived service.
+		fake := faltest.NewUnstarted()
+		fake.URL, fake.Key = base, *key
+		fake.Configure(func(b *faltest.Behavior) { b.RunTime = *delay })
+		h = fake
+		fmt.Printf("fake fal listening on %s (key %s, delay %s)\n", base, *key, *delay)
+	default:
+		return fmt.Errorf("unknown -provider %q", *which)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

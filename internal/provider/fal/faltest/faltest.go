@@ -162,7 +162,18 @@ type Server struct {
 // New starts a fake fal; tb's cleanup closes it.
 func New(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{
+	s := NewUnstarted()
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// NewUnstarted returns a fake that is not listening: serve it yourself (a
+// stand-alone fake upstream for load and browser tests) and set URL. Close
+// and Client work only on a fake from New.
+func NewUnstarted() *Server {
+	return &Server{
 		Key:       "faltest-id:" + randomHex(16),
 		LockedKey: "faltest-locked:" + randomHex(16),
 		changed:   make(chan struct{}),
@@ -172,11 +183,10 @@ func New(tb testing.TB) *Server {
 		files:     map[string]*Upload{},
 		pending:   map[string]*Upload{},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	tb.Cleanup(s.Close)
-	return s
 }
+
+// ServeHTTP answers one request of any of the fake's hosts.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }
 
 // Close shuts the server down. Requests still sleeping in a delay end when
 // their client goes away.

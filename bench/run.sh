@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Performance run: builds FrameForge, the bare echo baseline and the fake
+# Gemini, drives them with hey over loopback, runs the Go benchmarks, and
+# prints one table: figure, FrameForge, baseline, ratio, target, pass/fail.
+# Run on purpose (takes a few minutes), not by CI. Quote medians: the machine
+# is shared and noisy.
+#
+#   bench/run.sh                 # DURATION=10s per load point
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+MP=${MP:-4.5}       # 4.5 MP photo-like JPEG ≈ 2 MB
+INFLIGHT=${INFLIGHT:-200}
+SLOW=${SLOW:-5s}
+P_FF=19000 P_ECHO=19200 P_FAKE=19100 P_MEM=19001
+
+command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+echo "building…" >&2
+go build -o "$tmp/frameforge" ./cmd/frameforge
+go build -o "$tmp/echo" ./bench/echo
+go build -o "$tmp/fakeupstream" ./cmd/fakeupstream
+ct=$(go run ./bench/mkbody -mp "$MP" -o "$tmp/body.bin" 2>"$tmp/mkbody.txt")
+img_bytes=$(grep -o 'JPEG of [0-9]*' "$tmp/mkbody.txt" | awk '{print $3}')
+key=AIzaFAKE-geminitest-0123456789abcdefghij
+
+start_ff() { # port, extra env…
+	local port=$1
+	shift
+	(cd "$tmp" && exec env -i PATH="$PATH" SERVER_PORT="$port" RATE_LIMIT_EDIT=off RATE_LIMIT_DEFAULT=off \
+		LOG_FORMAT=json "$@" ./frameforge >>"$tmp/ff-$port.log" 2>&1) &
+	pids+=($!)
+	echo $!
+}
+wait_up() { for _ in $(seq 100); do curl -fsS "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+
+ff_pid=$(start_ff $P_FF)
+"$tmp/echo" -addr "127.0.0.1:$P_ECHO" >/dev/null 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$P_FF/api/health"
+wait_up "http://127.0.0.1:$P_ECHO/api/health"
+
+# load URL CONCURRENCY [upload] → "rps p99_ms"
+load() {
+	local args=(-z "$DURATION" -c "$2")
+	[ "${3:-}" = upload ] && args+=(-m POST -T "$ct" -D "$tmp/body.bin")
+	hey "${args[@]}" "$1" >"$tmp/hey.txt"
+	local rps p99 bad
+	rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/hey.txt")
+	p99=$(awk '/99% in/ {print $3 * 1000}' "$tmp/hey.txt")
+	bad=$(grep -E '^\s+\[[0-9]+\]' "$tmp/hey.txt" | grep -v '\[200\]' || true)
+	[ -n "$bad" ] && echo "non-200 answers from $1: $bad" >&2
+	echo "$rps $p99"
+}
+
+rows=()
+row() { rows+=("$(printf '%s|%s|%s|%s|%s' "$@")"); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN{ ok = (op == ">=") ? v >= t : v <= t; print ok ? "pass" : "FAIL" }'; }
+
+for c in 1 32; do
+	echo "fallback edit vs echo, concurrency $c…" >&2
+	load "http://127.0.0.1:$P_FF/api/edit" "$c" upload >/dev/null # warm-up
+	read -r ff_rps ff_p99 < <(load "http://127.0.0.1:$P_FF/api/edit" "$c" upload)
+	read -r ec_rps ec_p99 < <(load "http://127.0.0.1:$P_ECHO/api/edit" "$c" upload)
+	r=$(ratio "$ff_rps" "$ec_rps")
+	row "1. edit req/s, 2 MB, c=$c" "$ff_rps" "$ec_rps" "$r" ">= 0.8 $(verdict "$r" ">=" 0.8)"
+	r=$(ratio "$ff_p99" "$ec_p99")
+	row "1. edit p99 ms, 2 MB, c=$c" "$ff_p99" "$ec_p99" "$r" "<= 1.5 $(verdict "$r" "<=" 1.5)"
+done
+
+echo "health, concurrency 64…" >&2
+read -r ff_rps _ < <(load "http://127.0.0.1:$P_FF/api/health" 64)
+read -r ec_rps _ < <(load "http://127.0.0.1:$P_ECHO/api/health" 64)
+row "5. /api/health req/s, c=64" "$ff_rps" "$ec_rps" "$(ratio "$ff_rps" "$ec_rps")" "report"
+kill "$ff_pid" 2>/dev/null || true
+
+# memtest PROVIDER PORT FAKE_PORT: INFLIGHT edits at once against a slow fake
+# of that provider; the load runs twice, so growth shows as a difference
+# between the two "after" figures (pooled keep-alive connections are not growth).
+memtest() {
+	local which=$1 port=$2 fport=$3 fkey env
+	fkey=$key
+	[ "$which" = fal ] && fkey="bench-id:bench-secret"
+	"$tmp/fakeupstream" -provider "$which" -addr "127.0.0.1:$fport" -delay "$SLOW" -key "$fkey" >/dev/null 2>&1 &
+	pids+=($!)
+	if [ "$which" = fal ]; then
+		env=(FAL_QUEUE_URL="http://127.0.0.1:$fport" FAL_REST_URL="http://127.0.0.1:$fport" FAL_KEY="$fkey")
+		target="http://127.0.0.1:$port/api/edit?provider=fal:fal-ai/nano-banana/edit"
+	else
+		env=(GEMINI_BASE_URL="http://127.0.0.1:$fport/" GOOGLE_API_KEY="$fkey")
+		target="http://127.0.0.1:$port/api/edit"
+	fi
+	mem_pid=$(start_ff "$port" "${env[@]}" MAX_CONCURRENT_EDITS="$INFLIGHT" EDIT_QUEUE_SIZE=0 LOG_LEVEL=warn)
+	wait_up "http://127.0.0.1:$port/api/ready"
+	rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$mem_pid/status"; }
+	gor() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^go_goroutines/ {print $2}'; }
+	curl -fsS -o /dev/null -H "Content-Type: $ct" --data-binary @"$tmp/body.bin" "$target"
+	local idle0 peak gor1 gor2 idle1
+	idle0=$(rss)
+	rm -f "$tmp/peak"
+	(p=0; while kill -0 "$mem_pid" 2>/dev/null; do r=$(rss); [ "$r" -gt "$p" ] && p=$r && echo "$p" >"$tmp/peak"; sleep 0.02; done) &
+	local sampler=$!
+	for round in 1 2; do
+		hey -n "$INFLIGHT" -c "$INFLIGHT" -m POST -T "$ct" -D "$tmp/body.bin" -t 120 "$target" >"$tmp/mem.txt"
+		grep -qE '\[200\]\s+'"$INFLIGHT"' responses' "$tmp/mem.txt" ||
+			{ echo "memory run ($which): not all edits answered 200:" >&2; grep -E '\[[0-9]+\]' "$tmp/mem.txt" >&2; }
+		sleep 2
+		[ "$round" = 1 ] && gor1=$(gor) || gor2=$(gor)
+	done
+	kill "$sampler" 2>/dev/null || true
+	sleep 10 # the runtime returns freed memory to the OS in the background
+	idle1=$(rss)
+	peak=$(cat "$tmp/peak")
+	local inflight=$((INFLIGHT * img_bytes)) limit
+	limit=$(awk -v b="$inflight" 'BEGIN{printf "%d", 1.5 * b + 64 * 1048576}')
+	row "4. $which: peak RSS MiB, $INFLIGHT × 2 MB" "$(mib "$peak")" "$(mib "$limit") (1.5×$(mib "$inflight")+64)" "$(ratio "$peak" "$limit")" "<= 1.0 $(verdict "$(ratio "$peak" "$limit")" "<=" 1.0)"
+	row "4. $which: RSS MiB idle, 10 s after vs before" "$(mib "$idle1")" "$(mib "$idle0")" "$(ratio "$idle1" "$idle0")" "report"
+	row "4. $which: goroutines after load 2 vs load 1" "$gor2" "$gor1" "$(ratio "$gor2" "$gor1")" "no growth $(verdict "$gor2" "<=" "$gor1")"
+	kill "$mem_pid" 2>/dev/null || true
+}
+mib() { awk -v b="$1" 'BEGIN{printf "%.0f", b / 1048576}'; }
+echo "memory: $INFLIGHT edits in flight against a ${SLOW} fake, gemini and fal…" >&2
+memtest gemini $P_MEM $P_FAKE
+memtest fal $((P_MEM + 1)) $((P_FAKE + 1))
+
+echo "Go benchmarks…" >&2
+go test -run '^$' -bench 'EditGemini12MP|EditFal12MP' -benchtime 20x ./internal/server/ >"$tmp/gobench.txt" 2>&1
+for b in Gemini Fal; do
+	x=$(awk -v n="BenchmarkEdit${b}12MP" '$1 ~ n {for (i = 1; i <= NF; i++) if ($(i + 1) == "x-input") print $i}' "$tmp/gobench.txt")
+	bop=$(awk -v n="BenchmarkEdit${b}12MP" '$1 ~ n {for (i = 1; i <= NF; i++) if ($(i + 1) == "B/op") printf "%.1f MB", $i / 1e6}' "$tmp/gobench.txt")
+	row "2. bytes allocated / edit, $b, 12 MP" "$bop" "input" "$x×" "<= 6× $(verdict "$x" "<=" 6)"
+done
+go test -run '^$' -bench 'PrepareFastPath12MP|PrepareRotate12MP$|PrepareRotateScale12MP|Decode12MP|EncodeOutput' -benchtime 5x ./internal/imaging/ >"$tmp/imgbench.txt" 2>&1
+ms() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt"; }
+fast=$(ms BenchmarkPrepareFastPath12MP)
+rot=$(ms BenchmarkPrepareRotate12MP)
+rs=$(ms BenchmarkPrepareRotateScale12MP)
+dec=$(ms BenchmarkDecode12MP)
+enc_full=$(awk '/BenchmarkEncodeOutput\/3000x4000/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
+enc_scaled=$(awk '/BenchmarkEncodeOutput\/3072x2304/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
+row "3. prepare 12 MP, strip only (ms)" "$fast" "-" "-" "report"
+ref=$(awk -v a="$dec" -v b="$enc_full" 'BEGIN{print a + b}')
+row "3. prepare 12 MP, rotate (ms)" "$rot" "$ref (decode+encode)" "$(ratio "$rot" "$ref")" "<= 1.0 $(verdict "$(ratio "$rot" "$ref")" "<=" 1.0)"
+ref=$(awk -v a="$dec" -v b="$enc_scaled" 'BEGIN{print a + b}')
+row "3. prepare 12 MP, rotate+scale (ms)" "$rs" "$ref (decode+encode)" "$(ratio "$rs" "$ref")" "<= 1.0 $(verdict "$(ratio "$rs" "$ref")" "<=" 1.0)"
+
+echo
+echo "FrameForge performance — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, image $img_bytes bytes, load points ${DURATION}"
+printf '%-44s | %-12s | %-24s | %-6s | %s\n' figure FrameForge baseline ratio "target"
+printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
+for r in "${rows[@]}"; do
+	IFS='|' read -r a b c d e <<<"$r"
+	printf '%-44s | %-12s | %-24s | %-6s | %s\n' "$a" "$b" "$c" "$d" "$e"
+done
