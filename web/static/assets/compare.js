@@ -26,7 +26,13 @@ export function createCompare({ figure, stage, before, after, range, caption }) 
       }, { once: true });
       after.src = afterUrl;
       before.src = beforeUrl;
-      caption.textContent = text;
+      const details = document.createElement('details');
+      const summary = document.createElement('summary');
+      summary.textContent = 'Prompt used';
+      const p = document.createElement('p');
+      p.textContent = text;
+      details.append(summary, p);
+      caption.replaceChildren(details);
       range.value = '50';
       setPosition(50);
       figure.hidden = false;

@@ -35,7 +35,7 @@ export function createHistory({ section, list, clear, onSelect, onClear }) {
     title.textContent = `${entry.n}. ${entry.label}`;
     const meta = document.createElement('span');
     meta.className = 'history-meta';
-    meta.textContent = `${entry.provider} · ${formatSeconds(entry.durationMs)} · ${formatClock(entry.date)}`;
+    meta.textContent = `${entry.providerName} · ${formatSeconds(entry.durationMs)} · ${formatClock(entry.date)}`;
     const prompt = document.createElement('span');
     prompt.className = 'history-prompt';
     prompt.textContent = entry.prompt ? truncate(entry.prompt, 110) : 'Server default prompt';
@@ -56,6 +56,8 @@ export function createHistory({ section, list, clear, onSelect, onClear }) {
   }
 
   clear.addEventListener('click', () => {
+    const n = entries.length;
+    if (!window.confirm(`Remove ${n === 1 ? 'the result' : `all ${n} results`} of this session? Download what you want to keep first.`)) return;
     const old = entries;
     entries = [];
     list.replaceChildren();

@@ -258,5 +258,7 @@ export function createPhotoList({ input, dropzone, list, messages, summary, onCh
     setDisabled(v) {
       disabled = v;
     },
+    /** clearMessage removes the last "added"/"removed" note. */
+    clearMessage: () => say(''),
   };
 }
