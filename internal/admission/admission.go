@@ -7,6 +7,7 @@ package admission
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,6 +25,21 @@ type Gate struct {
 	wait    time.Duration
 	running atomic.Int64
 	waiting atomic.Int64
+
+	idleMu    sync.Mutex
+	idleAfter time.Duration
+	idleFunc  func()
+	idleTimer *time.Timer
+}
+
+// OnIdle arranges for f to run once whenever the gate has been empty for d
+// after being busy (f runs on its own goroutine; no goroutine waits while
+// nothing happens). The server uses it to give memory back to the OS after
+// a burst of edits.
+func (g *Gate) OnIdle(d time.Duration, f func()) {
+	g.idleMu.Lock()
+	defer g.idleMu.Unlock()
+	g.idleAfter, g.idleFunc = d, f
 }
 
 // New returns a gate for concurrency running edits, queue waiting ones, and
@@ -48,6 +64,11 @@ type Ticket struct {
 func (g *Gate) Admit() (*Ticket, error) {
 	select {
 	case g.places <- struct{}{}:
+		g.idleMu.Lock()
+		if g.idleTimer != nil {
+			g.idleTimer.Stop()
+		}
+		g.idleMu.Unlock()
 		return &Ticket{g: g}, nil
 	default:
 		return nil, ErrFull
@@ -86,6 +107,17 @@ func (t *Ticket) Release() {
 		t.running = false
 	}
 	<-t.g.places
+	g := t.g
+	g.idleMu.Lock()
+	defer g.idleMu.Unlock()
+	if len(g.places) != 0 || g.idleFunc == nil {
+		return
+	}
+	if g.idleTimer == nil {
+		g.idleTimer = time.AfterFunc(g.idleAfter, g.idleFunc)
+	} else {
+		g.idleTimer.Reset(g.idleAfter)
+	}
 }
 
 // Running is the number of edits holding a slot.

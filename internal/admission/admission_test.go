@@ -76,3 +76,32 @@ func TestWaitIsBounded(t *testing.T) {
 	c.Release()
 	a.Release()
 }
+
+func TestOnIdleRunsAfterTheLastEdit(t *testing.T) {
+	g := New(2, 0, time.Second)
+	fired := make(chan struct{}, 4)
+	g.OnIdle(20*time.Millisecond, func() { fired <- struct{}{} })
+	a, _ := g.Admit()
+	b, _ := g.Admit()
+	a.Release()
+	select {
+	case <-fired:
+		t.Fatal("fired while an edit was still admitted")
+	case <-time.After(60 * time.Millisecond):
+	}
+	b.Release()
+	select {
+	case <-fired:
+	case <-time.After(2 * time.Second):
+		t.Fatal("did not fire after the gate went idle")
+	}
+	c, _ := g.Admit() // activity again: a pending idle call is cancelled
+	c.Release()
+	d, _ := g.Admit()
+	select {
+	case <-fired:
+		t.Fatal("fired while busy")
+	case <-time.After(60 * time.Millisecond):
+	}
+	d.Release()
+}
