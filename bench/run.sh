@@ -30,17 +30,17 @@ ct=$(go run ./bench/mkbody -mp "$MP" -o "$tmp/body.bin" 2>"$tmp/mkbody.txt")
 img_bytes=$(grep -o 'JPEG of [0-9]*' "$tmp/mkbody.txt" | awk '{print $3}')
 key=AIzaFAKE-geminitest-0123456789abcdefghij
 
-start_ff() { # port, extra env…
+start_ff() { # port, extra env…; sets ff_pid (not run in a subshell, so cleanup sees the pid)
 	local port=$1
 	shift
 	(cd "$tmp" && exec env -i PATH="$PATH" SERVER_PORT="$port" RATE_LIMIT_EDIT=off RATE_LIMIT_DEFAULT=off \
-		LOG_FORMAT=json "$@" ./frameforge >>"$tmp/ff-$port.log" 2>&1) &
-	pids+=($!)
-	echo $!
+		LOG_FORMAT=json "$@" ${FF_ENV:-} ./frameforge >>"$tmp/ff-$port.log" 2>&1) &
+	ff_pid=$!
+	pids+=($ff_pid)
 }
-wait_up() { for _ in $(seq 100); do curl -fsS "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+wait_up() { for _ in $(seq 100); do curl -fsS "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "not up: $1" >&2; cat "$tmp"/ff-*.log >&2; exit 1; }
 
-ff_pid=$(start_ff $P_FF)
+start_ff $P_FF
 "$tmp/echo" -addr "127.0.0.1:$P_ECHO" >/dev/null 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$P_FF/api/health"
@@ -64,7 +64,10 @@ row() { rows+=("$(printf '%s|%s|%s|%s|%s' "$@")"); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2f", a / b }'; }
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN{ ok = (op == ">=") ? v >= t : v <= t; print ok ? "pass" : "FAIL" }'; }
 
-for c in 1 32; do
+PARTS=${PARTS:-load mem go} # run only some parts: PARTS=mem bench/run.sh
+has() { [[ " $PARTS " == *" $1 "* ]]; }
+
+has load && for c in 1 32; do
 	echo "fallback edit vs echo, concurrency $c…" >&2
 	load "http://127.0.0.1:$P_FF/api/edit" "$c" upload >/dev/null # warm-up
 	read -r ff_rps ff_p99 < <(load "http://127.0.0.1:$P_FF/api/edit" "$c" upload)
@@ -75,10 +78,12 @@ for c in 1 32; do
 	row "1. edit p99 ms, 2 MB, c=$c" "$ff_p99" "$ec_p99" "$r" "<= 1.5 $(verdict "$r" "<=" 1.5)"
 done
 
-echo "health, concurrency 64…" >&2
-read -r ff_rps _ < <(load "http://127.0.0.1:$P_FF/api/health" 64)
-read -r ec_rps _ < <(load "http://127.0.0.1:$P_ECHO/api/health" 64)
-row "5. /api/health req/s, c=64" "$ff_rps" "$ec_rps" "$(ratio "$ff_rps" "$ec_rps")" "report"
+if has load; then
+	echo "health, concurrency 64…" >&2
+	read -r ff_rps _ < <(load "http://127.0.0.1:$P_FF/api/health" 64)
+	read -r ec_rps _ < <(load "http://127.0.0.1:$P_ECHO/api/health" 64)
+	row "5. /api/health req/s, c=64" "$ff_rps" "$ec_rps" "$(ratio "$ff_rps" "$ec_rps")" "report"
+fi
 kill "$ff_pid" 2>/dev/null || true
 
 # memtest PROVIDER PORT FAKE_PORT: INFLIGHT edits at once against a slow fake
@@ -97,9 +102,10 @@ memtest() {
 		env=(GEMINI_BASE_URL="http://127.0.0.1:$fport/" GOOGLE_API_KEY="$fkey")
 		target="http://127.0.0.1:$port/api/edit"
 	fi
-	mem_pid=$(start_ff "$port" "${env[@]}" MAX_CONCURRENT_EDITS="$INFLIGHT" EDIT_QUEUE_SIZE=0 LOG_LEVEL=warn)
+	start_ff "$port" "${env[@]}" MAX_CONCURRENT_EDITS="$INFLIGHT" EDIT_QUEUE_SIZE=0 LOG_LEVEL=warn
+	mem_pid=$ff_pid
 	wait_up "http://127.0.0.1:$port/api/ready"
-	rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$mem_pid/status"; }
+	rss() { awk '/^VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$mem_pid/status"; }
 	gor() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^go_goroutines/ {print $2}'; }
 	curl -fsS -o /dev/null -H "Content-Type: $ct" --data-binary @"$tmp/body.bin" "$target"
 	local idle0 peak gor1 gor2 idle1
@@ -126,30 +132,34 @@ memtest() {
 	kill "$mem_pid" 2>/dev/null || true
 }
 mib() { awk -v b="$1" 'BEGIN{printf "%.0f", b / 1048576}'; }
-echo "memory: $INFLIGHT edits in flight against a ${SLOW} fake, gemini and fal…" >&2
-memtest gemini $P_MEM $P_FAKE
-memtest fal $((P_MEM + 1)) $((P_FAKE + 1))
+if has mem; then
+	echo "memory: $INFLIGHT edits in flight against a ${SLOW} fake, gemini and fal…" >&2
+	memtest gemini $P_MEM $P_FAKE
+	memtest fal $((P_MEM + 1)) $((P_FAKE + 1))
+fi
 
-echo "Go benchmarks…" >&2
-go test -run '^$' -bench 'EditGemini12MP|EditFal12MP' -benchtime 20x ./internal/server/ >"$tmp/gobench.txt" 2>&1
-for b in Gemini Fal; do
-	x=$(awk -v n="BenchmarkEdit${b}12MP" '$1 ~ n {for (i = 1; i <= NF; i++) if ($(i + 1) == "x-input") print $i}' "$tmp/gobench.txt")
-	bop=$(awk -v n="BenchmarkEdit${b}12MP" '$1 ~ n {for (i = 1; i <= NF; i++) if ($(i + 1) == "B/op") printf "%.1f MB", $i / 1e6}' "$tmp/gobench.txt")
-	row "2. bytes allocated / edit, $b, 12 MP" "$bop" "input" "$x×" "<= 6× $(verdict "$x" "<=" 6)"
-done
-go test -run '^$' -bench 'PrepareFastPath12MP|PrepareRotate12MP$|PrepareRotateScale12MP|Decode12MP|EncodeOutput' -benchtime 5x ./internal/imaging/ >"$tmp/imgbench.txt" 2>&1
-ms() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt"; }
-fast=$(ms BenchmarkPrepareFastPath12MP)
-rot=$(ms BenchmarkPrepareRotate12MP)
-rs=$(ms BenchmarkPrepareRotateScale12MP)
-dec=$(ms BenchmarkDecode12MP)
-enc_full=$(awk '/BenchmarkEncodeOutput\/3000x4000/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
-enc_scaled=$(awk '/BenchmarkEncodeOutput\/3072x2304/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
-row "3. prepare 12 MP, strip only (ms)" "$fast" "-" "-" "report"
-ref=$(awk -v a="$dec" -v b="$enc_full" 'BEGIN{print a + b}')
-row "3. prepare 12 MP, rotate (ms)" "$rot" "$ref (decode+encode)" "$(ratio "$rot" "$ref")" "<= 1.0 $(verdict "$(ratio "$rot" "$ref")" "<=" 1.0)"
-ref=$(awk -v a="$dec" -v b="$enc_scaled" 'BEGIN{print a + b}')
-row "3. prepare 12 MP, rotate+scale (ms)" "$rs" "$ref (decode+encode)" "$(ratio "$rs" "$ref")" "<= 1.0 $(verdict "$(ratio "$rs" "$ref")" "<=" 1.0)"
+if has go; then
+	echo "Go benchmarks…" >&2
+	go test -run '^$' -bench 'EditGemini12MP|EditFal12MP' -benchtime 20x ./internal/server/ >"$tmp/gobench.txt" 2>&1
+	for b in Gemini Fal; do
+		x=$(awk -v n="BenchmarkEdit${b}12MP" '$1 ~ n {for (i = 1; i <= NF; i++) if ($(i + 1) == "x-input") print $i}' "$tmp/gobench.txt")
+		bop=$(awk -v n="BenchmarkEdit${b}12MP" '$1 ~ n {for (i = 1; i <= NF; i++) if ($(i + 1) == "B/op") printf "%.1f MB", $i / 1e6}' "$tmp/gobench.txt")
+		row "2. bytes allocated / edit, $b, 12 MP" "$bop" "input" "$x×" "<= 6× $(verdict "$x" "<=" 6)"
+	done
+	go test -run '^$' -bench 'PrepareFastPath12MP|PrepareRotate12MP$|PrepareRotateScale12MP|Decode12MP|EncodeOutput' -benchtime 5x ./internal/imaging/ >"$tmp/imgbench.txt" 2>&1
+	ms() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt"; }
+	fast=$(ms BenchmarkPrepareFastPath12MP)
+	rot=$(ms BenchmarkPrepareRotate12MP)
+	rs=$(ms BenchmarkPrepareRotateScale12MP)
+	dec=$(ms BenchmarkDecode12MP)
+	enc_full=$(awk '/BenchmarkEncodeOutput\/3000x4000/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
+	enc_scaled=$(awk '/BenchmarkEncodeOutput\/3072x2304/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
+	row "3. prepare 12 MP, strip only (ms)" "$fast" "-" "-" "report"
+	ref=$(awk -v a="$dec" -v b="$enc_full" 'BEGIN{print a + b}')
+	row "3. prepare 12 MP, rotate (ms)" "$rot" "$ref (decode+encode)" "$(ratio "$rot" "$ref")" "<= 1.0 $(verdict "$(ratio "$rot" "$ref")" "<=" 1.0)"
+	ref=$(awk -v a="$dec" -v b="$enc_scaled" 'BEGIN{print a + b}')
+	row "3. prepare 12 MP, rotate+scale (ms)" "$rs" "$ref (decode+encode)" "$(ratio "$rs" "$ref")" "<= 1.0 $(verdict "$(ratio "$rs" "$ref")" "<=" 1.0)"
+fi
 
 echo
 echo "FrameForge performance — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, image $img_bytes bytes, load points ${DURATION}"
