@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 	"unicode"
 
@@ -170,12 +171,16 @@ func megapixels(px int64) string {
 	return fmt.Sprintf("%.1f MP", float64(px)/1e6)
 }
 
-// bodyError classifies a failure to read the body: over the limit (413) or
-// malformed/truncated multipart (400).
+// bodyError classifies a failure to read the body: over the limit (413), too
+// slow (READ_TIMEOUT passed: 408), or malformed/truncated multipart (400).
 func bodyError(err error, lim Limits) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errRequestTooLarge(lim)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return frameforge.Wrap(err, frameforge.ERequestTimeout,
+			"The upload was not received in time; check the connection and try again.")
 	}
 	return frameforge.Wrap(err, frameforge.EInvalidRequest,
 		"The multipart body is malformed or ended early; the upload may have been cut off.")

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
@@ -418,4 +421,30 @@ type rateLimitedProvider struct{}
 
 func (rateLimitedProvider) Edit(context.Context, frameforge.EditRequest) (frameforge.Image, error) {
 	return frameforge.Image{}, &frameforge.Error{Code: frameforge.EUpstreamRateLimit, Message: "Quota exhausted.", RetryAfter: 53200 * time.Millisecond}
+}
+
+// TestSlowUploadIs408 runs the handler behind a real listener whose read
+// deadline passes mid-upload: the client is too slow, not the server.
+func TestSlowUploadIs408(t *testing.T) {
+	h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	body, ct := multipartBody(t, filePart("image", "a.jpg", jpegBytes(t, 64, 64, 1)))
+	b, _ := readAll(body)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/edit HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(b))
+	conn.Write(b[:len(b)/2]) // and then nothing: the rest never comes
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("status = %d; want 408", resp.StatusCode)
+	}
 }
