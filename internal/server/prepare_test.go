@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"net/http"
 	"testing"
+	"time"
 
 	"frameforge/internal/imaging/imagingtest"
 	"frameforge/internal/provider"
@@ -86,6 +87,7 @@ func TestLargePhotoIsScaledDown(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes, cfg.Limits.MaxPixels = 40<<20, 40<<20, 100_000_000
+	cfg.EditTimeout = 5 * time.Minute // decoding 48 MP under the race detector takes a while
 	st := newStack(t, cfg, serverKeys{google: true})
 	big := imagingtest.JPEG(t, imagingtest.Photo(t, 8000, 6000), 85) // 48 MP, as a phone's high-resolution mode
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "48mp.jpg", big)))
