@@ -64,6 +64,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{name: "metrics", req: func() *http.Request { return httptest.NewRequest("GET", "/metrics", nil) }, wantStatus: 200},
 		{name: "openapi", req: func() *http.Request { return httptest.NewRequest("GET", "/api/openapi.json", nil) }, wantStatus: 200},
 		{name: "docs", req: func() *http.Request { return httptest.NewRequest("GET", "/api/docs", nil) }, wantStatus: 200},
+		{name: "staging page", req: func() *http.Request { return httptest.NewRequest("GET", "/", nil) }, wantStatus: 200},
 		{name: "edit gemini", req: func() *http.Request { return withImage("/api/edit") }, wantStatus: 200},
 		{name: "edit fal", req: func() *http.Request { return withImage("/api/edit?provider=fal:fal-ai/nano-banana/edit") }, wantStatus: 200},
 		{name: "not multipart", req: func() *http.Request {
