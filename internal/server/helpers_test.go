@@ -14,32 +14,17 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"frameforge/internal/imaging"
 	"frameforge/internal/logging"
+	"frameforge/internal/logging/logtest"
 	"frameforge/internal/provider"
 )
 
-// logBuffer is a goroutine-safe log sink for assertions on log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer collects log output from concurrent goroutines.
+type logBuffer = logtest.Buffer
 
 func testConfig() Config {
 	return Config{
