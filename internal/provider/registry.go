@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"frameforge"
+	"frameforge/internal/provider/fal"
 )
 
 // Default is the provider used when a request names none (compat).
@@ -73,8 +74,13 @@ func (r *Registry) Resolve(name string, creds Credentials) (Route, error) {
 			Key: pickKey(creds.Google, r.google.ServerKey)}, nil
 	case strings.HasPrefix(n, FalPrefix):
 		path := strings.TrimSpace(n[len(FalPrefix):])
-		if err := validModelPath(path); err != nil {
-			return Route{}, err
+		if path == "" {
+			return Route{}, frameforge.Errorf(frameforge.EUnknownProvider,
+				"The provider %q needs a model path, for example \"fal:%s\".", FalPrefix, r.exampleFalModel())
+		}
+		// The fal client's own check: the path becomes part of an upstream URL.
+		if err := fal.ValidateEndpointID(path); err != nil {
+			return Route{}, frameforge.Wrap(err, frameforge.EUnknownProvider, frameforge.ErrorMessage(err))
 		}
 		return Route{ID: FalPrefix + path, Provider: r.fal.Provider, Model: path,
 			Key: pickKey(creds.Fal, r.fal.ServerKey)}, nil
@@ -101,34 +107,6 @@ func pickKey(client, server string) frameforge.Key {
 		return frameforge.NewKey(client, true)
 	}
 	return frameforge.NewKey(server, false)
-}
-
-// validModelPath accepts fal endpoint ids such as "fal-ai/flux-kontext/dev":
-// at least owner/app, path characters only, no traversal. The path becomes
-// part of an upstream URL, so anything else is refused here.
-func validModelPath(p string) error {
-	bad := func(why string) error {
-		return frameforge.Errorf(frameforge.EUnknownProvider,
-			"Invalid fal model path %q: %s. Use fal:<owner>/<app>[/<path>], for example fal:fal-ai/nano-banana/edit.", truncate(p, 100), why)
-	}
-	if p == "" {
-		return bad("it is empty")
-	}
-	segs := strings.Split(p, "/")
-	if len(segs) < 2 {
-		return bad("it needs at least an owner and an app")
-	}
-	for _, s := range segs {
-		if s == "" || s == "." || s == ".." {
-			return bad("it has an empty or relative segment")
-		}
-		for _, c := range s {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-				return bad("it may contain only letters, digits, '-', '_', '.' and '/'")
-			}
-		}
-	}
-	return nil
 }
 
 func truncate(s string, n int) string {

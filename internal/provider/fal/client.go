@@ -131,7 +131,7 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 // returns an error wrapping context.Canceled. In both ctx cases a running
 // job is cancelled at fal before Edit returns, so nothing keeps running.
 func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (frameforge.Image, error) {
-	if err := validateEndpointID(req.Model); err != nil {
+	if err := ValidateEndpointID(req.Model); err != nil {
 		return frameforge.Image{}, err
 	}
 	m := lookupModel(req.Model)

@@ -97,13 +97,13 @@ func (m model) input(prompt string, imageRefs []string) map[string]any {
 	return in
 }
 
-// validateEndpointID checks that id is a fal endpoint id: owner/app[/path…]
+// ValidateEndpointID checks that id is a fal endpoint id: owner/app[/path…]
 // (three segments at least for the workflows/ and comfy/ namespaces), each
 // segment non-empty, not "." or "..", and made of letters, digits, '-', '_'
 // and '.'. The id becomes a URL path, so anything else (query, fragment,
 // escapes, spaces) could point the request somewhere else. It returns
 // EInvalidRequest.
-func validateEndpointID(id string) error {
+func ValidateEndpointID(id string) error {
 	bad := func(why string) error {
 		return frameforge.Errorf(frameforge.EInvalidRequest,
 			"The fal model %q is not a valid endpoint id (%s); expected owner/app[/path], e.g. fal-ai/nano-banana/edit.", truncate(id, 100), why)

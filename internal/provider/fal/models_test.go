@@ -46,8 +46,8 @@ func TestModelInput(t *testing.T) {
 
 func TestValidateEndpointID(t *testing.T) {
 	for _, id := range []string{"fal-ai/flux", "fal-ai/nano-banana/edit", "workflows/me/app", "comfy/me/app/x", "fal-ai/bytedance/seedream/v4.5/edit"} {
-		if err := validateEndpointID(id); err != nil {
-			t.Errorf("validateEndpointID(%q) = %v; want nil", id, err)
+		if err := ValidateEndpointID(id); err != nil {
+			t.Errorf("ValidateEndpointID(%q) = %v; want nil", id, err)
 		}
 	}
 }
