@@ -17,18 +17,27 @@ func handleHealth() http.Handler {
 }
 
 // handleProviders serves GET /api/providers: the compat fields "default" and
-// "available", plus "providers" with what a UI needs to show what will work.
-func handleProviders(reg *provider.Registry) http.Handler {
+// "available", plus "providers" with what a UI needs to show what will work,
+// and the upload limits, so a UI can warn before uploading.
+func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
+	type limits struct {
+		MaxImageBytes   int64 `json:"max_image_bytes"`
+		MaxRequestBytes int64 `json:"max_request_bytes"`
+		MaxImages       int   `json:"max_images"`
+		MaxImagePixels  int64 `json:"max_image_pixels"`
+	}
 	type response struct {
 		Default   string          `json:"default"`
 		Available []string        `json:"available"`
 		Providers []provider.Info `json:"providers"`
+		Limits    limits          `json:"limits"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
 			Default:   provider.Default,
 			Available: reg.Names(),
 			Providers: reg.Describe(),
+			Limits:    limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
 		})
 	})
 }

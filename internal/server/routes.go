@@ -17,7 +17,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.R
 	short := func(h http.Handler) http.Handler { return withTimeout(cfg.RequestTimeout, h) }
 	mux.Handle("GET /api/health", short(handleHealth()))
 	mux.Handle("GET /api/ready", short(handleReady(reg, gate, draining)))
-	mux.Handle("GET /api/providers", short(handleProviders(reg)))
+	mux.Handle("GET /api/providers", short(handleProviders(reg, cfg.Limits)))
 	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg, gate, m))
 	mux.Handle("GET /metrics", short(m.Handler()))
 	webHandler := web.Handler()

@@ -38,6 +38,10 @@ func TestProviders(t *testing.T) {
 		Default   string          `json:"default"`
 		Available []string        `json:"available"`
 		Providers []provider.Info `json:"providers"`
+		Limits    struct {
+			MaxImageBytes int64 `json:"max_image_bytes"`
+			MaxImages     int   `json:"max_images"`
+		} `json:"limits"`
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
@@ -47,6 +51,9 @@ func TestProviders(t *testing.T) {
 	}
 	if len(got.Providers) != 2 || !got.Providers[0].Configured || got.Providers[1].Configured {
 		t.Errorf("providers = %+v; want google configured, fal not", got.Providers)
+	}
+	if got.Limits.MaxImageBytes != 2<<20 || got.Limits.MaxImages != 3 {
+		t.Errorf("limits = %+v; want the configured 2 MiB and 3 images", got.Limits)
 	}
 	if strings.Contains(w.Body.String(), "g-secret") {
 		t.Errorf("providers body leaks the server key: %s", w.Body.String())

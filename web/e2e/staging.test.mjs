@@ -248,6 +248,7 @@ before(async () => {
       GEMINI_BASE_URL: fakeURL,
       GOOGLE_API_KEY: FAKE_KEY,
       SHUTDOWN_TIMEOUT: '2s',
+      MAX_IMAGE_BYTES: '20MB', // not the default: the page must show the server's own limit
     },
   });
   baseURL = `${await server.waitFor(/addr=(http:\/\/[^\s"]+)/)}/`;
@@ -291,6 +292,7 @@ test('stages a phone photo: upload, presets, provider, result, slider, download,
   await shot(page, 'desktop-0-start');
   await page.locator('#server-pill[data-state="ok"]').waitFor();
   assert.equal(await page.locator('#provider-status').getAttribute('data-state'), 'configured');
+  assert.match(await page.locator('#photo-hint').textContent(), /up to 20 MB each/, 'the page shows the server’s limit');
 
   // Every image has alt text and every control a label.
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]

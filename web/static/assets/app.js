@@ -1,7 +1,7 @@
 // FrameForge staging page: wires the photo list, prompt, model picker, keys,
 // the edit request, the comparison and the session history together.
 
-import { createPhotoList } from './photos.js';
+import { applyServerLimits, createPhotoList } from './photos.js';
 import { ROOMS, STYLES, DEFAULT_PROMPT, composePrompt, promptLabel } from './prompt.js';
 import { createProviderPicker, fetchProviders } from './providers.js';
 import { createKeys } from './keys.js';
@@ -128,6 +128,10 @@ async function loadProviders() {
   try {
     const data = await fetchProviders();
     picker.fill(data, true);
+    applyServerLimits(data.limits);
+    if (data.limits?.max_image_bytes > 0) {
+      $('photo-hint').textContent = `JPEG, PNG or WebP, phone photos welcome (up to ${formatBytes(data.limits.max_image_bytes)} each). You can also paste an image.`;
+    }
     const anyKey = data.providers.some((p) => p.configured);
     ui.pill.dataset.state = anyKey ? 'ok' : 'demo';
     ui.pill.textContent = anyKey ? 'Server online' : 'Server online · demo mode (no API keys)';

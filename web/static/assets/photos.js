@@ -15,6 +15,19 @@ export const LIMITS = {
   pixels: 100_000_000,
 };
 
+/**
+ * applyServerLimits replaces the defaults with the limits the server reports
+ * in GET /api/providers (`limits`), when it reports them.
+ * @param {{max_image_bytes?: number, max_request_bytes?: number, max_images?: number, max_image_pixels?: number}|undefined} l
+ */
+export function applyServerLimits(l) {
+  if (!l) return;
+  if (l.max_image_bytes > 0) LIMITS.imageBytes = l.max_image_bytes;
+  if (l.max_request_bytes > 0) LIMITS.requestBytes = l.max_request_bytes;
+  if (l.max_images > 0) LIMITS.images = l.max_images;
+  if (l.max_image_pixels > 0) LIMITS.pixels = l.max_image_pixels;
+}
+
 const IMAGE_EXT = /\.(jpe?g|jfif|png|webp|gif|heic|heif|avif|bmp|tiff?)$/i;
 const HEIC = /\.(heic|heif)$/i;
 
