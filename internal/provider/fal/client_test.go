@@ -209,8 +209,9 @@ func TestEditUploadsConcurrently(t *testing.T) {
 }
 
 // TestEditPollCadence runs a job that takes 3 s at fal (0.5 s queued, 2.5 s
-// running) with the default cadence: it must finish in well under 5 s with
-// few status calls, each 202 until the 200 COMPLETED.
+// running) with the default cadence: few status calls, each 202 until the
+// 200 COMPLETED. The end-to-end time is logged, not asserted (a loaded
+// machine can stall the process); TestPollSchedule checks the cadence itself.
 func TestEditPollCadence(t *testing.T) {
 	t.Parallel()
 	fake := faltest.New(t)
@@ -226,15 +227,13 @@ func TestEditPollCadence(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	calls := fake.StatusCalls()
-	t.Logf("3 s job: %v end to end, %d status calls", elapsed.Round(time.Millisecond), len(calls))
-	if elapsed >= 5*time.Second || elapsed < 3*time.Second {
-		var timeline []string
-		for _, sc := range calls {
-			timeline = append(timeline, fmt.Sprintf("%v %s", sc.Time.Sub(start).Round(time.Millisecond), sc.Status))
-		}
-		// A 2-core machine under load can stall the process; the timeline
-		// tells a stall from a cadence bug.
-		t.Errorf("end to end %v; want 3 s <= t < 5 s; status calls at %s", elapsed, strings.Join(timeline, ", "))
+	var timeline []string
+	for _, sc := range calls {
+		timeline = append(timeline, fmt.Sprintf("%v %s", sc.Time.Sub(start).Round(time.Millisecond), sc.Status))
+	}
+	t.Logf("3 s job: %v end to end, %d status calls at %s", elapsed.Round(time.Millisecond), len(calls), strings.Join(timeline, ", "))
+	if elapsed < 3*time.Second {
+		t.Errorf("finished after %v, before the job did", elapsed)
 	}
 	if len(calls) > 30 {
 		t.Errorf("%d status calls; want <= 30", len(calls))
@@ -278,5 +277,23 @@ func TestEditStatusRetries(t *testing.T) {
 		if n := len(fake.Cancels()); n != 1 {
 			t.Errorf("%d failed polls: cancels = %d; want 1", fails, n)
 		}
+	}
+}
+
+// TestPollSchedule checks the default cadence on paper: a job done at 3 s is
+// seen done at the first poll after it, well under 5 s, with few calls.
+func TestPollSchedule(t *testing.T) {
+	cfg := NewDefaultConfig()
+	var at time.Duration
+	calls := 0
+	for w := cfg.PollInitial; at < 3*time.Second; w = pollWait(w, cfg.PollMax) {
+		at += w
+		calls++
+	}
+	if at > 3500*time.Millisecond || calls > 30 {
+		t.Errorf("a 3 s job is seen done at %v after %d polls; want within 0.5 s of completion and <= 30 polls", at, calls)
+	}
+	if w := pollWait(cfg.PollMax, cfg.PollMax); w != cfg.PollMax {
+		t.Errorf("the wait grows past PollMax: %v", w)
 	}
 }

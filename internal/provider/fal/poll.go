@@ -47,7 +47,7 @@ func (c *Client) poll(ctx context.Context, key frameforge.Key, j *job) (queueSta
 		}
 
 		st, retryAfter, err := c.status(ctx, key, statusURL)
-		wait = min(time.Duration(float64(wait)*1.5), c.cfg.PollMax)
+		wait = pollWait(wait, c.cfg.PollMax)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return queueStatus{}, ctx.Err()
@@ -70,6 +70,12 @@ func (c *Client) poll(ctx context.Context, key frameforge.Key, j *job) (queueSta
 		}
 		timer.Reset(wait)
 	}
+}
+
+// pollWait is the wait before the next status poll after one that waited w:
+// half as long again, up to maxWait (fast at first, gentle later).
+func pollWait(w, maxWait time.Duration) time.Duration {
+	return min(time.Duration(float64(w)*1.5), maxWait)
 }
 
 // status does one status call. retryAfter is -1 when the failure is final,
