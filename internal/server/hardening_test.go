@@ -145,7 +145,7 @@ func TestQueueWaitIsBounded(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(decodeError(t, w).Detail, "100ms") {
 		t.Errorf("queued edit = %d %s; want 503 after the 100ms queue timeout", w.Code, w.Body.String())
 	}
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 3*time.Second { // generous: a loaded CI machine
 		t.Errorf("waited %s; want about 100ms", d)
 	}
 }

@@ -85,7 +85,7 @@ func TestEditClientCancel(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Edit did not return after the client went away")
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
+	if took := time.Since(start); took > 1500*time.Millisecond { // generous: a loaded CI machine
 		t.Errorf("Edit returned %v after cancel; want promptly", took)
 	}
 	if !errors.Is(err, context.Canceled) {
