@@ -153,7 +153,7 @@ if has go; then
 	rs=$(ms BenchmarkPrepareRotateScale12MP)
 	dec=$(ms BenchmarkDecode12MP)
 	enc_full=$(awk '/BenchmarkEncodeOutput\/3000x4000/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
-	enc_scaled=$(awk '/BenchmarkEncodeOutput\/3072x2304/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
+	enc_scaled=$(awk '/BenchmarkEncodeOutput\/2304x3072/ {printf "%.1f", $3 / 1e6}' "$tmp/imgbench.txt")
 	row "3. prepare 12 MP, strip only (ms)" "$fast" "-" "-" "report"
 	ref=$(awk -v a="$dec" -v b="$enc_full" 'BEGIN{print a + b}')
 	row "3. prepare 12 MP, rotate (ms)" "$rot" "$ref (decode+encode)" "$(ratio "$rot" "$ref")" "<= 1.0 $(verdict "$(ratio "$rot" "$ref")" "<=" 1.0)"

@@ -94,10 +94,13 @@ func orientYCbCr(m *image.YCbCr, o int) (*image.YCbCr, bool) {
 	}
 	dw, dh := orientedSize(w, h, o)
 	out := image.NewYCbCr(image.Rect(0, 0, dw, dh), ratio)
-	orientPix(out.Y, out.YStride, m.Y, m.YStride, w, h, 1, o)
 	cw, ch := chromaSize(w, h, m.SubsampleRatio)
-	orientPix(out.Cb, out.CStride, m.Cb, m.CStride, cw, ch, 1, o)
-	orientPix(out.Cr, out.CStride, m.Cr, m.CStride, cw, ch, 1, o)
+	inParallel(
+		func() { orientPix(out.Y, out.YStride, m.Y, m.YStride, w, h, 1, o) },
+		func() {
+			orientPix(out.Cb, out.CStride, m.Cb, m.CStride, cw, ch, 1, o)
+			orientPix(out.Cr, out.CStride, m.Cr, m.CStride, cw, ch, 1, o)
+		})
 	return out, true
 }
 

@@ -69,11 +69,15 @@ func mapPlanes(src image.Image, w, h int, f func(dst, src plane)) image.Image {
 			return nil
 		}
 		out := image.NewYCbCr(r, m.SubsampleRatio)
-		f(plane{out.Y, out.YStride, w, h, 1}, plane{m.Y, m.YStride, sw, sh, 1})
 		cw, ch := chromaSize(w, h, m.SubsampleRatio)
 		scw, sch := chromaSize(sw, sh, m.SubsampleRatio)
-		f(plane{out.Cb, out.CStride, cw, ch, 1}, plane{m.Cb, m.CStride, scw, sch, 1})
-		f(plane{out.Cr, out.CStride, cw, ch, 1}, plane{m.Cr, m.CStride, scw, sch, 1})
+		// The chroma planes on a second core while this one does luma.
+		inParallel(
+			func() { f(plane{out.Y, out.YStride, w, h, 1}, plane{m.Y, m.YStride, sw, sh, 1}) },
+			func() {
+				f(plane{out.Cb, out.CStride, cw, ch, 1}, plane{m.Cb, m.CStride, scw, sch, 1})
+				f(plane{out.Cr, out.CStride, cw, ch, 1}, plane{m.Cr, m.CStride, scw, sch, 1})
+			})
 		return out
 	case *image.Gray:
 		out := image.NewGray(r)
@@ -194,3 +198,15 @@ func bilinearTap(d, n, m int) (i int, frac uint32) {
 
 // ceilDiv returns a/b rounded up, for positive a and b.
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// inParallel runs a on this goroutine and b on another, and returns when
+// both are done.
+func inParallel(a, b func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b()
+	}()
+	a()
+	<-done
+}
