@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -60,20 +59,23 @@ type file struct {
 
 // site is the prepared page and its assets, immutable after build.
 type site struct {
-	index  file
-	assets map[string]file // by file name, e.g. "app.js"
+	index    file
+	assets   map[string]file // by file name, e.g. "app.js"
+	notFound http.Handler
 }
 
 // Handler returns the handler of the staging page: GET / serves the page and
 // GET /assets/{name} its styles, scripts and icons. Everything is read,
-// versioned and rewritten here, once per call. Unknown assets answer a JSON
-// 404 like the rest of the API.
-func Handler() http.Handler {
+// versioned and rewritten here, once per call. Unknown paths go to notFound,
+// so they are answered like every other unknown path of the server. Methods
+// are the router's business: mount it on GET routes.
+func Handler(notFound http.Handler) http.Handler {
 	s, err := build(static)
 	if err != nil {
 		// The files are compiled in, so this is a bug caught by the tests.
 		panic("web: " + err.Error())
 	}
+	s.notFound = notFound
 	return s
 }
 
@@ -180,12 +182,6 @@ func hash(b []byte) string {
 
 // ServeHTTP serves the page at / and the assets under /assets/.
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			fmt.Sprintf("Method %s is not allowed here.", r.Method))
-		return
-	}
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.URL.Path == "/" {
@@ -198,7 +194,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, "/assets/")
 	f, found := s.assets[name]
 	if !ok || !found {
-		writeError(w, http.StatusNotFound, "not_found", "No such page or asset: "+safePath(r.URL.Path)+".")
+		s.notFound.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Query().Get("v") == f.version {
@@ -220,30 +216,4 @@ func serve(w http.ResponseWriter, r *http.Request, name string, f file) {
 	w.Header().Set("Content-Type", f.ctype)
 	w.Header().Set("ETag", `"`+f.version+`"`)
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
-}
-
-// writeError answers in the API's error shape. The request id is the one the
-// server's middleware already put on the response, if any.
-func writeError(w http.ResponseWriter, status int, code, detail string) {
-	body, err := json.Marshal(struct {
-		Detail    string `json:"detail"`
-		Code      string `json:"code"`
-		RequestID string `json:"request_id,omitempty"`
-	}{detail, code, w.Header().Get("X-Request-ID")})
-	if err != nil {
-		panic(err) // strings only: cannot fail
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
-}
-
-// safePath shortens a client's path for an error message.
-func safePath(p string) string {
-	const limit = 100
-	if len(p) > limit {
-		p = p[:limit] + "…"
-	}
-	return strings.ToValidUTF8(p, "?")
 }

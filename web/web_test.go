@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,7 +34,7 @@ func body(t *testing.T, resp *http.Response) string {
 var versioned = regexp.MustCompile(`/assets/[A-Za-z0-9_.-]+\?v=[0-9a-f]{12}`)
 
 func TestPage(t *testing.T) {
-	h := Handler()
+	h := Handler(http.NotFoundHandler())
 	resp := get(t, h, "/")
 	page := body(t, resp)
 	if resp.StatusCode != http.StatusOK {
@@ -75,7 +74,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestAssets(t *testing.T) {
-	h := Handler()
+	h := Handler(http.NotFoundHandler())
 	page := body(t, get(t, h, "/"))
 	types := map[string]string{
 		".js":  "text/javascript; charset=utf-8",
@@ -126,34 +125,24 @@ func TestAssets(t *testing.T) {
 	}
 }
 
-func TestNotFound(t *testing.T) {
-	h := Handler()
-	for _, target := range []string{"/assets/nope.js", "/assets/", "/assets/../web.go", "/index.html", "/assets/sub/app.js"} {
-		t.Run(target, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			req.URL.Path = target // as the mux hands it over, uncleaned
-			rec := httptest.NewRecorder()
-			rec.Header().Set("X-Request-ID", "req-1")
-			h.ServeHTTP(rec, req)
-			if rec.Code != http.StatusNotFound {
-				t.Fatalf("GET %s = %d; want 404", target, rec.Code)
-			}
-			var got struct{ Detail, Code, Request_ID string }
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-				t.Fatalf("GET %s body %q: %v", target, rec.Body, err)
-			}
-			if got.Code != "not_found" || got.Detail == "" || got.Request_ID != "req-1" {
-				t.Errorf("GET %s body = %+v; want code not_found, a detail and the request id", target, got)
-			}
-		})
+func TestUnknownPathsGoToNotFound(t *testing.T) {
+	var called []string
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called = append(called, r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	targets := []string{"/assets/nope.js", "/assets/", "/assets/../web.go", "/index.html", "/assets/sub/app.js"}
+	for _, target := range targets {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = target // as the mux hands it over, uncleaned
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusTeapot {
+			t.Errorf("GET %s = %d; want the notFound handler's answer", target, rec.Code)
+		}
 	}
-}
-
-func TestMethodNotAllowed(t *testing.T) {
-	rec := httptest.NewRecorder()
-	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
-	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
-		t.Errorf("POST / = %d, Allow %q; want 405, GET, HEAD", rec.Code, rec.Header().Get("Allow"))
+	if len(called) != len(targets) {
+		t.Errorf("notFound called for %q; want each of %q", called, targets)
 	}
 }
 

@@ -213,7 +213,7 @@ func (f *fallbackWriter) WriteHeader(status int) {
 	case http.StatusMethodNotAllowed:
 		err = frameforge.Errorf(frameforge.EMethodNotAllowed, "Method %s is not allowed on %s.", f.r.Method, safePath(f.r.URL.Path))
 	case http.StatusNotFound:
-		err = frameforge.Errorf(frameforge.ENotFound, "No such endpoint: %s %s.", f.r.Method, safePath(f.r.URL.Path))
+		err = errNotFound(f.r)
 	default:
 		err = frameforge.Errorf(frameforge.EInvalidRequest, "The request could not be routed.")
 	}
@@ -225,6 +225,18 @@ func (f *fallbackWriter) Write(b []byte) (int, error) {
 		f.WriteHeader(http.StatusOK)
 	}
 	return len(b), nil // the mux's plain-text body is replaced by ours
+}
+
+func errNotFound(r *http.Request) error {
+	return frameforge.Errorf(frameforge.ENotFound, "No such endpoint: %s %s.", r.Method, safePath(r.URL.Path))
+}
+
+// handleNotFound answers an unknown path inside a matched route (an asset
+// the page does not have) exactly as an unmatched path is answered.
+func handleNotFound(log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, log, errNotFound(r))
+	})
 }
 
 // safePath bounds a client-chosen path before it goes into a message.

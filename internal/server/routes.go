@@ -20,7 +20,7 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.R
 	mux.Handle("GET /api/providers", short(handleProviders(reg, cfg.Limits)))
 	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg, gate, m))
 	mux.Handle("GET /metrics", short(m.Handler()))
-	webHandler := web.Handler()
+	webHandler := web.Handler(handleNotFound(log))
 	mux.Handle("GET /{$}", webHandler)
 	mux.Handle("GET /assets/", webHandler)
 	mux.Handle("GET /api/openapi.json", short(apidoc.JSONHandler()))

@@ -259,6 +259,8 @@ func TestUnknownRoutesAreJSON(t *testing.T) {
 		code         string
 	}{
 		{http.MethodGet, "/nope", 404, frameforge.ENotFound},
+		{http.MethodGet, "/assets/nope.js", 404, frameforge.ENotFound}, // inside the page's route
+		{http.MethodPost, "/", 405, frameforge.EMethodNotAllowed},
 		{http.MethodGet, "/api/edit", 405, frameforge.EMethodNotAllowed},
 		{http.MethodDelete, "/api/health", 405, frameforge.EMethodNotAllowed},
 	}
