@@ -178,54 +178,77 @@ func withRecover(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
+// routeRecorder registers handlers on a mux so that each notes the route it
+// was matched by (r.Pattern, set by the mux on its copy of the request) for
+// the access log, and so that withJSONFallbacks can tell the mux's own 404
+// and 405 answers from a handler's.
+type routeRecorder struct{ mux *http.ServeMux }
+
+// Handle registers h for pattern.
+func (rr routeRecorder) Handle(pattern string, h http.Handler) {
+	rr.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil {
+			st.route = r.Pattern
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
 // withJSONFallbacks makes the mux's own 404 and 405 answers JSON like every
-// other error, and records the matched route for the access log.
+// other error. The mux matches once; whether a route matched is known by the
+// time anything is written.
 func withJSONFallbacks(log *slog.Logger, mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			if st := stateFrom(r.Context()); st != nil {
-				st.route = pattern
-			}
-			mux.ServeHTTP(w, r)
-			return
-		}
-		// No route: the mux's handler is its 404 or its 405 (which also sets
-		// Allow). Let it set headers, then replace its plain-text body.
-		h.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r, log: log}, r)
+		mux.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r, log: log}, r)
 	})
 }
 
+// fallbackWriter passes a matched route's answer through untouched, and
+// replaces the mux's plain-text 404 and 405 (its 405 sets Allow first, which
+// is kept) with the JSON error.
 type fallbackWriter struct {
 	http.ResponseWriter
-	r       *http.Request
-	log     *slog.Logger
-	written bool
+	r        *http.Request
+	log      *slog.Logger
+	decided  bool
+	replaced bool
+}
+
+func (f *fallbackWriter) decide(status int) {
+	if f.decided {
+		return
+	}
+	f.decided = true
+	st := stateFrom(f.r.Context())
+	if st != nil && st.route == "" && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		f.replaced = true
+		var err error
+		if status == http.StatusNotFound {
+			err = errNotFound(f.r)
+		} else {
+			err = frameforge.Errorf(frameforge.EMethodNotAllowed, "Method %s is not allowed on %s.", f.r.Method, safePath(f.r.URL.Path))
+		}
+		writeError(f.ResponseWriter, f.r, f.log, err)
+	}
 }
 
 func (f *fallbackWriter) WriteHeader(status int) {
-	if f.written {
-		return
+	f.decide(status)
+	if !f.replaced {
+		f.ResponseWriter.WriteHeader(status)
 	}
-	f.written = true
-	var err error
-	switch status {
-	case http.StatusMethodNotAllowed:
-		err = frameforge.Errorf(frameforge.EMethodNotAllowed, "Method %s is not allowed on %s.", f.r.Method, safePath(f.r.URL.Path))
-	case http.StatusNotFound:
-		err = errNotFound(f.r)
-	default:
-		err = frameforge.Errorf(frameforge.EInvalidRequest, "The request could not be routed.")
-	}
-	writeError(f.ResponseWriter, f.r, f.log, err)
 }
 
 func (f *fallbackWriter) Write(b []byte) (int, error) {
-	if !f.written {
-		f.WriteHeader(http.StatusOK)
+	f.decide(http.StatusOK)
+	if f.replaced {
+		return len(b), nil // the mux's plain-text body is replaced by ours
 	}
-	return len(b), nil // the mux's plain-text body is replaced by ours
+	return f.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (f *fallbackWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 func errNotFound(r *http.Request) error {
 	return frameforge.Errorf(frameforge.ENotFound, "No such endpoint: %s %s.", r.Method, safePath(r.URL.Path))

@@ -12,7 +12,7 @@ import (
 )
 
 // addRoutes maps the entire API surface, one line per endpoint.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, cfg Config, reg *provider.Registry,
+func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, reg *provider.Registry,
 	gate *admission.Gate, m *metrics.Metrics, draining func() bool) {
 	short := func(h http.Handler) http.Handler { return withTimeout(cfg.RequestTimeout, h) }
 	mux.Handle("GET /api/health", short(handleHealth()))

@@ -49,7 +49,7 @@ func NewServer(log *slog.Logger, cfg Config, reg *provider.Registry, draining fu
 	gate.OnIdle(5*time.Second, debug.FreeOSMemory)
 	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
 	mux := http.NewServeMux()
-	addRoutes(mux, log, cfg, reg, gate, m, draining)
+	addRoutes(routeRecorder{mux}, log, cfg, reg, gate, m, draining)
 	var h http.Handler = withJSONFallbacks(log, mux)
 	h = withRateLimit(log, newRateLimits(cfg, time.Now), m)(h)
 	h = withCompression(h)
