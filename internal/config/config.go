@@ -119,15 +119,17 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.FalKey = Secret(l.str("FAL_KEY", ""))
 
+	// Provider settings are read here and checked by the provider's own
+	// Validate (below), which knows what its values must look like.
 	c.Gemini = gemini.NewDefaultConfig()
 	c.Gemini.Model = l.str("GOOGLE_MODEL_ID", c.Gemini.Model)
-	c.Gemini.BaseURL = l.url("GEMINI_BASE_URL", c.Gemini.BaseURL)
-	c.Gemini.MaxAttempts = l.intRange("GEMINI_MAX_ATTEMPTS", c.Gemini.MaxAttempts, 1, 10)
+	c.Gemini.BaseURL = l.str("GEMINI_BASE_URL", c.Gemini.BaseURL)
+	c.Gemini.MaxAttempts = l.int("GEMINI_MAX_ATTEMPTS", c.Gemini.MaxAttempts)
 
 	c.Fal = fal.NewDefaultConfig()
-	c.Fal.QueueURL = l.url("FAL_QUEUE_URL", c.Fal.QueueURL)
-	c.Fal.RunURL = l.url("FAL_RUN_URL", c.Fal.RunURL)
-	c.Fal.RestURL = l.url("FAL_REST_URL", c.Fal.RestURL)
+	c.Fal.QueueURL = l.str("FAL_QUEUE_URL", c.Fal.QueueURL)
+	c.Fal.RunURL = l.str("FAL_RUN_URL", c.Fal.RunURL)
+	c.Fal.RestURL = l.str("FAL_REST_URL", c.Fal.RestURL)
 	c.Fal.UploadThreshold = l.bytes("FAL_UPLOAD_THRESHOLD", c.Fal.UploadThreshold)
 	c.Fal.MaxDownloadBytes = l.bytes("FAL_MAX_DOWNLOAD_BYTES", c.Fal.MaxDownloadBytes)
 	c.OpenAIBaseURL = l.url("OPENAI_BASE_URL", DefaultOpenAIBaseURL)
@@ -224,14 +226,24 @@ func (l *loader) str(name, def string) string {
 	return def
 }
 
-func (l *loader) intRange(name string, def, lo, hi int) int {
+// int reads a whole number; its range is the caller's to check.
+func (l *loader) int(name string, def int) int {
 	v := l.str(name, "")
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		l.fail(name, "must be a whole number from %d to %d, got %q", lo, hi, v)
+	if err != nil {
+		l.fail(name, "must be a whole number, got %q", v)
+		return def
+	}
+	return n
+}
+
+func (l *loader) intRange(name string, def, lo, hi int) int {
+	n := l.int(name, def)
+	if n < lo || n > hi {
+		l.fail(name, "must be a whole number from %d to %d, got %q", lo, hi, l.str(name, ""))
 		return def
 	}
 	return n

@@ -120,3 +120,18 @@ func TestLogValueRedactsKeys(t *testing.T) {
 		t.Errorf("log line leaks or hides the wrong thing: %s", out)
 	}
 }
+
+func TestProviderSettingsAreCheckedByTheProvider(t *testing.T) {
+	for _, tt := range []struct{ name, value string }{
+		{"GEMINI_BASE_URL", "https://user:pw@example.com/"}, // the Gemini provider refuses credentials in the URL
+		{"GOOGLE_MODEL_ID", "gemini?x=1"},
+		{"GEMINI_MAX_ATTEMPTS", "11"},
+		{"GEMINI_MAX_ATTEMPTS", "three"},
+		{"FAL_RUN_URL", "queue"},
+	} {
+		_, err := Load(env(map[string]string{tt.name: tt.value}))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.name+":") || strings.Count(err.Error(), tt.name+":") != 1 {
+			t.Errorf("Load(%s=%q) error = %v; want exactly one line naming %s", tt.name, tt.value, err, tt.name)
+		}
+	}
+}
