@@ -15,11 +15,11 @@ type arena struct {
 	buf []byte
 }
 
-func newArena(contentLength, max int64) *arena {
+func newArena(contentLength, limit int64) *arena {
 	if contentLength <= 0 {
 		return &arena{}
 	}
-	return &arena{buf: make([]byte, 0, min(contentLength, max))}
+	return &arena{buf: make([]byte, 0, min(contentLength, limit))}
 }
 
 // read copies r into the arena up to limit bytes and returns the part's bytes.

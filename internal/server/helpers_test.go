@@ -163,5 +163,3 @@ func contains(s string, subs ...string) bool {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func noEntry() provider.Entry { return provider.Entry{} }

@@ -155,7 +155,11 @@ func withObserve(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 func withRecover(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sw := &statusWriter{ResponseWriter: w}
+			// Under withObserve the writer already records what was written.
+			sw, ok := w.(*statusWriter)
+			if !ok {
+				sw = &statusWriter{ResponseWriter: w}
+			}
 			defer func() {
 				v := recover()
 				if v == nil {

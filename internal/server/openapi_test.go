@@ -10,6 +10,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
+	"frameforge/internal/provider"
 	"frameforge/internal/provider/fal/faltest"
 	"frameforge/internal/provider/gemini/geminitest"
 	"frameforge/internal/ratelimit"
@@ -122,7 +123,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Run("own rate limit", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.RateLimitDefault = ratelimit.Rule{Limit: 1, Period: time.Minute}
-		h, _ := newTestServer(t, cfg, noEntry(), noEntry())
+		h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
 		serve(h, httptest.NewRequest("GET", "/api/providers", nil))
 		r := httptest.NewRequest("GET", "/api/providers", nil)
 		w := serve(h, r)
