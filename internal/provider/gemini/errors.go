@@ -109,6 +109,9 @@ func classify(err error, model string, key frameforge.Key) outcome {
 	switch {
 	case errors.As(err, &apiErr):
 		return classifyAPI(apiErr, err, model, key)
+	case errors.Is(err, errMarkerMissing):
+		// Our bug (or an SDK change), not the network: never retried.
+		return outcome{err: failure(frameforge.EInternal, msgInternalCall, err, secret), label: "internal"}
 	case errors.Is(err, context.DeadlineExceeded):
 		// http.Client.Timeout fired although ctx is still alive: the
 		// operator's per-call budget is spent, another attempt would be too.

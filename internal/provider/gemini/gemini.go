@@ -49,7 +49,15 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg.withDefaults(), hc: hc, log: log}
+	// A copy of the caller's client whose transport streams the images
+	// into the request body (inline.go); the caller's client is untouched.
+	own := *hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	own.Transport = &inlineTransport{base: base}
+	return &Client{cfg: cfg.withDefaults(), hc: &own, log: log}
 }
 
 // Edit sends the images (in order) and the prompt to Gemini and returns the
@@ -96,14 +104,12 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		return frameforge.Image{}, failure(frameforge.EInternal, msgInternalCall, err, secret)
 	}
 
-	contents := []*genai.Content{genai.NewContentFromParts(parts(req), genai.RoleUser)}
-	gcfg := &genai.GenerateContentConfig{
-		ResponseModalities: []string{string(genai.ModalityImage)},
-		CandidateCount:     1,
-		// No silent re-sends: a continuation would be a second billed call
-		// outside our retry budget.
-		AutomaticContinuation: genai.Ptr(false),
+	ctx, ps, err := parts(ctx, req)
+	if err != nil {
+		return frameforge.Image{}, failure(frameforge.EInternal, msgInternalCall, err, secret)
 	}
+	contents := []*genai.Content{genai.NewContentFromParts(ps, genai.RoleUser)}
+	gcfg := generateConfig()
 
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
@@ -160,16 +166,32 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 	}
 }
 
+// generateConfig asks for one image and nothing else.
+func generateConfig() *genai.GenerateContentConfig {
+	return &genai.GenerateContentConfig{
+		ResponseModalities: []string{string(genai.ModalityImage)},
+		CandidateCount:     1,
+		// No silent re-sends: a continuation would be a second billed call
+		// outside our retry budget.
+		AutomaticContinuation: genai.Ptr(false),
+	}
+}
+
 // parts lists every image in upload order, then the prompt: the order the
-// model reads them in.
-func parts(req frameforge.EditRequest) []*genai.Part {
-	ps := make([]*genai.Part, 0, len(req.Images)+1)
-	for _, im := range req.Images {
-		ct := im.ContentType
-		if ct == "" {
-			ct = http.DetectContentType(im.Data)
+// model reads them in. The image parts carry markers the transport replaces
+// (inline.go); the returned context tells it with what.
+func parts(ctx context.Context, req frameforge.EditRequest) (context.Context, []*genai.Part, error) {
+	images := make([][]byte, len(req.Images))
+	types := make([]string, len(req.Images))
+	for i, im := range req.Images {
+		images[i], types[i] = im.Data, im.ContentType
+		if types[i] == "" {
+			types[i] = http.DetectContentType(im.Data)
 		}
-		ps = append(ps, genai.NewPartFromBytes(im.Data, ct))
+	}
+	ctx, ps, err := inlineParts(ctx, images, types)
+	if err != nil {
+		return ctx, nil, err
 	}
 	prompt := req.Prompt
 	if strings.TrimSpace(prompt) == "" {
@@ -177,7 +199,7 @@ func parts(req frameforge.EditRequest) []*genai.Part {
 		// this in already.
 		prompt = frameforge.DefaultPrompt
 	}
-	return append(ps, genai.NewPartFromText(prompt))
+	return ctx, append(ps, genai.NewPartFromText(prompt)), nil
 }
 
 // backoff is the wait before attempt+1: the server's RetryInfo hint when it

@@ -1,0 +1,183 @@
+package gemini
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+
+	"google.golang.org/genai"
+
+	"frameforge"
+	"frameforge/internal/provider/gemini/geminitest"
+)
+
+// recorder serves the Gemini fake and keeps every raw request body.
+type recorder struct {
+	fake *geminitest.Server
+	mu   sync.Mutex
+	raw  [][]byte
+}
+
+func newRecorder(t *testing.T) (*recorder, *httptest.Server) {
+	rec := &recorder{fake: geminitest.New()}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading body: %v", err)
+		}
+		rec.mu.Lock()
+		rec.raw = append(rec.raw, body)
+		rec.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec.fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	rec.fake.URL = ts.URL + "/"
+	return rec, ts
+}
+
+// The body on the wire must be byte for byte the one the SDK sends when it
+// is handed the image bytes itself: the markers are an internal detail.
+func TestInlineBodyIsTheSDKsOwn(t *testing.T) {
+	clearEnv(t)
+	rec, ts := newRecorder(t)
+	in := inputs(t)
+	in = append(in, frameforge.Image{Data: testJPEG(t, 640, 480), ContentType: "image/jpeg"})
+	const prompt = `Stage it; keep "quotes" & <tags> as they are`
+
+	c := New(Config{BaseURL: rec.fake.URL, Model: testModel}, ts.Client(), nil)
+	if _, err := c.Edit(t.Context(), frameforge.EditRequest{Images: in, Prompt: prompt, Key: frameforge.NewKey(rec.fake.Key, true)}); err != nil {
+		t.Fatalf("Edit: %v", err)
+	}
+
+	// The same call through the bare SDK, image bytes in the parts.
+	sdk, err := genai.NewClient(t.Context(), &genai.ClientConfig{
+		APIKey: rec.fake.Key, Backend: genai.BackendGeminiAPI, HTTPClient: ts.Client(),
+		HTTPOptions: genai.HTTPOptions{BaseURL: rec.fake.URL, APIVersion: apiVersion},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []*genai.Part
+	for _, im := range in {
+		ps = append(ps, genai.NewPartFromBytes(im.Data, im.ContentType))
+	}
+	ps = append(ps, genai.NewPartFromText(prompt))
+	if _, err := sdk.Models.GenerateContent(t.Context(), testModel,
+		[]*genai.Content{genai.NewContentFromParts(ps, genai.RoleUser)}, generateConfig()); err != nil {
+		t.Fatalf("bare SDK: %v", err)
+	}
+
+	if len(rec.raw) != 2 {
+		t.Fatalf("fake saw %d requests; want 2", len(rec.raw))
+	}
+	ours, theirs := rec.raw[0], rec.raw[1]
+	if !bytes.Equal(ours, theirs) {
+		t.Errorf("bodies differ: ours %d bytes, the SDK's %d bytes", len(ours), len(theirs))
+	}
+	if want := base64.StdEncoding.EncodeToString(in[2].Data); !bytes.Contains(ours, []byte(want)) {
+		t.Error("our body does not carry the photo's base64")
+	}
+	for _, r := range rec.fake.Requests() {
+		if r.Status != http.StatusOK {
+			t.Errorf("fake answered %d; want 200", r.Status)
+		}
+	}
+}
+
+// A body without the marker (an SDK that changed how it writes bytes) must
+// fail the edit without sending anything, and without a retry.
+func TestInlineMissingMarker(t *testing.T) {
+	var hits int
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	defer ts.Close()
+	tr := &inlineTransport{base: ts.Client().Transport}
+
+	ctx, _, err := inlineParts(context.Background(), [][]byte{[]byte("photo")}, []string{"image/jpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL, strings.NewReader(`{"contents":[{"parts":[{"inlineData":{"data":"cGhvdG8="}}]}]}`))
+	_, err = tr.RoundTrip(req)
+	if !errors.Is(err, errMarkerMissing) {
+		t.Fatalf("RoundTrip error = %v; want errMarkerMissing", err)
+	}
+	if hits != 0 {
+		t.Errorf("server got %d requests; want none", hits)
+	}
+	o := classify(&httpError{err}, testModel, frameforge.NewKey("k", false))
+	if o.retry || o.err.Code != frameforge.EInternal {
+		t.Errorf("classified as %s retry=%v; want internal, no retry", o.err.Code, o.retry)
+	}
+}
+
+// httpError wraps like http.Client.Do does (a *url.Error in real life);
+// classify must look through it.
+type httpError struct{ err error }
+
+func (e *httpError) Error() string { return "Post: " + e.err.Error() }
+func (e *httpError) Unwrap() error { return e.err }
+
+// GetBody (used by net/http to resend after a dropped connection) yields
+// the same bytes again, and Content-Length matches them.
+func TestInlineGetBody(t *testing.T) {
+	photo := testJPEG(t, 50, 40)
+	ctx, ps, err := inlineParts(context.Background(), [][]byte{photo}, []string{"image/jpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := base64.StdEncoding.EncodeToString(ps[0].InlineData.Data)
+	body := `{"a":"` + marker + `","b":1}`
+	var got *http.Request
+	tr := &inlineTransport{base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://example.invalid/", strings.NewReader(body))
+	if _, err := tr.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":"` + base64.StdEncoding.EncodeToString(photo) + `","b":1}`
+	first, _ := io.ReadAll(got.Body)
+	again, _ := got.GetBody()
+	second, _ := io.ReadAll(again)
+	if string(first) != want || string(second) != want {
+		t.Errorf("bodies %q / %q; want %q", first, second, want)
+	}
+	if got.ContentLength != int64(len(want)) {
+		t.Errorf("ContentLength = %d; want %d", got.ContentLength, len(want))
+	}
+	if req.Body == nil || got == req {
+		t.Error("the caller's request was modified instead of cloned")
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestBase64Reader(t *testing.T) {
+	for n := range 12 {
+		src := bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 4)[:n]
+		want := []byte(base64.StdEncoding.EncodeToString(src))
+		if err := iotest.TestReader(&base64Reader{src: src}, want); err != nil {
+			t.Errorf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(iotest.OneByteReader(&base64Reader{src: src}))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%d bytes, one at a time: %q, %v; want %q", n, got, err, want)
+		}
+	}
+	big := testJPEG(t, 300, 200)
+	if err := iotest.TestReader(&base64Reader{src: big}, []byte(base64.StdEncoding.EncodeToString(big))); err != nil {
+		t.Errorf("photo: %v", err)
+	}
+}
