@@ -113,6 +113,27 @@ func BenchmarkEncodeOutput(b *testing.B) {
 	})
 }
 
+// BenchmarkEncodeStriped encodes the same pixels as BenchmarkEncodeOutput
+// the way Prepare does: in stripes on every core (stripes.go).
+func BenchmarkEncodeStriped(b *testing.B) {
+	src, err := jpeg.Decode(bytes.NewReader(phoneJPEG(b, 4000, 3000)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		img  image.Image
+	}{{"3000x4000", orient(src, 6)}, {"2304x3072", orient(resize(src, 3072, 2304), 6)}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := encodeJPEG(io.Discard, c.img, 90, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func benchmarkEncode(b *testing.B, img image.Image) {
 	b.Helper()
 	for b.Loop() {

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"runtime"
 
 	"golang.org/x/image/draw"
 )
@@ -23,13 +24,17 @@ const iccJPEGPrefix = "ICC_PROFILE\x00"
 const pngHeaderSize = len(pngSignature) + 12 + 13
 
 // encodeJPEG writes img to w as a JPEG of the given quality (0 for the
-// default), with the APP2 ICC_PROFILE segments in profile, if any, placed
+// default), encoded in stripes on all cores, with the APP2 ICC_PROFILE segments in profile, if any, placed
 // right after SOI.
 func encodeJPEG(w io.Writer, img image.Image, quality int, profile []byte) error {
 	if quality <= 0 {
 		quality = defaultJPEGQuality
 	}
-	return jpeg.Encode(insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)})
+	// Striped on every core (stripes.go): encoding is most of a transcode.
+	workers := runtime.GOMAXPROCS(0)
+	b := img.Bounds()
+	return encodeJPEGStriped(insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)},
+		stripeHeight(b.Dx(), b.Dy(), workers), workers)
 }
 
 // encodePNG writes img to w as a PNG compressed for speed, with the iCCP

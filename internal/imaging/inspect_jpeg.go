@@ -17,6 +17,7 @@ const (
 	markerRST0  = 0xD0
 	markerRST7  = 0xD7
 	markerSOI   = 0xD8
+	markerDRI   = 0xDD
 	markerEOI   = 0xD9
 	markerSOS   = 0xDA
 	markerAPP0  = 0xE0
