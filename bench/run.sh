@@ -107,6 +107,17 @@ memtest() {
 	wait_up "http://127.0.0.1:$port/api/ready"
 	rss() { awk '/^VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$mem_pid/status"; }
 	gor() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^go_goroutines/ {print $2}'; }
+	# Settled count: the least of six samples over three seconds, so
+	# connections still closing after the load are not counted as growth.
+	settled() {
+		local m="" g
+		for _ in 1 2 3 4 5 6; do
+			g=$(gor)
+			{ [ -z "$m" ] || [ "$g" -lt "$m" ]; } && m=$g
+			sleep 0.5
+		done
+		echo "$m"
+	}
 	curl -fsS -o /dev/null -H "Content-Type: $ct" --data-binary @"$tmp/body.bin" "$target"
 	local idle0 peak gor1 gor2 idle1
 	idle0=$(rss)
@@ -117,8 +128,7 @@ memtest() {
 		hey -n "$INFLIGHT" -c "$INFLIGHT" -m POST -T "$ct" -D "$tmp/body.bin" -t 120 "$target" >"$tmp/mem.txt"
 		grep -qE '\[200\]\s+'"$INFLIGHT"' responses' "$tmp/mem.txt" ||
 			{ echo "memory run ($which): not all edits answered 200:" >&2; grep -E '\[[0-9]+\]' "$tmp/mem.txt" >&2; }
-		sleep 2
-		[ "$round" = 1 ] && gor1=$(gor) || gor2=$(gor)
+		[ "$round" = 1 ] && gor1=$(settled) || gor2=$(settled)
 	done
 	kill "$sampler" 2>/dev/null || true
 	sleep 10 # the runtime returns freed memory to the OS in the background

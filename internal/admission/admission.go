@@ -26,20 +26,25 @@ type Gate struct {
 	running atomic.Int64
 	waiting atomic.Int64
 
-	idleMu    sync.Mutex
-	idleAfter time.Duration
-	idleFunc  func()
-	idleTimer *time.Timer
+	idleMu sync.Mutex
+	idle   []idleHook
+}
+
+// idleHook is one OnIdle registration.
+type idleHook struct {
+	after time.Duration
+	f     func()
+	timer *time.Timer // nil until the gate first goes idle
 }
 
 // OnIdle arranges for f to run once whenever the gate has been empty for d
 // after being busy (f runs on its own goroutine; no goroutine waits while
-// nothing happens). The server uses it to give memory back to the OS after
-// a burst of edits.
+// nothing happens). Several hooks may be registered, each with its own d.
+// The server uses them to free and give back memory after a burst of edits.
 func (g *Gate) OnIdle(d time.Duration, f func()) {
 	g.idleMu.Lock()
 	defer g.idleMu.Unlock()
-	g.idleAfter, g.idleFunc = d, f
+	g.idle = append(g.idle, idleHook{after: d, f: f})
 }
 
 // New returns a gate for concurrency running edits, queue waiting ones, and
@@ -65,8 +70,10 @@ func (g *Gate) Admit() (*Ticket, error) {
 	select {
 	case g.places <- struct{}{}:
 		g.idleMu.Lock()
-		if g.idleTimer != nil {
-			g.idleTimer.Stop()
+		for _, h := range g.idle {
+			if h.timer != nil {
+				h.timer.Stop()
+			}
 		}
 		g.idleMu.Unlock()
 		return &Ticket{g: g}, nil
@@ -110,13 +117,16 @@ func (t *Ticket) Release() {
 	g := t.g
 	g.idleMu.Lock()
 	defer g.idleMu.Unlock()
-	if len(g.places) != 0 || g.idleFunc == nil {
+	if len(g.places) != 0 {
 		return
 	}
-	if g.idleTimer == nil {
-		g.idleTimer = time.AfterFunc(g.idleAfter, g.idleFunc)
-	} else {
-		g.idleTimer.Reset(g.idleAfter)
+	for i := range g.idle {
+		h := &g.idle[i]
+		if h.timer == nil {
+			h.timer = time.AfterFunc(h.after, h.f)
+		} else {
+			h.timer.Reset(h.after)
+		}
 	}
 }
 

@@ -105,3 +105,37 @@ func TestOnIdleRunsAfterTheLastEdit(t *testing.T) {
 	}
 	d.Release()
 }
+
+func TestOnIdleHooksRunEachAfterItsOwnDelay(t *testing.T) {
+	g := New(1, 0, time.Second)
+	order := make(chan string, 4)
+	g.OnIdle(150*time.Millisecond, func() { order <- "late" })
+	g.OnIdle(10*time.Millisecond, func() { order <- "early" })
+	a, _ := g.Admit()
+	a.Release()
+	for _, want := range []string{"early", "late"} {
+		select {
+		case got := <-order:
+			if got != want {
+				t.Fatalf("hook %q ran; want %q first", got, want)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("hook %q never ran", want)
+		}
+	}
+
+	// A new edit before the late hook's delay cancels it; only the early
+	// one runs again after this edit.
+	b, _ := g.Admit()
+	b.Release()
+	if got := <-order; got != "early" {
+		t.Fatalf("hook %q ran; want early", got)
+	}
+	c, _ := g.Admit()
+	select {
+	case got := <-order:
+		t.Fatalf("hook %q ran while an edit was admitted", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	c.Release()
+}
