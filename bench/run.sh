@@ -93,7 +93,9 @@ memtest() {
 	local which=$1 port=$2 fport=$3 fkey env
 	fkey=$key
 	[ "$which" = fal ] && fkey="bench-id:bench-secret"
-	"$tmp/fakeupstream" -provider "$which" -addr "127.0.0.1:$fport" -delay "$SLOW" -key "$fkey" >/dev/null 2>&1 &
+	# The fake answers a picture as big as the upload, as a real model does.
+	"$tmp/fakeupstream" -provider "$which" -addr "127.0.0.1:$fport" -delay "$SLOW" -key "$fkey" \
+		-answer-bytes "$img_bytes" >/dev/null 2>&1 &
 	pids+=($!)
 	if [ "$which" = fal ]; then
 		env=(FAL_QUEUE_URL="http://127.0.0.1:$fport" FAL_REST_URL="http://127.0.0.1:$fport" FAL_KEY="$fkey")

@@ -5,6 +5,11 @@
 //	go run ./cmd/fakeupstream -addr 127.0.0.1:9100 -delay 5s          # Gemini: GEMINI_BASE_URL=http://127.0.0.1:9100/
 //	go run ./cmd/fakeupstream -provider fal -key id:secret -delay 5s  # fal: FAL_QUEUE_URL and FAL_REST_URL=http://127.0.0.1:9100
 //
+// -answer-bytes makes every answer a noisy PNG of about that many bytes, the
+// size of a real edited photo, instead of a tiny one (for memory runs):
+//
+//	go run ./cmd/fakeupstream -delay 5s -answer-bytes 2000000
+//
 // A prompt containing -slow-keyword is answered after -slow-delay instead, so
 // a browser test can make one edit slow enough to cancel:
 //
@@ -12,9 +17,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -40,7 +50,16 @@ func run() error {
 	which := flag.String("provider", "gemini", "gemini or fal")
 	slowKeyword := flag.String("slow-keyword", "", "gemini: a prompt containing this text is answered after -slow-delay")
 	slowDelay := flag.Duration("slow-delay", 30*time.Second, "gemini: time the fake model takes for a -slow-keyword prompt")
+	answerBytes := flag.Int("answer-bytes", 0, "answer a noisy PNG of about this many bytes (0: a small picture)")
 	flag.Parse()
+
+	var answer []byte
+	if *answerBytes > 0 {
+		var err error
+		if answer, err = noisyPNG(*answerBytes); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -51,10 +70,10 @@ func run() error {
 	switch *which {
 	case "gemini":
 		opts := []geminitest.Option{geminitest.WithKey(*key), geminitest.NoRecord(),
-			geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *delay})}
+			geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *delay, Image: answer})}
 		if *slowKeyword != "" {
 			opts = append(opts, geminitest.WithPromptScenario(*slowKeyword,
-				geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *slowDelay}))
+				geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: *slowDelay, Image: answer}))
 		}
 		fake := geminitest.New(opts...)
 		fake.URL = base + "/"
@@ -65,7 +84,7 @@ func run() error {
 		// for a load run, not for a long-lived service.
 		fake := faltest.NewUnstarted()
 		fake.URL, fake.Key = base, *key
-		fake.Configure(func(b *faltest.Behavior) { b.RunTime = *delay })
+		fake.Configure(func(b *faltest.Behavior) { b.RunTime, b.Output = *delay, answer })
 		h = fake
 		fmt.Printf("fake fal listening on %s (key %s, delay %s)\n", base, *key, *delay)
 	default:
@@ -84,4 +103,21 @@ func run() error {
 		return err
 	}
 	return nil
+}
+
+// noisyPNG returns a PNG of random pixels, which do not compress, of about
+// n bytes.
+func noisyPNG(n int) ([]byte, error) {
+	side := max(1, int(math.Sqrt(float64(n)/3)))
+	img := image.NewRGBA(image.Rect(0, 0, side, side))
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.Uint32())
+		if i%4 == 3 {
+			img.Pix[i] = 0xFF
+		}
+	}
+	var buf bytes.Buffer
+	err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img)
+	return buf.Bytes(), err
 }

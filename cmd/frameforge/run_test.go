@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,6 +70,28 @@ func TestRunRefusesBadConfigWithOneLine(t *testing.T) {
 	err := run(context.Background(), []string{"frameforge", "-env-file", "/nonexistent"}, getenv, io.Discard, io.Discard, nil)
 	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "SERVER_PORT") || !strings.Contains(err.Error(), "ALLOWED_ORIGINS") {
 		t.Fatalf("run() = %v; want one line naming SERVER_PORT and ALLOWED_ORIGINS", err)
+	}
+}
+
+// Without GOGC, run collects at +50 % (the heap is mostly unscanned image
+// bytes); an operator's GOGC is left to the runtime.
+func TestRunTunesGCUnlessGOGCIsSet(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, c := range []struct {
+		gogc string
+		want int
+	}{{"", gcPercent}, {"200", 100}} {
+		debug.SetGCPercent(100)
+		getenv := func(k string) string {
+			// A bad port makes run return right after start-up's first steps.
+			return map[string]string{"GOGC": c.gogc, "SERVER_PORT": "http"}[k]
+		}
+		if err := run(context.Background(), []string{"frameforge", "-env-file", "/nonexistent"}, getenv, io.Discard, io.Discard, nil); err == nil {
+			t.Fatal("run accepted SERVER_PORT=http")
+		}
+		if got := debug.SetGCPercent(100); got != c.want {
+			t.Errorf("GOGC=%q: GC percent %d; want %d", c.gogc, got, c.want)
+		}
 	}
 }
 

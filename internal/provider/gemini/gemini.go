@@ -104,10 +104,11 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		return frameforge.Image{}, failure(frameforge.EInternal, msgInternalCall, err, secret)
 	}
 
-	ctx, ps, err := parts(ctx, req)
+	in, ps, err := parts(req)
 	if err != nil {
 		return frameforge.Image{}, failure(frameforge.EInternal, msgInternalCall, err, secret)
 	}
+	ctx = withInline(ctx, in)
 	contents := []*genai.Content{genai.NewContentFromParts(ps, genai.RoleUser)}
 	gcfg := generateConfig()
 
@@ -119,7 +120,7 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		dur := time.Since(start)
 
 		if err == nil {
-			img, fe := imageFrom(resp, secret)
+			img, fe := imageFrom(resp, in, secret)
 			if fe != nil {
 				c.logAttempt(ctx, model, attempt, "200 "+fe.Code, dur)
 				c.logFailure(ctx, model, attempt, fe)
@@ -179,8 +180,8 @@ func generateConfig() *genai.GenerateContentConfig {
 
 // parts lists every image in upload order, then the prompt: the order the
 // model reads them in. The image parts carry markers the transport replaces
-// (inline.go); the returned context tells it with what.
-func parts(ctx context.Context, req frameforge.EditRequest) (context.Context, []*genai.Part, error) {
+// (inline.go) with the images in the returned bypass.
+func parts(req frameforge.EditRequest) (*inlineImages, []*genai.Part, error) {
 	images := make([][]byte, len(req.Images))
 	types := make([]string, len(req.Images))
 	for i, im := range req.Images {
@@ -189,9 +190,9 @@ func parts(ctx context.Context, req frameforge.EditRequest) (context.Context, []
 			types[i] = http.DetectContentType(im.Data)
 		}
 	}
-	ctx, ps, err := inlineParts(ctx, images, types)
+	in, ps, err := inlineParts(images, types)
 	if err != nil {
-		return ctx, nil, err
+		return nil, nil, err
 	}
 	prompt := req.Prompt
 	if strings.TrimSpace(prompt) == "" {
@@ -199,7 +200,7 @@ func parts(ctx context.Context, req frameforge.EditRequest) (context.Context, []
 		// this in already.
 		prompt = frameforge.DefaultPrompt
 	}
-	return ctx, append(ps, genai.NewPartFromText(prompt)), nil
+	return in, append(ps, genai.NewPartFromText(prompt)), nil
 }
 
 // backoff is the wait before attempt+1: the server's RetryInfo hint when it

@@ -101,10 +101,11 @@ func TestInlineMissingMarker(t *testing.T) {
 	defer ts.Close()
 	tr := &inlineTransport{base: ts.Client().Transport}
 
-	ctx, _, err := inlineParts(context.Background(), [][]byte{[]byte("photo")}, []string{"image/jpeg"})
+	in, _, err := inlineParts([][]byte{[]byte("photo")}, []string{"image/jpeg"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := withInline(context.Background(), in)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL, strings.NewReader(`{"contents":[{"parts":[{"inlineData":{"data":"cGhvdG8="}}]}]}`))
 	_, err = tr.RoundTrip(req)
 	if !errors.Is(err, errMarkerMissing) {
@@ -130,10 +131,11 @@ func (e *httpError) Unwrap() error { return e.err }
 // the same bytes again, and Content-Length matches them.
 func TestInlineGetBody(t *testing.T) {
 	photo := testJPEG(t, 50, 40)
-	ctx, ps, err := inlineParts(context.Background(), [][]byte{photo}, []string{"image/jpeg"})
+	in, ps, err := inlineParts([][]byte{photo}, []string{"image/jpeg"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := withInline(context.Background(), in)
 	marker := base64.StdEncoding.EncodeToString(ps[0].InlineData.Data)
 	body := `{"a":"` + marker + `","b":1}`
 	var got *http.Request
@@ -179,5 +181,111 @@ func TestBase64Reader(t *testing.T) {
 	big := testJPEG(t, 300, 200)
 	if err := iotest.TestReader(&base64Reader{src: big}, []byte(base64.StdEncoding.EncodeToString(big))); err != nil {
 		t.Errorf("photo: %v", err)
+	}
+}
+
+// Answers: a large image comes back byte for byte, whether it is the only
+// part or follows thought parts, and the SDK is handed a marker in its place.
+func TestInlineAnswerImages(t *testing.T) {
+	clearEnv(t)
+	big := testJPEG(t, 400, 300)
+	if len(big) < 4*minAnswerData {
+		t.Fatalf("test image of %d bytes is too small to be taken out", len(big))
+	}
+	for _, kind := range []geminitest.Kind{geminitest.ImageOnly, geminitest.Thoughts, geminitest.ImageAndText} {
+		t.Run(kind.String(), func(t *testing.T) {
+			s := geminitest.NewServer(t, geminitest.WithDefault(geminitest.Scenario{Kind: kind, Image: big, ImageMIME: "image/jpeg"}))
+			c := newTestClient(t, s, nil, nil)
+			img, err := c.Edit(t.Context(), frameforge.EditRequest{Images: inputs(t), Prompt: "p", Key: serverKey(s)})
+			if err != nil {
+				t.Fatalf("Edit: %v", err)
+			}
+			if !bytes.Equal(img.Data, big) || img.ContentType != "image/jpeg" || img.Width != 400 {
+				t.Errorf("got %s %dx%d, %d bytes; want the fake's 400x300 JPEG of %d bytes", img.ContentType, img.Width, img.Height, len(img.Data), len(big))
+			}
+		})
+	}
+
+	// What the SDK reads: the answer with a marker where the image was.
+	s := geminitest.NewServer(t, geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Image: big}))
+	in, ps, err := inlineParts([][]byte{testJPEG(t, 20, 20)}, []string{"image/jpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/jpeg","data":"` +
+		base64.StdEncoding.EncodeToString(ps[0].InlineData.Data) + `"}},{"text":"p"}]}],` +
+		`"generationConfig":{"responseModalities":["IMAGE"]}}`
+	req, _ := http.NewRequestWithContext(withInline(t.Context(), in), http.MethodPost,
+		s.URL+"v1beta/models/"+testModel+":generateContent", strings.NewReader(body))
+	req.Header.Set("x-goog-api-key", s.Key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&inlineTransport{base: s.Client().Transport}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || len(answer) > 2048 || resp.ContentLength != int64(len(answer)) {
+		t.Fatalf("status %d, %d bytes (Content-Length %d); want 200 with a small body", resp.StatusCode, len(answer), resp.ContentLength)
+	}
+	if len(in.answers) != 1 {
+		t.Fatalf("%d images taken out; want 1", len(in.answers))
+	}
+	for raw, img := range in.answers {
+		if !bytes.Equal(img, big) {
+			t.Errorf("taken image is %d bytes; want the %d the fake sent", len(img), len(big))
+		}
+		if !bytes.Contains(answer, []byte(`"`+base64.StdEncoding.EncodeToString([]byte(raw))+`"`)) {
+			t.Errorf("the answer does not carry the marker: %s", answer)
+		}
+	}
+}
+
+func TestTakeImages(t *testing.T) {
+	// Bytes whose base64 has '+' and '/' in it.
+	photo := bytes.Repeat([]byte{1, 2, 3, 0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff}, 300)
+	b64 := base64.StdEncoding.EncodeToString(photo)
+	urlSafe := strings.NewReplacer("+", "-", "/", "_").Replace(b64)
+	cases := []struct {
+		name, body string
+		taken      int
+	}{
+		{"compact", `{"inlineData":{"mimeType":"image/png","data":"` + b64 + `"}}`, 1},
+		{"spaced", "{\"inlineData\": {\n  \"data\" :\t \"" + b64 + "\"\n}}", 1},
+		{"two images", `[{"data":"` + b64 + `"},{"text":"x"},{"data":"` + b64 + `"}]`, 2},
+		{"short", `{"data":"aGVsbG8="}`, 0},
+		{"url-safe is left to the SDK", `{"data":"` + urlSafe + `"}`, 0},
+		{"escaped slashes are left to the SDK", `{"data":"` + strings.ReplaceAll(b64, "/", `\/`) + `"}`, 0},
+		{"inside a text", `{"text":"say \"data\": \"` + b64 + `\" ok"}`, 0},
+		{"a key quoting data", `{"x\"data":"` + b64 + `"}`, 0},
+		{"not a key", `{"text":"data","data2":"` + b64 + `"}`, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := &inlineImages{answers: map[string][]byte{}}
+			got := in.takeImages([]byte(c.body))
+			if len(in.answers) != c.taken {
+				t.Fatalf("took %d images; want %d", len(in.answers), c.taken)
+			}
+			want := c.body
+			for raw, img := range in.answers {
+				if !bytes.Equal(img, photo) {
+					t.Errorf("taken image differs from the encoded one")
+				}
+				marker := base64.StdEncoding.EncodeToString([]byte(raw))
+				if !strings.Contains(string(got), `"`+marker+`"`) {
+					t.Errorf("marker %s is not in the body", marker)
+				}
+				want = strings.Replace(want, b64, "", 1)
+			}
+			if c.taken > 0 {
+				// Markers are random: compare with them taken out.
+				for raw := range in.answers {
+					got = bytes.Replace(got, []byte(base64.StdEncoding.EncodeToString([]byte(raw))), nil, 1)
+				}
+			}
+			if string(got) != want {
+				t.Errorf("body = %.200q; want %.200q", got, want)
+			}
+		})
 	}
 }

@@ -31,8 +31,9 @@ func reasonName(s string) string {
 // imageFrom extracts the edited image from a 200 answer. It returns
 // EContentBlocked when a filter stopped the prompt or the output,
 // ENoImageReturned when there is no image, and EUpstreamError when the bytes
-// are not a picture.
-func imageFrom(resp *genai.GenerateContentResponse, secret string) (frameforge.Image, *frameforge.Error) {
+// are not a picture. Image bytes the transport took out of the answer come
+// back from in.
+func imageFrom(resp *genai.GenerateContentResponse, in *inlineImages, secret string) (frameforge.Image, *frameforge.Error) {
 	if pf := resp.PromptFeedback; pf != nil && pf.BlockReason != "" {
 		r := reasonName(string(pf.BlockReason))
 		return frameforge.Image{}, failure(frameforge.EContentBlocked,
@@ -61,7 +62,7 @@ func imageFrom(resp *genai.GenerateContentResponse, secret string) (frameforge.I
 			switch {
 			case p == nil || p.Thought:
 			case p.InlineData != nil && len(p.InlineData.Data) > 0:
-				data = p.InlineData.Data
+				data = in.answer(p.InlineData.Data)
 			case p.Text != "":
 				texts = append(texts, p.Text)
 			}

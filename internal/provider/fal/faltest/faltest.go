@@ -61,6 +61,10 @@ type Behavior struct {
 	BrokenOutputURL bool
 	// NoImages answers an output with an empty images array.
 	NoImages bool
+	// Output, when set, is the bytes of every output image instead of a
+	// rendered solid colour (e.g. a photo-sized picture for a load run);
+	// its content type is sniffed.
+	Output []byte
 	// CompletedError and CompletedErrorType are sent as error/error_type in
 	// the COMPLETED status.
 	CompletedError, CompletedErrorType string
