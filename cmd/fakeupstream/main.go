@@ -53,17 +53,17 @@ func run() error {
 	answerBytes := flag.Int("answer-bytes", 0, "answer a noisy PNG of about this many bytes (0: a small picture)")
 	flag.Parse()
 
-	var answer []byte
-	if *answerBytes > 0 {
-		var err error
-		if answer, err = noisyPNG(*answerBytes); err != nil {
-			return err
-		}
-	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
+	}
+	// Connections queue in the backlog while the answer is made.
+	var answer []byte
+	if *answerBytes > 0 {
+		if answer, err = noisyPNG(*answerBytes); err != nil {
+			return err
+		}
 	}
 	base := "http://" + ln.Addr().String()
 	var h http.Handler
