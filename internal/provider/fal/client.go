@@ -147,6 +147,9 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 	if err != nil {
 		return frameforge.Image{}, c.abandon(ctx, req, nil, false, err)
 	}
+	// fal has the images now. Let go of them, so that while the job runs
+	// and its result is read, the upload can already be collected.
+	req.Images, refs = nil, nil
 	st, err := c.poll(ctx, req.Key, j)
 	if err != nil {
 		return frameforge.Image{}, c.abandon(ctx, req, j, true, err)
@@ -227,14 +230,35 @@ func (c *Client) send(ctx context.Context, method, rawURL string, key frameforge
 		return response{}, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := readBody(resp.Body, resp.ContentLength, limit)
+	if errors.Is(err, errTooLarge) {
+		return response{}, fmt.Errorf("%s: %w (%d bytes)", method, errTooLarge, limit)
+	}
 	if err != nil {
 		return response{}, fmt.Errorf("%s: reading body: %w", method, err)
 	}
-	if int64(len(data)) > limit {
-		return response{}, fmt.Errorf("%s: %w (%d bytes)", method, errTooLarge, limit)
-	}
 	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// readBody reads a whole body of at most limit bytes: into one buffer of
+// the declared length when there is one (a result image is megabytes, and
+// growing a buffer to fit allocates about twice that), else growing.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength > limit {
+		return nil, errTooLarge
+	}
+	if contentLength >= 0 {
+		buf := make([]byte, contentLength)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		return nil, errTooLarge
+	}
+	return data, err
 }
 
 // ok reports a 2xx answer. fal answers 200 or 202 on success.

@@ -192,9 +192,9 @@ func (s *Server) outputLocked(endpointID string, in map[string]any, inputs []Inp
 		}
 	}
 	prompt, _ := in["prompt"].(string)
-	data, ct := render(w, h, prompt, format)
-	if s.b.Output != nil {
-		data, ct = s.b.Output, http.DetectContentType(s.b.Output)
+	data, ct := s.b.Output, http.DetectContentType(s.b.Output)
+	if data == nil {
+		data, ct = render(w, h, prompt, format)
 	}
 
 	images := []any{}
