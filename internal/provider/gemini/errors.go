@@ -112,6 +112,8 @@ func classify(err error, model string, key frameforge.Key) outcome {
 	case errors.Is(err, errMarkerMissing):
 		// Our bug (or an SDK change), not the network: never retried.
 		return outcome{err: failure(frameforge.EInternal, msgInternalCall, err, secret), label: "internal"}
+	case errors.Is(err, errAnswerTooLarge):
+		return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "too large"}
 	case errors.Is(err, context.DeadlineExceeded):
 		// http.Client.Timeout fired although ctx is still alive: the
 		// operator's per-call budget is spent, another attempt would be too.

@@ -115,18 +115,33 @@ func (t *inlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// readAnswer reads a whole answer body, in one allocation when its length
-// is known.
+// maxAnswerBytes bounds an answer we read: the largest real ones (a 4K PNG
+// in base64) are tens of megabytes.
+const maxAnswerBytes = 128 << 20
+
+// errAnswerTooLarge is an answer over maxAnswerBytes.
+var errAnswerTooLarge = errors.New("gemini: answer larger than 128 MiB")
+
+// readAnswer reads a whole answer body of at most maxAnswerBytes, in one
+// allocation when its length is known.
 func readAnswer(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	if n := resp.ContentLength; n >= 0 && n < 1<<31 {
+	n := resp.ContentLength
+	if n > maxAnswerBytes {
+		return nil, errAnswerTooLarge
+	}
+	if n >= 0 {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
 			return nil, err
 		}
 		return buf, nil
 	}
-	return io.ReadAll(resp.Body)
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err == nil && len(buf) > maxAnswerBytes {
+		return nil, errAnswerTooLarge
+	}
+	return buf, err
 }
 
 // dataKey is the JSON key of a Blob's bytes.

@@ -289,3 +289,31 @@ func TestTakeImages(t *testing.T) {
 		})
 	}
 }
+
+// An answer declaring more than maxAnswerBytes is refused before it is read,
+// and the edit fails as a bad answer, not retried.
+func TestInlineAnswerTooLarge(t *testing.T) {
+	in, ps, err := inlineParts([][]byte{[]byte("photo")}, []string{"image/jpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"data":"` + base64.StdEncoding.EncodeToString(ps[0].InlineData.Data) + `"}`
+	read := false
+	tr := &inlineTransport{base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, ContentLength: maxAnswerBytes + 1, Header: http.Header{}, Request: r,
+			Body: io.NopCloser(readFunc(func([]byte) (int, error) { read = true; return 0, io.EOF }))}, nil
+	})}
+	req, _ := http.NewRequestWithContext(withInline(context.Background(), in), http.MethodPost, "http://example.invalid/", strings.NewReader(body))
+	_, err = tr.RoundTrip(req)
+	if !errors.Is(err, errAnswerTooLarge) || read {
+		t.Fatalf("RoundTrip = %v (body read: %v); want errAnswerTooLarge without reading", err, read)
+	}
+	o := classify(&httpError{err}, testModel, frameforge.NewKey("k", false))
+	if o.retry || o.err.Code != frameforge.EUpstreamError {
+		t.Errorf("classified as %s retry=%v; want upstream_error, no retry", o.err.Code, o.retry)
+	}
+}
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
