@@ -109,6 +109,8 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		return frameforge.Image{}, failure(frameforge.EInternal, msgInternalCall, err, secret)
 	}
 	ctx = withInline(ctx, in)
+	// From here on only the bypass holds the images (see inline.go).
+	req.Images = nil
 	contents := []*genai.Content{genai.NewContentFromParts(ps, genai.RoleUser)}
 	gcfg := generateConfig()
 

@@ -106,8 +106,12 @@ func (t *inlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	answer, err := readAnswer(resp)
 	if err != nil {
-		return nil, err
+		return nil, err // retried as a transport error: in.data stays
 	}
+	// A whole 200 answer ends the edit's attempts, whatever it says: let go
+	// of the images, so the upload can be collected while the answer is
+	// handled and sent on.
+	in.data = nil
 	answer = in.takeImages(answer)
 	resp.Body = io.NopCloser(bytes.NewReader(answer))
 	resp.ContentLength = int64(len(answer))
@@ -236,6 +240,10 @@ func (in *inlineImages) answer(data []byte) []byte {
 // splice cuts body at each quoted marker and returns the pieces in order:
 // JSON text as is, images to be base64-encoded, plus the total length.
 func (in *inlineImages) splice(body []byte) ([]piece, int64, error) {
+	if in.data == nil {
+		// A request after a whole 200 answer: never meant to happen.
+		return nil, 0, fmt.Errorf("%w (the images were released after an answer)", errMarkerMissing)
+	}
 	var parts []piece
 	var size int64
 	rest := body

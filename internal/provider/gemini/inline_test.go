@@ -160,6 +160,13 @@ func TestInlineGetBody(t *testing.T) {
 	if req.Body == nil || got == req {
 		t.Error("the caller's request was modified instead of cloned")
 	}
+
+	// After a whole 200 answer the images are let go: another request of
+	// the same edit fails instead of sending an empty image.
+	again2, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://example.invalid/", strings.NewReader(body))
+	if _, err := tr.RoundTrip(again2); !errors.Is(err, errMarkerMissing) {
+		t.Errorf("second RoundTrip = %v; want errMarkerMissing", err)
+	}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
