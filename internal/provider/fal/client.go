@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"frameforge"
+	"frameforge/internal/httpbody"
 )
 
 // Config holds the fal settings. Each field names the environment variable
@@ -190,9 +191,6 @@ type response struct {
 	body   []byte
 }
 
-// errTooLarge is returned by send when a body exceeds its limit.
-var errTooLarge = errors.New("response body over limit")
-
 // Body limits for JSON answers. A result holds data-URI images (base64: 4/3
 // of the bytes), so its limit follows MaxDownloadBytes.
 const maxJSONBytes = 1 << 20
@@ -230,35 +228,14 @@ func (c *Client) send(ctx context.Context, method, rawURL string, key frameforge
 		return response{}, err
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp.Body, resp.ContentLength, limit)
-	if errors.Is(err, errTooLarge) {
-		return response{}, fmt.Errorf("%s: %w (%d bytes)", method, errTooLarge, limit)
+	data, err := httpbody.Read(resp.Body, resp.ContentLength, limit)
+	if errors.Is(err, httpbody.ErrTooLarge) {
+		return response{}, fmt.Errorf("%s: %w (%d bytes)", method, httpbody.ErrTooLarge, limit)
 	}
 	if err != nil {
 		return response{}, fmt.Errorf("%s: reading body: %w", method, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
-}
-
-// readBody reads a whole body of at most limit bytes: into one buffer of
-// the declared length when there is one (a result image is megabytes, and
-// growing a buffer to fit allocates about twice that), else growing.
-func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
-	if contentLength > limit {
-		return nil, errTooLarge
-	}
-	if contentLength >= 0 {
-		buf := make([]byte, contentLength)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err == nil && int64(len(data)) > limit {
-		return nil, errTooLarge
-	}
-	return data, err
 }
 
 // ok reports a 2xx answer. fal answers 200 or 202 on success.

@@ -3,7 +3,6 @@ package fal
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -323,31 +322,6 @@ func TestEditErrors(t *testing.T) {
 			}
 			if tt.check != nil {
 				tt.check(t, fake)
-			}
-		})
-	}
-}
-
-func TestReadBody(t *testing.T) {
-	body := strings.Repeat("x", 100)
-	cases := []struct {
-		name          string
-		contentLength int64
-		limit         int64
-		want          string
-		err           error
-	}{
-		{"declared length", 100, 100, body, nil},
-		{"unknown length", -1, 100, body, nil},
-		{"declared over the limit, nothing read", 100, 99, "", errTooLarge},
-		{"unknown length over the limit", -1, 99, "", errTooLarge},
-		{"shorter than declared", 120, 200, "", io.ErrUnexpectedEOF},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := readBody(strings.NewReader(body), c.contentLength, c.limit)
-			if !errors.Is(err, c.err) || err == nil && string(got) != c.want {
-				t.Errorf("readBody = %d bytes, %v; want %d bytes, %v", len(got), err, len(c.want), c.err)
 			}
 		})
 	}

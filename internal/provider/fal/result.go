@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"frameforge"
+	"frameforge/internal/httpbody"
 )
 
 // output is the part of a model's output we use (spec §2.9). Flux and qwen
@@ -217,7 +218,7 @@ func (c *Client) download(ctx context.Context, rawURL string) ([]byte, string, *
 	resp, err := c.send(ctx, http.MethodGet, rawURL, frameforge.Key{}, nil, "", c.cfg.MaxDownloadBytes)
 	if err != nil {
 		msg := "Could not download the result image from fal.ai."
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, httpbody.ErrTooLarge) {
 			msg = "The result image from fal.ai is larger than this server accepts."
 		}
 		return nil, "", frameforge.Wrap(fmt.Errorf("fal download: %w", err), frameforge.EUpstreamError, msg)

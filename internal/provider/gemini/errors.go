@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genai"
 
 	"frameforge"
+	"frameforge/internal/httpbody"
 )
 
 // Public messages. They are the only text a client sees; none may carry an
@@ -112,7 +113,7 @@ func classify(err error, model string, key frameforge.Key) outcome {
 	case errors.Is(err, errMarkerMissing):
 		// Our bug (or an SDK change), not the network: never retried.
 		return outcome{err: failure(frameforge.EInternal, msgInternalCall, err, secret), label: "internal"}
-	case errors.Is(err, errAnswerTooLarge):
+	case errors.Is(err, httpbody.ErrTooLarge):
 		return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "too large"}
 	case errors.Is(err, context.DeadlineExceeded):
 		// http.Client.Timeout fired although ctx is still alive: the

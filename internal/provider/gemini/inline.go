@@ -11,6 +11,8 @@ import (
 	"net/http"
 
 	"google.golang.org/genai"
+
+	"frameforge/internal/httpbody"
 )
 
 // Why this file exists: the SDK turns a request into JSON three times over
@@ -104,7 +106,8 @@ func (t *inlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	answer, err := readAnswer(resp)
+	answer, err := httpbody.Read(resp.Body, resp.ContentLength, maxAnswerBytes)
+	resp.Body.Close()
 	if err != nil {
 		return nil, err // retried as a transport error: in.data stays
 	}
@@ -122,31 +125,6 @@ func (t *inlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // maxAnswerBytes bounds an answer we read: the largest real ones (a 4K PNG
 // in base64) are tens of megabytes.
 const maxAnswerBytes = 128 << 20
-
-// errAnswerTooLarge is an answer over maxAnswerBytes.
-var errAnswerTooLarge = errors.New("gemini: answer larger than 128 MiB")
-
-// readAnswer reads a whole answer body of at most maxAnswerBytes, in one
-// allocation when its length is known.
-func readAnswer(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	n := resp.ContentLength
-	if n > maxAnswerBytes {
-		return nil, errAnswerTooLarge
-	}
-	if n >= 0 {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
-	if err == nil && len(buf) > maxAnswerBytes {
-		return nil, errAnswerTooLarge
-	}
-	return buf, err
-}
 
 // dataKey is the JSON key of a Blob's bytes.
 var dataKey = []byte(`"data"`)

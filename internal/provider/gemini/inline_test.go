@@ -16,6 +16,7 @@ import (
 	"google.golang.org/genai"
 
 	"frameforge"
+	"frameforge/internal/httpbody"
 	"frameforge/internal/provider/gemini/geminitest"
 )
 
@@ -312,8 +313,8 @@ func TestInlineAnswerTooLarge(t *testing.T) {
 	})}
 	req, _ := http.NewRequestWithContext(withInline(context.Background(), in), http.MethodPost, "http://example.invalid/", strings.NewReader(body))
 	_, err = tr.RoundTrip(req)
-	if !errors.Is(err, errAnswerTooLarge) || read {
-		t.Fatalf("RoundTrip = %v (body read: %v); want errAnswerTooLarge without reading", err, read)
+	if !errors.Is(err, httpbody.ErrTooLarge) || read {
+		t.Fatalf("RoundTrip = %v (body read: %v); want ErrTooLarge without reading", err, read)
 	}
 	o := classify(&httpError{err}, testModel, frameforge.NewKey("k", false))
 	if o.retry || o.err.Code != frameforge.EUpstreamError {
