@@ -32,7 +32,7 @@ import (
 // When ready is not nil, the bound address is sent on it once the server
 // accepts connections (tests listen on port 0).
 // gcPercent is the garbage collector's target when GOGC is not set.
-const gcPercent = 50
+const gcPercent = 25
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	fset := flag.NewFlagSet(args[0], flag.ContinueOnError)
@@ -43,10 +43,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if getenv("GOGC") == "" {
 		// The heap is mostly image bytes, which the collector does not
-		// scan, so collecting at +50 % instead of the default +100 % costs
-		// little CPU (same req/s in bench/run.sh) and keeps peak memory
-		// near the bytes in flight. The runtime reads GOGC and GOMEMLIMIT
-		// from the real environment; an operator's choice wins.
+		// scan, so collecting at +25 % instead of the default +100 % costs
+		// little CPU, and the peak is near the bytes in flight rather than
+		// twice them: at +100 % (or +50 %) a burst of 200 edits peaked at
+		// 2× (1.5×) its uploads (bench/run.sh, docs/performance.md). The
+		// runtime reads GOGC and GOMEMLIMIT from the real environment; an
+		// operator's choice wins.
 		debug.SetGCPercent(gcPercent)
 	}
 	getenv, err := withEnvFile(getenv, *envFile)

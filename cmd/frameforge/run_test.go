@@ -73,8 +73,8 @@ func TestRunRefusesBadConfigWithOneLine(t *testing.T) {
 	}
 }
 
-// Without GOGC, run collects at +50 % (the heap is mostly unscanned image
-// bytes); an operator's GOGC is left to the runtime.
+// Without GOGC, run sets the collector's target to gcPercent (the heap is
+// mostly unscanned image bytes); an operator's GOGC is left to the runtime.
 func TestRunTunesGCUnlessGOGCIsSet(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	for _, c := range []struct {
