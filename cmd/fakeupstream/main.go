@@ -53,7 +53,6 @@ func run() error {
 	answerBytes := flag.Int("answer-bytes", 0, "answer a noisy PNG of about this many bytes (0: a small picture)")
 	flag.Parse()
 
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

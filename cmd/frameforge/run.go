@@ -28,12 +28,12 @@ import (
 	"frameforge/internal/server"
 )
 
-// run is the whole program; main only supplies the process's environment.
-// When ready is not nil, the bound address is sent on it once the server
-// accepts connections (tests listen on port 0).
 // gcPercent is the garbage collector's target when GOGC is not set.
 const gcPercent = 25
 
+// run is the whole program; main only supplies the process's environment.
+// When ready is not nil, the bound address is sent on it once the server
+// accepts connections (tests listen on port 0).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	fset := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fset.SetOutput(stderr)

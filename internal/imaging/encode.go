@@ -24,13 +24,13 @@ const iccJPEGPrefix = "ICC_PROFILE\x00"
 const pngHeaderSize = len(pngSignature) + 12 + 13
 
 // encodeJPEG writes img to w as a JPEG of the given quality (0 for the
-// default), encoded in stripes on all cores, with the APP2 ICC_PROFILE segments in profile, if any, placed
-// right after SOI.
+// default), encoded in stripes on every core, with the APP2 ICC_PROFILE
+// segments in profile, if any, placed right after SOI.
 func encodeJPEG(w io.Writer, img image.Image, quality int, profile []byte) error {
 	if quality <= 0 {
 		quality = defaultJPEGQuality
 	}
-	// Striped on every core (stripes.go): encoding is most of a transcode.
+	// Encoding is most of a transcode (stripes.go).
 	workers := runtime.GOMAXPROCS(0)
 	b := img.Bounds()
 	return encodeJPEGStriped(insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)},
