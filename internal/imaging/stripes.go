@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
@@ -101,7 +102,8 @@ func splitScan(enc []byte) (scanParts, error) {
 	})
 	if err != nil || p.sof == nil || dataStart == 0 || len(p.sof) < 6 ||
 		len(enc) < dataStart+2 || enc[len(enc)-2] != 0xFF || enc[len(enc)-1] != markerEOI {
-		return p, corruptf("jpeg: unexpected encoder output while joining stripes")
+		// Our bug, not the client's photo: not an ErrCorrupt.
+		return p, errors.New("imaging: unexpected JPEG encoder output while joining stripes")
 	}
 	p.data = enc[dataStart : len(enc)-2]
 	return p, nil
@@ -138,7 +140,7 @@ func joinStripes(w io.Writer, stripes [][]byte, width, height, stripeH int) erro
 	mw, mh := mcuSize(first.sof)
 	interval := ceilDiv(width, mw) * (stripeH / mh)
 	if stripeH%mh != 0 || interval > maxRestartInterval {
-		return corruptf("jpeg: stripe of %d rows does not fit the encoder's %dx%d MCUs", stripeH, mw, mh)
+		return fmt.Errorf("imaging: a stripe of %d rows does not fit the encoder's %dx%d MCUs", stripeH, mw, mh)
 	}
 	sosEnd := len(enc) - len(first.data) - 2
 	head := make([]byte, 0, sosEnd+6)
