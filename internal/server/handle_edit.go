@@ -128,6 +128,20 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 	})
 }
 
+// prepareError tells the client's bad photo (a decode that fails: 400) from
+// our own failure (an encoder error: 500). imaging marks every input problem
+// with one of its sentinel errors.
+func prepareError(err error, filename string) error {
+	for _, input := range []error{imaging.ErrCorrupt, imaging.ErrTruncated, imaging.ErrUnsupported,
+		imaging.ErrNotImage, imaging.ErrEmpty} {
+		if errors.Is(err, input) {
+			return frameforge.Wrap(err, frameforge.EInvalidImage,
+				fmt.Sprintf("File %q could not be decoded as an image.", filename))
+		}
+	}
+	return frameforge.Wrap(err, frameforge.EInternal, "The server failed to prepare the images.")
+}
+
 // prepare makes each upload ready to leave the server: upright, without
 // metadata, no larger than the model uses (opt.MaxSide), and all together
 // within the provider's request budget (upstreamBytes; Gemini takes about
@@ -150,8 +164,7 @@ func prepare(ups []upload, opt imaging.Options, upstreamBytes int64) ([]framefor
 			p, err = imaging.Prepare(p.Data, imaging.Info{}, o)
 		}
 		if err != nil {
-			return nil, frameforge.Wrap(err, frameforge.EInvalidImage,
-				fmt.Sprintf("File %q could not be decoded as an image.", u.img.Filename))
+			return nil, prepareError(err, u.img.Filename)
 		}
 		out[i] = frameforge.Image{Data: p.Data, ContentType: p.ContentType, Filename: u.img.Filename,
 			Width: p.Width, Height: p.Height}

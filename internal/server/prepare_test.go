@@ -3,12 +3,19 @@ package server
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"frameforge"
+	"frameforge/internal/imaging"
 	"frameforge/internal/imaging/imagingtest"
 	"frameforge/internal/provider"
 )
@@ -119,5 +126,41 @@ func TestUpstreamByteBudget(t *testing.T) {
 	}
 	if total > 600<<10 || total < 100<<10 {
 		t.Errorf("sent %d bytes in all; want within the 600 KiB budget (and not absurdly small)", total)
+	}
+}
+
+// A photo whose container is sound but whose pixels do not decode is the
+// client's problem (400); an encoder failure would be ours (500).
+func TestPrepareFailures(t *testing.T) {
+	photo := sidewaysPhoto(t, 160, 80) // orientation 6: Prepare must decode it
+	scan := bytes.LastIndex(photo, []byte{0xFF, 0xDA})
+	broken := bytes.Clone(photo)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := scan + 20; i < len(broken)-2; i++ {
+		broken[i] = byte(rng.IntN(0xFF)) // never 0xFF: the container walk still passes
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(broken)); err == nil {
+		t.Fatal("test photo still decodes; it must not")
+	}
+	st := newStack(t, testConfig(), serverKeys{google: true})
+	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "garbled.jpg", broken)))
+	if e := decodeError(t, w); w.Code != http.StatusBadRequest || e.Code != "invalid_image" || !strings.Contains(e.Detail, `"garbled.jpg" could not be decoded`) {
+		t.Errorf("garbled pixels: %d %s %q; want 400 invalid_image naming the file", w.Code, e.Code, e.Detail)
+	}
+	if n := len(st.gemini.Requests()); n != 0 {
+		t.Errorf("%d requests reached Gemini; want none", n)
+	}
+
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{fmt.Errorf("imaging: jpeg: %w: bad Huffman code", imaging.ErrCorrupt), "invalid_image"},
+		{fmt.Errorf("imaging: %w", imaging.ErrTruncated), "invalid_image"},
+		{fmt.Errorf("imaging: encode image/jpeg: %w", io.ErrShortWrite), "internal_error"},
+	} {
+		if got := frameforge.ErrorCode(prepareError(c.err, "a.jpg")); got != c.code {
+			t.Errorf("prepareError(%v) = %s; want %s", c.err, got, c.code)
+		}
 	}
 }
