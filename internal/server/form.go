@@ -136,23 +136,35 @@ func readImage(p *multipart.Part, a *arena, lim Limits, n int) (upload, error) {
 			"File %q is %d×%d pixels (%s); the limit is %s per image.",
 			name, info.Width, info.Height, megapixels(px), megapixels(lim.MaxPixels))
 	}
-	switch {
-	case errors.Is(err, imaging.ErrUnsupported):
-		return upload{}, frameforge.Wrap(err, frameforge.EUnsupportedImage, unsupportedMessage(name, info.ContentType))
-	case errors.Is(err, imaging.ErrNotImage):
-		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is not an image (sniffed %s).", name, info.ContentType))
-	case errors.Is(err, imaging.ErrTruncated):
-		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name))
-	case err != nil:
-		return upload{}, frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is not a valid %s image: its data is corrupt.", name, info.ContentType))
+	if err != nil {
+		// Inspect fails only on the file itself.
+		fe, _ := inputError(err, name, info.ContentType)
+		return upload{}, fe
 	}
 	return upload{
 		img:  frameforge.Image{Data: data, ContentType: info.ContentType, Filename: name, Width: info.Width, Height: info.Height},
 		info: info,
 	}, nil
+}
+
+// inputError turns an imaging error about the client's file into its
+// answer, and reports whether it was one: imaging marks every problem of
+// the input with a sentinel. Any other error is corrupt data to Inspect, and
+// our own failure to Prepare.
+func inputError(err error, name, contentType string) (*frameforge.Error, bool) {
+	switch {
+	case errors.Is(err, imaging.ErrUnsupported):
+		return frameforge.Wrap(err, frameforge.EUnsupportedImage, unsupportedMessage(name, contentType)), true
+	case errors.Is(err, imaging.ErrNotImage):
+		return frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
+			"File %q is not an image (sniffed %s).", name, contentType)), true
+	case errors.Is(err, imaging.ErrTruncated):
+		return frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
+			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name)), true
+	}
+	corrupt := frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
+		"File %q is not a valid %s image: its data is corrupt.", name, contentType))
+	return corrupt, errors.Is(err, imaging.ErrCorrupt) || errors.Is(err, imaging.ErrEmpty)
 }
 
 // unsupportedMessage explains a recognised but unsupported image and what to

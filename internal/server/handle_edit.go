@@ -128,16 +128,11 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 	})
 }
 
-// prepareError tells the client's bad photo (a decode that fails: 400) from
-// our own failure (an encoder error: 500). imaging marks every input problem
-// with one of its sentinel errors.
-func prepareError(err error, filename string) error {
-	for _, input := range []error{imaging.ErrCorrupt, imaging.ErrTruncated, imaging.ErrUnsupported,
-		imaging.ErrNotImage, imaging.ErrEmpty} {
-		if errors.Is(err, input) {
-			return frameforge.Wrap(err, frameforge.EInvalidImage,
-				fmt.Sprintf("File %q could not be decoded as an image.", filename))
-		}
+// prepareError tells the client's bad photo (a decode that fails: 4xx, as
+// when Inspect refuses it) from our own failure (an encoder error: 500).
+func prepareError(err error, up upload) error {
+	if fe, ok := inputError(err, up.img.Filename, up.info.ContentType); ok {
+		return fe
 	}
 	return frameforge.Wrap(err, frameforge.EInternal, "The server failed to prepare the images.")
 }
@@ -164,7 +159,7 @@ func prepare(ups []upload, opt imaging.Options, upstreamBytes int64) ([]framefor
 			p, err = imaging.Prepare(p.Data, imaging.Info{}, o)
 		}
 		if err != nil {
-			return nil, prepareError(err, u.img.Filename)
+			return nil, prepareError(err, u)
 		}
 		out[i] = frameforge.Image{Data: p.Data, ContentType: p.ContentType, Filename: u.img.Filename,
 			Width: p.Width, Height: p.Height}

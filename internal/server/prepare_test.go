@@ -144,7 +144,7 @@ func TestPrepareFailures(t *testing.T) {
 	}
 	st := newStack(t, testConfig(), serverKeys{google: true})
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "garbled.jpg", broken)))
-	if e := decodeError(t, w); w.Code != http.StatusBadRequest || e.Code != "invalid_image" || !strings.Contains(e.Detail, `"garbled.jpg" could not be decoded`) {
+	if e := decodeError(t, w); w.Code != http.StatusBadRequest || e.Code != "invalid_image" || !strings.Contains(e.Detail, `"garbled.jpg" is not a valid image/jpeg image`) {
 		t.Errorf("garbled pixels: %d %s %q; want 400 invalid_image naming the file", w.Code, e.Code, e.Detail)
 	}
 	if n := len(st.gemini.Requests()); n != 0 {
@@ -157,9 +157,11 @@ func TestPrepareFailures(t *testing.T) {
 	}{
 		{fmt.Errorf("imaging: jpeg: %w: bad Huffman code", imaging.ErrCorrupt), "invalid_image"},
 		{fmt.Errorf("imaging: %w", imaging.ErrTruncated), "invalid_image"},
+		{fmt.Errorf("imaging: jpeg: %w: arithmetic coding", imaging.ErrUnsupported), "unsupported_image_type"},
 		{fmt.Errorf("imaging: encode image/jpeg: %w", io.ErrShortWrite), "internal_error"},
 	} {
-		if got := frameforge.ErrorCode(prepareError(c.err, "a.jpg")); got != c.code {
+		up := upload{img: frameforge.Image{Filename: "a.jpg"}, info: imaging.Info{ContentType: imaging.TypeJPEG}}
+		if got := frameforge.ErrorCode(prepareError(c.err, up)); got != c.code {
 			t.Errorf("prepareError(%v) = %s; want %s", c.err, got, c.code)
 		}
 	}
