@@ -37,9 +37,9 @@ func stripeHeight(w, h, workers int) int {
 		return 0
 	}
 	sh := ceilDiv(ceilDiv(h, 2*workers), stripeUnit) * stripeUnit
-	if limit := maxRestartInterval / ceilDiv(w, 8) * 8 / stripeUnit * stripeUnit; sh > limit {
-		sh = limit
-	}
+	// Grey MCUs are 8×8: ceil(w/8) of them per 8 rows.
+	maxRows := maxRestartInterval / ceilDiv(w, 8) * 8
+	sh = min(sh, maxRows/stripeUnit*stripeUnit)
 	if sh < stripeUnit || sh >= h {
 		return 0
 	}
