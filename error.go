@@ -19,6 +19,7 @@ const (
 	ERequestTooLarge   = "request_too_large"       // all files together over the limit
 	ETooManyImages     = "too_many_images"         // more files than allowed
 	ETooManyPixels     = "image_too_many_pixels"   // header claims more pixels than allowed
+	EImageTooComplex   = "image_too_complex"       // decoding would cost more than the server allows (memory, scans)
 	EUnknownProvider   = "unknown_provider"        // provider name not recognised
 	EInvalidAPIKey     = "invalid_api_key"         // the client's key was rejected upstream
 	EProviderAuth      = "provider_auth_failed"    // the server's own key was rejected upstream

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -20,11 +21,12 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"frameforge/internal/admission"
 	"frameforge/internal/config"
 	"frameforge/internal/logging"
+	"frameforge/internal/metrics"
+	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
-	"frameforge/internal/provider/fal"
-	"frameforge/internal/provider/gemini"
 	"frameforge/internal/server"
 )
 
@@ -66,13 +68,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stop()
 
 	hc := newHTTPClient()
-	reg := provider.New(
-		provider.Entry{Provider: gemini.New(cfg.Gemini, hc, log), ServerKey: string(cfg.GoogleKey), Model: cfg.Gemini.Model},
-		provider.Entry{Provider: fal.New(cfg.Fal, hc, log), ServerKey: string(cfg.FalKey)},
-		fal.KnownModels(),
-	)
+	var entries []provider.Entry
+	for _, p := range cfg.Providers {
+		entries = append(entries, provider.Entry{Spec: p.Spec, Provider: p.Setup.New(hc, log),
+			ServerKey: string(p.ServerKey), Model: p.Setup.Model})
+	}
+	reg := provider.NewRegistry(entries...)
+	a := cfg.Admission
+	gate := admission.New(a.MaxConcurrentEdits, a.EditQueueSize, a.EditQueueTimeout)
+	// After a burst of edits the heap is mostly dead uploads. Left alone,
+	// the GC would not look at them until the heap doubled again, so the
+	// next burst would stack its uploads on top of the last one's (peak RSS
+	// twice the bytes in flight, measured): collect as soon as the gate is
+	// briefly idle (cheap, the live heap is small then). And once it has
+	// been idle a while, give the memory back to the OS too, so RSS goes
+	// back near its idle figure.
+	gate.OnIdle(200*time.Millisecond, runtime.GC)
+	gate.OnIdle(5*time.Second, debug.FreeOSMemory)
+	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
 	var draining atomic.Bool
-	handler := server.NewServer(log, cfg.Server, reg, draining.Load)
+	handler := server.NewServer(log, cfg.Server, server.Deps{
+		Registry: reg,
+		Pipeline: pipeline.New(cfg.Edit, gate, m, log),
+		Metrics:  m,
+		Draining: draining.Load,
+	})
 
 	// In-flight requests derive from base; cancelling it after a drain that
 	// ran out of time cancels their upstream calls too.
@@ -93,9 +113,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
 	log.Info("frameforge starting", "config", cfg)
-	if cfg.GoogleKey == "" || cfg.FalKey == "" {
-		log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",
-			"google_configured", cfg.GoogleKey != "", "fal_configured", cfg.FalKey != "")
+	for _, p := range cfg.Providers {
+		if p.ServerKey == "" {
+			log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",
+				"provider", p.ID, "key_env", p.KeyEnv)
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

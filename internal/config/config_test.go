@@ -2,12 +2,27 @@ package config
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// provider returns the configured provider with that id.
+func (c Config) provider(t *testing.T, id string) Provider {
+	t.Helper()
+	for _, p := range c.Providers {
+		if p.ID == id {
+			return p
+		}
+	}
+	t.Fatalf("no provider %q in %v", id, c.Providers)
+	return Provider{}
+}
 
 func TestDefaultsWithEmptyEnvironment(t *testing.T) {
 	c, err := Load(env(nil))
@@ -17,8 +32,8 @@ func TestDefaultsWithEmptyEnvironment(t *testing.T) {
 	if c.Addr() != "127.0.0.1:8000" {
 		t.Errorf("Addr() = %q; want 127.0.0.1:8000", c.Addr())
 	}
-	if c.Gemini.Model != "gemini-3.1-flash-image" {
-		t.Errorf("model = %q; want a current GA model gemini-3.1-flash-image", c.Gemini.Model)
+	if m := c.provider(t, "google").Setup.Model; m != "gemini-3.1-flash-image" {
+		t.Errorf("model = %q; want a current GA model gemini-3.1-flash-image", m)
 	}
 	if got := strings.Join(c.Server.AllowedOrigins, ","); got != "*" {
 		t.Errorf("origins = %q; want *", got)
@@ -30,8 +45,10 @@ func TestDefaultsWithEmptyEnvironment(t *testing.T) {
 	if c.Server.Limits.MaxPixels < 48_000_000 || c.Server.Limits.MaxImageBytes < 15<<20 {
 		t.Errorf("limits %+v refuse a 48 MP / 15 MB phone photo", c.Server.Limits)
 	}
-	if c.GoogleKey != "" || c.FalKey != "" {
-		t.Error("keys set from an empty environment")
+	for _, p := range c.Providers {
+		if p.ServerKey != "" {
+			t.Errorf("%s key set from an empty environment", p.ID)
+		}
 	}
 }
 
@@ -52,7 +69,7 @@ func TestValues(t *testing.T) {
 	if c.Addr() != "0.0.0.0:9000" {
 		t.Errorf("Addr() = %q; want 0.0.0.0:9000 from PORT", c.Addr())
 	}
-	if c.GoogleKey != "gem" || c.FalKey != "id:secret" {
+	if c.provider(t, "google").ServerKey != "gem" || c.provider(t, "fal").ServerKey != "id:secret" {
 		t.Errorf("keys not read")
 	}
 	if got := strings.Join(c.Server.AllowedOrigins, ","); got != "http://localhost:5173,https://app.example.com" {
@@ -64,16 +81,16 @@ func TestValues(t *testing.T) {
 	if c.Server.EditTimeout != 90*time.Second || c.Log.Level != slog.LevelDebug || c.Log.Format != "json" {
 		t.Errorf("edit timeout %s, level %s, format %s", c.Server.EditTimeout, c.Log.Level, c.Log.Format)
 	}
-	if c.Gemini.BaseURL != "http://127.0.0.1:1234/" {
-		t.Errorf("gemini base url = %q", c.Gemini.BaseURL)
+	if s := c.provider(t, "google").Setup.Settings.String(); !strings.Contains(s, "base_url=http://127.0.0.1:1234/") {
+		t.Errorf("gemini settings = %s; want base_url from GEMINI_BASE_URL", s)
 	}
 }
 
 func TestPrecedence(t *testing.T) {
 	c, _ := Load(env(map[string]string{"GOOGLE_API_KEY": "g", "GEMINI_API_KEY": "x", "SERVER_PORT": "8001", "PORT": "9000",
 		"ALLOWED_ORIGINS": "http://a.example, http://b.example"}))
-	if c.GoogleKey != "g" || c.Port != 8001 {
-		t.Errorf("GOOGLE_API_KEY and SERVER_PORT must win: key %v port %d", c.GoogleKey == "g", c.Port)
+	if c.provider(t, "google").ServerKey != "g" || c.Port != 8001 {
+		t.Errorf("GOOGLE_API_KEY and SERVER_PORT must win: key %v port %d", c.provider(t, "google").ServerKey == "g", c.Port)
 	}
 	if len(c.Server.AllowedOrigins) != 2 {
 		t.Errorf("comma list origins = %q", c.Server.AllowedOrigins)
@@ -90,7 +107,8 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"GEMINI_BASE_URL", "localhost:1234"},
 		{"FAL_QUEUE_URL", "ftp://queue"},
 		{"FAL_REST_URL", "::"},
-		{"OPENAI_BASE_URL", "api.openai.com"},
+		{"MAX_IMAGE_BYTES", "128MiB"}, // over MAX_REQUEST_BYTES' default: the limits are checked against each other
+		{"DECODE_MEMORY_BUDGET", "much"},
 		{"MAX_IMAGE_BYTES", "lots"},
 		{"MAX_IMAGES", "0"},
 		{"MAX_IMAGE_PIXELS", "-5"},
@@ -116,7 +134,7 @@ func TestLogValueRedactsKeys(t *testing.T) {
 	c, _ := Load(env(map[string]string{"GOOGLE_API_KEY": "AIzaSECRET", "FAL_KEY": "id:FALSECRET"}))
 	var b strings.Builder
 	slog.New(slog.NewTextHandler(&b, nil)).Info("start", "config", c)
-	if out := b.String(); strings.Contains(out, "SECRET") || !strings.Contains(out, "google_api_key=[redacted]") {
+	if out := b.String(); strings.Contains(out, "SECRET") || !strings.Contains(out, "google.key=[redacted]") || !strings.Contains(out, "fal.key=[redacted]") {
 		t.Errorf("log line leaks or hides the wrong thing: %s", out)
 	}
 }
@@ -127,11 +145,63 @@ func TestProviderSettingsAreCheckedByTheProvider(t *testing.T) {
 		{"GOOGLE_MODEL_ID", "gemini?x=1"},
 		{"GEMINI_MAX_ATTEMPTS", "11"},
 		{"GEMINI_MAX_ATTEMPTS", "three"},
-		{"FAL_RUN_URL", "queue"},
+		{"GEMINI_BASE_BACKOFF", "soon"},
+		{"GEMINI_MAX_BACKOFF", "1ms"}, // below the base backoff
+		{"FAL_POLL_INITIAL", "0s"},
+		{"FAL_POLL_MAX", "1ms"}, // below the first poll wait
+		{"FAL_UPLOAD_THRESHOLD", "big"},
 	} {
 		_, err := Load(env(map[string]string{tt.name: tt.value}))
 		if err == nil || !strings.HasPrefix(err.Error(), tt.name+":") || strings.Count(err.Error(), tt.name+":") != 1 {
 			t.Errorf("Load(%s=%q) error = %v; want exactly one line naming %s", tt.name, tt.value, err, tt.name)
+		}
+	}
+}
+
+// TestDocumentedVariablesAreRead: every variable the README's configuration
+// table or .env.example names is one Load reads, and every variable Load
+// reads is in the README: the documentation tells the truth both ways.
+func TestDocumentedVariablesAreRead(t *testing.T) {
+	read := map[string]bool{}
+	if _, err := Load(func(k string) string { read[k] = true; return "" }); err != nil {
+		t.Fatal(err)
+	}
+	documented := func(file string, re *regexp.Regexp) map[string]bool {
+		b, err := os.ReadFile(filepath.Join("..", "..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]bool{}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			for _, n := range regexp.MustCompile("`([A-Z][A-Z0-9_]+)`").FindAllStringSubmatch(m[1], -1) {
+				names[n[1]] = true
+			}
+			if !strings.Contains(m[1], "`") {
+				names[m[1]] = true
+			}
+		}
+		return names
+	}
+	readme := documented("README.md", regexp.MustCompile("(?m)^\\| (`[A-Z][A-Z0-9_]+`(?:, `[A-Z][A-Z0-9_]+`)*) \\|"))
+	example := documented(".env.example", regexp.MustCompile(`(?m)^#? ?([A-Z][A-Z0-9_]+)=`))
+	// Read by the Go runtime itself, documented for operators.
+	runtimeVars := map[string]bool{"GOGC": true, "GOMEMLIMIT": true}
+	for _, docs := range []struct {
+		file  string
+		names map[string]bool
+	}{{"README.md", readme}, {".env.example", example}} {
+		if len(docs.names) < 10 {
+			t.Fatalf("%s: found only %v; the table's format changed?", docs.file, docs.names)
+		}
+		for n := range docs.names {
+			if !read[n] && !runtimeVars[n] {
+				t.Errorf("%s documents %s, which the server never reads", docs.file, n)
+			}
+		}
+	}
+	for n := range read {
+		if !readme[n] {
+			t.Errorf("Load reads %s, which the README's configuration table does not document", n)
 		}
 	}
 }

@@ -1,63 +1,97 @@
-// Package provider resolves a client's provider name to the provider that
-// serves it, the model and the key for this one request.
+// Package provider is the table of providers: what each one is (its names,
+// the headers and variables that carry its key, how a model is named) and,
+// for one request, which provider, model and key serve a client's name.
+// Everything that lists providers (credentials, CORS, /api/providers, the
+// OpenAPI document, the page) derives from this table; adding a provider is
+// one package plus one Spec in builtin.go.
 package provider
 
 import (
+	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 
 	"frameforge"
-	"frameforge/internal/provider/fal"
+	"frameforge/internal/envconf"
 )
 
-// Default is the provider used when a request names none (compat).
-const Default = "google"
+// KeyHeader is a request header that may carry a provider key.
+type KeyHeader struct {
+	Name string
+	// Schemes, when set, means the value is "<scheme> <key>" with one of
+	// these schemes (case-insensitive), as in Authorization.
+	Schemes []string
+}
 
-// FalPrefix introduces a fal.ai model path in a provider name.
-const FalPrefix = "fal:"
+// Spec declares what a provider is.
+type Spec struct {
+	ID      string   // canonical name, e.g. "google"
+	Aliases []string // other names for it, e.g. "nano-banana"
+	Label   string   // for people
 
-// Entry is one configured provider: the implementation and the server's own
-// key for it (empty when the operator configured none).
+	KeyHeaders []KeyHeader // request headers with a per-request key, in order of preference
+	KeyEnv     []string    // variables with the server's key, in order of preference
+
+	// Prefix, when set, makes names of the form "<prefix><model>" (such as
+	// "fal:fal-ai/flux-kontext/dev") and ParseModel checks the model part.
+	// A provider without a prefix serves the model its Setup names.
+	Prefix     string
+	ParseModel func(model string) error
+	Models     []string // example models offered to clients (prefixed providers)
+
+	// Load reads the provider's own settings (every problem is recorded on
+	// env, naming its variable) and says how to build it.
+	Load func(env *envconf.Reader) Setup
+}
+
+// Setup is a provider's configuration, read from the environment.
+type Setup struct {
+	Model    string    // the default model ("" for prefixed providers)
+	Settings slog.Value // the effective settings, for the start-up log
+	New      func(hc *http.Client, log *slog.Logger) frameforge.Provider
+}
+
+// Entry is one provider of a running server: what it is, the
+// implementation, and the server's own key (empty when the operator
+// configured none).
 type Entry struct {
+	Spec
 	Provider  frameforge.Provider
 	ServerKey string
-	Model     string // the model used when the provider name does not carry one
+	Model     string // the model used when the name does not carry one
 }
 
-// Credentials are the keys a client sent with one request.
-type Credentials struct {
-	Google string
-	Fal    string
-}
+// Credentials are the keys a client sent with one request, by provider id.
+type Credentials map[string]string
 
 // Route is the outcome of resolving a provider name for one request.
 type Route struct {
 	ID       string // canonical name: "google" or "fal:<model path>"
+	Family   string // the provider's id, without a model: a label of bounded cardinality
 	Provider frameforge.Provider
 	Model    string
 	Key      frameforge.Key // empty: no key anywhere, the development fallback applies
 }
 
-// Family is the provider without its model ("google" or "fal"): a label of
-// bounded cardinality for metrics.
-func (r Route) Family() string {
-	if strings.HasPrefix(r.ID, FalPrefix) {
-		return "fal"
-	}
-	return r.ID
-}
-
-// Registry knows the providers. It is immutable after New and safe for
-// concurrent use.
+// Registry knows the providers. It is immutable after NewRegistry and safe
+// for concurrent use.
 type Registry struct {
-	google    Entry
-	fal       Entry
-	falModels []string
+	entries []Entry
 }
 
-// New returns a registry for the Google (Gemini) and fal providers. falModels
-// are example model paths offered to clients; any valid path is accepted.
-func New(google, fal Entry, falModels []string) *Registry {
-	return &Registry{google: google, fal: fal, falModels: falModels}
+// NewRegistry returns a registry of entries; the first is the default
+// provider (used when a request names none).
+func NewRegistry(entries ...Entry) *Registry {
+	return &Registry{entries: entries}
+}
+
+// Default is the provider used when a request names none.
+func (r *Registry) Default() string {
+	if len(r.entries) == 0 {
+		return ""
+	}
+	return r.entries[0].ID
 }
 
 // Resolve maps a provider name (case-insensitive, trimmed; empty means the
@@ -65,39 +99,123 @@ func New(google, fal Entry, falModels []string) *Registry {
 // It returns an EUnknownProvider error naming the valid choices.
 func (r *Registry) Resolve(name string, creds Credentials) (Route, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
-	switch {
-	case n == "":
-		n = Default
-		fallthrough
-	case n == "google" || n == "nano-banana":
-		return Route{ID: "google", Provider: r.google.Provider, Model: r.google.Model,
-			Key: pickKey(creds.Google, r.google.ServerKey)}, nil
-	case strings.HasPrefix(n, FalPrefix):
-		path := strings.TrimSpace(n[len(FalPrefix):])
-		if path == "" {
+	if n == "" {
+		n = r.Default()
+	}
+	for _, e := range r.entries {
+		if e.Prefix == "" && (n == e.ID || slices.Contains(e.Aliases, n)) {
+			return Route{ID: e.ID, Family: e.ID, Provider: e.Provider, Model: e.Model,
+				Key: pickKey(creds[e.ID], e.ServerKey)}, nil
+		}
+	}
+	for _, e := range r.entries {
+		model, ok := strings.CutPrefix(n, e.Prefix)
+		if e.Prefix == "" || !ok {
+			continue
+		}
+		model = strings.TrimSpace(model)
+		if model == "" {
 			return Route{}, frameforge.Errorf(frameforge.EUnknownProvider,
-				"The provider %q needs a model path, for example \"fal:%s\".", FalPrefix, r.exampleFalModel())
+				"The provider %q needs a model path, for example \"%s%s\".", e.Prefix, e.Prefix, e.example())
 		}
-		// The fal client's own check: the path becomes part of an upstream URL.
-		if err := fal.ValidateEndpointID(path); err != nil {
-			return Route{}, frameforge.Wrap(err, frameforge.EUnknownProvider, frameforge.ErrorMessage(err))
+		if e.ParseModel != nil {
+			if err := e.ParseModel(model); err != nil {
+				return Route{}, frameforge.Wrap(err, frameforge.EUnknownProvider, frameforge.ErrorMessage(err))
+			}
 		}
-		return Route{ID: FalPrefix + path, Provider: r.fal.Provider, Model: path,
-			Key: pickKey(creds.Fal, r.fal.ServerKey)}, nil
+		return Route{ID: e.Prefix + model, Family: e.ID, Provider: e.Provider, Model: model,
+			Key: pickKey(creds[e.ID], e.ServerKey)}, nil
 	}
 	return Route{}, frameforge.Errorf(frameforge.EUnknownProvider,
 		"Unknown provider %q. Valid providers are %s.", truncate(name, 100), r.validNames())
 }
 
+// validNames lists the names a client may send, for the unknown-provider
+// message: `"google", "nano-banana" and "fal:<model path>" (for example …)`.
 func (r *Registry) validNames() string {
-	return `"google", "nano-banana" and "fal:<model path>" (for example "fal:` + r.exampleFalModel() + `")`
+	var names []string
+	for _, e := range r.entries {
+		if e.Prefix == "" {
+			for _, n := range append([]string{e.ID}, e.Aliases...) {
+				names = append(names, `"`+n+`"`)
+			}
+			continue
+		}
+		names = append(names, `"`+e.Prefix+`<model path>" (for example "`+e.Prefix+e.example()+`")`)
+	}
+	switch len(names) {
+	case 0:
+		return "none"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func (r *Registry) exampleFalModel() string {
-	if len(r.falModels) > 0 {
-		return r.falModels[0]
+func (e Entry) example() string {
+	if len(e.Models) > 0 {
+		return e.Models[0]
 	}
-	return "fal-ai/nano-banana/edit"
+	return "owner/model"
+}
+
+// Credentials reads the per-request keys through get (a request header
+// getter), by each provider's KeyHeaders: the first header with a value wins.
+func (r *Registry) Credentials(get func(name string) string) Credentials {
+	c := Credentials{}
+	for _, e := range r.entries {
+		for _, h := range e.KeyHeaders {
+			if v := headerKey(get(h.Name), h.Schemes); v != "" {
+				c[e.ID] = v
+				break
+			}
+		}
+	}
+	return c
+}
+
+// headerKey is the key in a header value: the whole value, or with schemes
+// the token after one of them ("Bearer <key>", "Key <key>").
+func headerKey(v string, schemes []string) string {
+	v = strings.TrimSpace(v)
+	if len(schemes) == 0 || v == "" {
+		return v
+	}
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok {
+		return ""
+	}
+	for _, s := range schemes {
+		if strings.EqualFold(scheme, s) {
+			return strings.TrimSpace(token)
+		}
+	}
+	return ""
+}
+
+// KeyHeaders are the names of every request header that may carry a key
+// (for CORS), each once, in table order.
+func (r *Registry) KeyHeaders() []string {
+	var out []string
+	for _, e := range r.entries {
+		for _, h := range e.KeyHeaders {
+			if !slices.Contains(out, h.Name) {
+				out = append(out, h.Name)
+			}
+		}
+	}
+	return out
+}
+
+// ServerKeys are the keys the operator configured, for redaction.
+func (r *Registry) ServerKeys() []string {
+	var out []string
+	for _, e := range r.entries {
+		if e.ServerKey != "" {
+			out = append(out, e.ServerKey)
+		}
+	}
+	return out
 }
 
 // pickKey prefers the client's key: it overrides the server's for this
@@ -116,9 +234,18 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Names returns the static provider names, sorted (compat with the Python
-// backend's "available" list).
-func (r *Registry) Names() []string { return []string{"google", "nano-banana"} }
+// Names returns the names of the providers that need no model, ids then
+// aliases (compat with the Python backend's "available" list).
+func (r *Registry) Names() []string {
+	var out []string
+	for _, e := range r.entries {
+		if e.Prefix == "" {
+			out = append(out, e.ID)
+			out = append(out, e.Aliases...)
+		}
+	}
+	return out
+}
 
 // Info describes one provider for clients that want to show what will work.
 type Info struct {
@@ -130,14 +257,32 @@ type Info struct {
 	Models     []string `json:"models,omitempty"`
 	Configured bool     `json:"configured"` // the server has its own key; otherwise a request key or the development fallback
 	KeyHeaders []string `json:"key_headers"`
+	KeyEnv     []string `json:"key_env"` // where the operator puts the server's key
+
+	KeySchemes map[string][]string `json:"-"` // header name → the schemes its value starts with, for the docs
 }
 
 // Describe lists the providers with whether the server holds a key for each.
 func (r *Registry) Describe() []Info {
-	return []Info{
-		{ID: "google", Label: "Nano Banana (Google Gemini)", Aliases: []string{"nano-banana"}, Model: r.google.Model,
-			Configured: r.google.ServerKey != "", KeyHeaders: []string{"X-Google-API-Key", "X-Gemini-API-Key"}},
-		{ID: "fal", Label: "fal.ai", Prefix: FalPrefix, Models: r.falModels,
-			Configured: r.fal.ServerKey != "", KeyHeaders: []string{"X-Fal-Key", "Authorization"}},
+	out := make([]Info, 0, len(r.entries))
+	for _, e := range r.entries {
+		in := Info{ID: e.ID, Label: e.Label, Aliases: e.Aliases, Prefix: e.Prefix,
+			Configured: e.ServerKey != "", KeyEnv: e.KeyEnv}
+		if e.Prefix == "" {
+			in.Model = e.Model
+		} else {
+			in.Models = e.Models
+		}
+		for _, h := range e.KeyHeaders {
+			in.KeyHeaders = append(in.KeyHeaders, h.Name)
+			if len(h.Schemes) > 0 {
+				if in.KeySchemes == nil {
+					in.KeySchemes = map[string][]string{}
+				}
+				in.KeySchemes[h.Name] = h.Schemes
+			}
+		}
+		out = append(out, in)
 	}
+	return out
 }

@@ -74,10 +74,10 @@ func benchHandler(b *testing.B, fk childFakes) http.Handler {
 	fcfg := fal.NewDefaultConfig()
 	fcfg.QueueURL, fcfg.RestURL = fk.falURL, fk.falURL
 	fcfg.PollInitial = time.Millisecond
-	reg := provider.New(
+	reg := registry(
 		provider.Entry{Provider: gemini.New(gcfg, hc, log), ServerKey: fk.geminiKey, Model: gcfg.Model},
-		provider.Entry{Provider: fal.New(fcfg, hc, log), ServerKey: fk.falKey}, nil)
-	return NewServer(log, benchConfig(), reg, nil)
+		provider.Entry{Provider: fal.New(fcfg, hc, log), ServerKey: fk.falKey})
+	return newHandler(log, benchConfig(), reg, nil)
 }
 
 // phoneJPEG12MP is a 4000×3000 photo-like JPEG with EXIF and GPS, upright:
@@ -136,8 +136,8 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func benchConfig() Config {
-	cfg := testConfig()
+func benchConfig() testConfig {
+	cfg := newTestConfig()
 	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes, cfg.Limits.MaxPixels = 40<<20, 40<<20, 100_000_000
 	cfg.UpstreamBytes = 14 << 20
 	return cfg

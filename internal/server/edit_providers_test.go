@@ -38,7 +38,7 @@ type serverKeys struct {
 	googleKey   string
 }
 
-func newStack(t testing.TB, cfg Config, keys serverKeys) *stack {
+func newStack(t testing.TB, cfg testConfig, keys serverKeys) *stack {
 	t.Helper()
 	// The SDK must never pick this up: the request key or ours goes out.
 	// (Only one is set: with both, the SDK prints a warning per client.)
@@ -65,7 +65,8 @@ func newStack(t testing.TB, cfg Config, keys serverKeys) *stack {
 	if keys.fal {
 		fe.ServerKey = st.fal.Key
 	}
-	st.h = NewServer(log, cfg, provider.New(ge, fe, fal.KnownModels()), nil)
+	reg := registry(ge, fe)
+	st.h = newHandler(log, cfg, reg, nil)
 	return st
 }
 
@@ -79,7 +80,7 @@ func decodeImage(tb testing.TB, data []byte) image.Image {
 }
 
 func TestGeminiEditEndToEnd(t *testing.T) {
-	st := newStack(t, testConfig(), serverKeys{})
+	st := newStack(t, newTestConfig(), serverKeys{})
 	a, b := jpegBytes(t, 64, 48, 10), pngBytes(t, 32, 32, 20)
 	r := editRequest(t, "/api/edit", filePart("image", "a.jpg", a), filePart("images", "b.png", b))
 	r.Header.Set("X-Gemini-API-Key", st.gemini.Key)
@@ -111,7 +112,7 @@ func TestGeminiEditEndToEnd(t *testing.T) {
 }
 
 func TestGeminiUsesServerKeyNotEnvironment(t *testing.T) {
-	st := newStack(t, testConfig(), serverKeys{google: true})
+	st := newStack(t, newTestConfig(), serverKeys{google: true})
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 16, 16, 1)), fieldPart("prompt", "Scandinavian living room")))
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d; body %.300s", w.Code, w.Body.String())
@@ -148,7 +149,7 @@ func TestGeminiFailuresThroughHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newStack(t, testConfig(), tt.keys)
+			st := newStack(t, newTestConfig(), tt.keys)
 			st.gemini.SetDefault(tt.scenario)
 			r := editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 16, 16, 1)))
 			if tt.clientKey != "" {
@@ -178,7 +179,7 @@ func TestGeminiFailuresThroughHTTP(t *testing.T) {
 }
 
 func TestGeminiDeadlineIs504(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.EditTimeout = 300 * time.Millisecond
 	st := newStack(t, cfg, serverKeys{google: true})
 	st.gemini.SetDefault(geminitest.Scenario{Delay: 10 * time.Second})
@@ -196,7 +197,7 @@ func TestGeminiDeadlineIs504(t *testing.T) {
 }
 
 func TestClientHangUpCancelsUpstream(t *testing.T) {
-	st := newStack(t, testConfig(), serverKeys{google: true})
+	st := newStack(t, newTestConfig(), serverKeys{google: true})
 	st.gemini.SetDefault(geminitest.Scenario{Delay: 10 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	r := editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 16, 16, 1))).WithContext(ctx)
@@ -228,7 +229,7 @@ func TestFalEditEndToEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newStack(t, testConfig(), serverKeys{})
+			st := newStack(t, newTestConfig(), serverKeys{})
 			a := jpegBytes(t, 64, 48, 10)
 			r := editRequest(t, "/api/edit", filePart("image", "a.jpg", a), fieldPart("provider", "fal:fal-ai/bytedance/seedream/v4/edit"))
 			r.Header.Set(tt.header[0], tt.header[1]+st.fal.Key)
@@ -253,7 +254,7 @@ func TestFalEditEndToEnd(t *testing.T) {
 
 func TestFalFailuresThroughHTTP(t *testing.T) {
 	t.Run("validation error is 400", func(t *testing.T) {
-		st := newStack(t, testConfig(), serverKeys{fal: true})
+		st := newStack(t, newTestConfig(), serverKeys{fal: true})
 		st.fal.FailAt(faltest.StepResult, faltest.ValidationError([]any{"body", "prompt"}, "prompt is too long", "string_too_long"))
 		w := serve(st.h, editRequest(t, "/api/edit?provider=fal:fal-ai/nano-banana/edit", filePart("image", "a.jpg", jpegBytes(t, 16, 16, 1))))
 		if e := decodeError(t, w); w.Code != 400 || e.Code != frameforge.EProviderInput || !strings.Contains(e.Detail, "prompt is too long") {
@@ -261,7 +262,7 @@ func TestFalFailuresThroughHTTP(t *testing.T) {
 		}
 	})
 	t.Run("client key rejected is 401", func(t *testing.T) {
-		st := newStack(t, testConfig(), serverKeys{fal: true})
+		st := newStack(t, newTestConfig(), serverKeys{fal: true})
 		r := editRequest(t, "/api/edit?provider=fal:fal-ai/nano-banana/edit", filePart("image", "a.jpg", jpegBytes(t, 16, 16, 1)))
 		r.Header.Set("X-Fal-Key", "someone:wrong")
 		w := serve(st.h, r)
@@ -270,7 +271,7 @@ func TestFalFailuresThroughHTTP(t *testing.T) {
 		}
 	})
 	t.Run("deadline is 504 and cancels the job", func(t *testing.T) {
-		cfg := testConfig()
+		cfg := newTestConfig()
 		cfg.EditTimeout = 300 * time.Millisecond
 		st := newStack(t, cfg, serverKeys{fal: true})
 		st.fal.Configure(func(b *faltest.Behavior) { b.StuckInQueue = true })

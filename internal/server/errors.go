@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"frameforge"
@@ -72,14 +73,28 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	code := frameforge.ErrorCode(err)
 	status := ErrorStatus(code)
+	// The internal cause may quote an upstream's text, and an upstream may
+	// quote the key it was sent: redact every key of this request here, at
+	// the boundary, rather than trust each provider to scrub its errors.
+	cause := redact(err.Error(), secretsFrom(ctx))
 	switch {
 	case status >= 500:
-		log.ErrorContext(ctx, "request failed", "request_id", id, "code", code, "status", status, "err", err)
+		log.ErrorContext(ctx, "request failed", "request_id", id, "code", code, "status", status, "err", cause)
 	default:
-		log.InfoContext(ctx, "request refused", "request_id", id, "code", code, "status", status, "err", err)
+		log.InfoContext(ctx, "request refused", "request_id", id, "code", code, "status", status, "err", cause)
 	}
 	if ra := frameforge.RetryAfter(err); ra > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
 	}
 	encode(w, status, errorBody{Detail: frameforge.ErrorMessage(err), Code: code, RequestID: id})
+}
+
+// redact replaces every occurrence of each secret in s.
+func redact(s string, secrets []string) string {
+	for _, k := range secrets {
+		if k != "" {
+			s = strings.ReplaceAll(s, k, "[redacted]")
+		}
+	}
+	return s
 }

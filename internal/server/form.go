@@ -13,7 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"frameforge"
-	"frameforge/internal/imaging"
+	"frameforge/internal/pipeline"
 )
 
 // Limits bound what one edit request may upload. Every limit is checked while
@@ -31,15 +31,9 @@ const (
 	maxProviderBytes = 512
 )
 
-// upload is one checked image and what its header told us.
-type upload struct {
-	img  frameforge.Image
-	info imaging.Info
-}
-
 // editForm is a parsed and checked POST /api/edit body.
 type editForm struct {
-	uploads  []upload
+	uploads  []pipeline.Upload
 	prompt   string // trimmed; empty means "use the default"
 	provider string // the form field; empty when absent
 }
@@ -114,73 +108,19 @@ func readField(p *multipart.Part, name string, limit int64, lim Limits) (string,
 	return strings.TrimSpace(string(b)), nil
 }
 
-// readImage reads one file part into the arena and checks it: not empty, a
-// supported image, complete, and within the byte and pixel limits. Pixels come
-// from the header, so a tiny file claiming 30000x30000 is refused at once.
-func readImage(p *multipart.Part, a *arena, lim Limits, n int) (upload, error) {
+// readImage reads one file part into the arena, within the byte limit, and
+// checks it (pipeline.CheckImage).
+func readImage(p *multipart.Part, a *arena, lim Limits, n int) (pipeline.Upload, error) {
 	name := displayName(p.FileName(), n)
 	data, err := a.read(p, lim.MaxImageBytes)
 	if errors.Is(err, errPartTooLarge) {
-		return upload{}, frameforge.Errorf(frameforge.EImageTooLarge,
+		return pipeline.Upload{}, frameforge.Errorf(frameforge.EImageTooLarge,
 			"File %q is larger than the %s limit per image.", name, humanize.IBytes(uint64(lim.MaxImageBytes)))
 	}
 	if err != nil {
-		return upload{}, bodyError(err, lim)
+		return pipeline.Upload{}, bodyError(err, lim)
 	}
-	if len(data) == 0 {
-		return upload{}, frameforge.Errorf(frameforge.EInvalidImage, "File %q is empty.", name)
-	}
-	info, err := imaging.Inspect(data)
-	if px := info.Pixels(); px > lim.MaxPixels {
-		return upload{}, frameforge.Errorf(frameforge.ETooManyPixels,
-			"File %q is %d×%d pixels (%s); the limit is %s per image.",
-			name, info.Width, info.Height, megapixels(px), megapixels(lim.MaxPixels))
-	}
-	if err != nil {
-		// Inspect fails only on the file itself.
-		fe, _ := inputError(err, name, info.ContentType)
-		return upload{}, fe
-	}
-	return upload{
-		img:  frameforge.Image{Data: data, ContentType: info.ContentType, Filename: name, Width: info.Width, Height: info.Height},
-		info: info,
-	}, nil
-}
-
-// inputError turns an imaging error about the client's file into its
-// answer, and reports whether it was one: imaging marks every problem of
-// the input with a sentinel. Any other error is corrupt data to Inspect, and
-// our own failure to Prepare.
-func inputError(err error, name, contentType string) (*frameforge.Error, bool) {
-	switch {
-	case errors.Is(err, imaging.ErrUnsupported):
-		return frameforge.Wrap(err, frameforge.EUnsupportedImage, unsupportedMessage(name, contentType)), true
-	case errors.Is(err, imaging.ErrNotImage):
-		return frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is not an image (sniffed %s).", name, contentType)), true
-	case errors.Is(err, imaging.ErrTruncated):
-		return frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name)), true
-	}
-	corrupt := frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-		"File %q is not a valid %s image: its data is corrupt.", name, contentType))
-	return corrupt, errors.Is(err, imaging.ErrCorrupt) || errors.Is(err, imaging.ErrEmpty)
-}
-
-// unsupportedMessage explains a recognised but unsupported image and what to
-// do about it.
-func unsupportedMessage(name, contentType string) string {
-	switch contentType {
-	case imaging.TypeHEIC, imaging.TypeHEIF, imaging.TypeAVIF:
-		return fmt.Sprintf("File %q is a %s image, which is not supported yet. Send JPEG, PNG or WebP "+
-			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, contentType)
-	}
-	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
-		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)
-}
-
-func megapixels(px int64) string {
-	return fmt.Sprintf("%.1f MP", float64(px)/1e6)
+	return pipeline.CheckImage(data, name, lim.MaxPixels)
 }
 
 // bodyError classifies a failure to read the body: over the limit (413), too

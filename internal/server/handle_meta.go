@@ -34,7 +34,7 @@ func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
-			Default:   provider.Default,
+			Default:   reg.Default(),
 			Available: reg.Names(),
 			Providers: reg.Describe(),
 			Limits:    limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},

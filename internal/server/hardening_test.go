@@ -25,7 +25,7 @@ func fromAddr(r *http.Request, addr string) *http.Request {
 }
 
 func TestRateLimitEdits(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.RateLimitEdit = ratelimit.Rule{Limit: 3, Period: time.Minute}
 	cfg.RateLimitDefault = ratelimit.Rule{Limit: 5, Period: time.Minute}
 	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
@@ -68,7 +68,7 @@ func TestRateLimitEdits(t *testing.T) {
 }
 
 func TestTrustedProxies(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.RateLimitDefault = ratelimit.Rule{Limit: 1, Period: time.Minute}
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
@@ -97,7 +97,7 @@ func TestTrustedProxies(t *testing.T) {
 }
 
 func TestQueueFillsAndDrains(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.MaxConcurrentEdits, cfg.EditQueueSize, cfg.EditQueueTimeout = 1, 1, 2*time.Second
 	st := newStack(t, cfg, serverKeys{google: true})
 	st.gemini.SetDefault(geminitest.Scenario{Delay: 400 * time.Millisecond})
@@ -133,7 +133,7 @@ func TestQueueFillsAndDrains(t *testing.T) {
 }
 
 func TestQueueWaitIsBounded(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.MaxConcurrentEdits, cfg.EditQueueSize, cfg.EditQueueTimeout = 1, 4, 100*time.Millisecond
 	st := newStack(t, cfg, serverKeys{google: true})
 	st.gemini.SetDefault(geminitest.Scenario{Delay: 2 * time.Second})
@@ -151,7 +151,7 @@ func TestQueueWaitIsBounded(t *testing.T) {
 }
 
 func TestMetricsMove(t *testing.T) {
-	st := newStack(t, testConfig(), serverKeys{google: true})
+	st := newStack(t, newTestConfig(), serverKeys{google: true})
 	serve(st.h, httptest.NewRequest("GET", "/api/health", nil))
 	serve(st.h, editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 8, 8, 1))))
 	st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.RateLimited})
@@ -180,7 +180,7 @@ func TestMetricsMove(t *testing.T) {
 
 func TestReadiness(t *testing.T) {
 	var draining bool
-	h := NewServer(discardLogger(), testConfig(), provider.New(provider.Entry{ServerKey: "k"}, provider.Entry{}, nil), func() bool { return draining })
+	h := newHandler(discardLogger(), newTestConfig(), registry(provider.Entry{ServerKey: "k"}, provider.Entry{}), func() bool { return draining })
 	w := serve(h, httptest.NewRequest("GET", "/api/ready", nil))
 	if w.Code != 200 || !contains(w.Body.String(), `"status":"ready"`, `"google":true`, `"fal":false`) {
 		t.Errorf("ready = %d %s", w.Code, w.Body.String())
@@ -195,7 +195,7 @@ func TestReadiness(t *testing.T) {
 }
 
 func TestCompression(t *testing.T) {
-	h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+	h, _ := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 	r := httptest.NewRequest("GET", "/api/providers", nil)
 	r.Header.Set("Accept-Encoding", "gzip")
 	w := serve(h, r)

@@ -17,41 +17,78 @@ import (
 	"testing"
 	"time"
 
+	"frameforge/internal/admission"
 	"frameforge/internal/imaging"
 	"frameforge/internal/logging"
 	"frameforge/internal/logging/logtest"
+	"frameforge/internal/metrics"
+	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
 )
 
 // logBuffer collects log output from concurrent goroutines.
 type logBuffer = logtest.Buffer
 
-func testConfig() Config {
-	return Config{
-		Limits: Limits{
-			MaxImageBytes:   2 << 20,
-			MaxRequestBytes: 5 << 20,
-			MaxImages:       3,
-			MaxPixels:       40_000_000,
+// testConfig is the HTTP layer's config and what run gives the pipeline
+// and the admission gate, in one value so a test can change any of it.
+type testConfig struct {
+	Config
+	editConfig
+	MaxConcurrentEdits int
+	EditQueueSize      int
+	EditQueueTimeout   time.Duration
+}
+
+// editConfig is the pipeline's config, named so testConfig can embed both.
+type editConfig = pipeline.Config
+
+func newTestConfig() testConfig {
+	return testConfig{
+		Config: Config{
+			Limits: Limits{
+				MaxImageBytes:   2 << 20,
+				MaxRequestBytes: 5 << 20,
+				MaxImages:       3,
+				MaxPixels:       40_000_000,
+			},
+			AllowedOrigins: []string{"*"},
+			EditTimeout:    5 * time.Second,
+			RequestTimeout: 5 * time.Second,
 		},
-		Prepare:            imaging.Options{MaxSide: 4096},
-		AllowedOrigins:     []string{"*"},
-		EditTimeout:        5 * time.Second,
-		RequestTimeout:     5 * time.Second,
+		editConfig: editConfig{
+			Prepare:      imaging.Options{MaxSide: 4096},
+			MaxPixels:    40_000_000,
+			DecodeMemory: 1 << 30,
+		},
 		MaxConcurrentEdits: 16,
 		EditQueueSize:      16,
 		EditQueueTimeout:   time.Second,
 	}
 }
 
+// newHandler wires the real server as run does: gate, metrics, pipeline.
+func newHandler(log *slog.Logger, cfg testConfig, reg *provider.Registry, draining func() bool) http.Handler {
+	gate := admission.New(cfg.MaxConcurrentEdits, cfg.EditQueueSize, cfg.EditQueueTimeout)
+	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
+	pc := cfg.editConfig
+	pc.SlotTimeout = cfg.EditQueueTimeout // as config.Load does
+	return NewServer(log, cfg.Config, Deps{Registry: reg, Pipeline: pipeline.New(pc, gate, m, log), Metrics: m, Draining: draining})
+}
+
+// registry is the built-in table with the given implementations and keys
+// (a zero Entry: no implementation, no server key).
+func registry(google, fal provider.Entry) *provider.Registry {
+	google.Spec, fal.Spec = provider.Google(), provider.Fal()
+	return provider.NewRegistry(google, fal)
+}
+
 // newTestServer returns the real handler with no provider keys (every
 // provider answers with the development fallback) and the captured log.
-func newTestServer(tb testing.TB, cfg Config, google, fal provider.Entry) (http.Handler, *logBuffer) {
+func newTestServer(tb testing.TB, cfg testConfig, google, fal provider.Entry) (http.Handler, *logBuffer) {
 	tb.Helper()
 	logs := &logBuffer{}
 	log := logging.New(logs, "json", slog.LevelDebug)
-	reg := provider.New(google, fal, []string{"fal-ai/nano-banana/edit"})
-	return NewServer(log, cfg, reg, nil), logs
+	return newHandler(log, cfg, registry(google, fal), nil), logs
 }
 
 // part is one multipart part of a test request.

@@ -23,6 +23,7 @@ type requestState struct {
 	id         string
 	route      string
 	statusNote int
+	secrets    []string // keys this request carries or uses: redacted from what is logged about it
 }
 
 type stateKey struct{}
@@ -43,6 +44,20 @@ func setStatusNote(ctx context.Context, status int) {
 	if s := stateFrom(ctx); s != nil {
 		s.statusNote = status
 	}
+}
+
+// noteSecret adds a key to redact from every log line about the request.
+func noteSecret(ctx context.Context, secret string) {
+	if s := stateFrom(ctx); s != nil && secret != "" {
+		s.secrets = append(s.secrets, secret)
+	}
+}
+
+func secretsFrom(ctx context.Context) []string {
+	if s := stateFrom(ctx); s != nil {
+		return s.secrets
+	}
+	return nil
 }
 
 // withRequestID accepts a sane X-Request-ID from the client (so a request can

@@ -19,7 +19,7 @@ import (
 
 func newValidator(t *testing.T) validator.Validator {
 	t.Helper()
-	doc, err := libopenapi.NewDocument(apidoc.Document())
+	doc, err := libopenapi.NewDocument(apidoc.New(registry(provider.Entry{}, provider.Entry{}).Describe()).Document())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func newValidator(t *testing.T) validator.Validator {
 // fakes) and validates each response against the served document.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	v := newValidator(t)
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.RateLimitDefault = ratelimit.Rule{Limit: 1000, Period: time.Hour}
 	cfg.RateLimitEdit = ratelimit.Rule{Limit: 1000, Period: time.Hour}
 	st := newStack(t, cfg, serverKeys{google: true, fal: true})
@@ -121,7 +121,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		})
 	}
 	t.Run("own rate limit", func(t *testing.T) {
-		cfg := testConfig()
+		cfg := newTestConfig()
 		cfg.RateLimitDefault = ratelimit.Rule{Limit: 1, Period: time.Minute}
 		h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
 		serve(h, httptest.NewRequest("GET", "/api/providers", nil))

@@ -3,19 +3,15 @@ package server
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"frameforge"
-	"frameforge/internal/imaging"
 	"frameforge/internal/imaging/imagingtest"
 	"frameforge/internal/provider"
 )
@@ -64,7 +60,7 @@ func checkPrepared(t *testing.T, sent []byte, wantW, wantH int) {
 func TestPhonePhotosArriveUprightAndClean(t *testing.T) {
 	photo := sidewaysPhoto(t, 80, 40)
 	t.Run("gemini", func(t *testing.T) {
-		st := newStack(t, testConfig(), serverKeys{google: true})
+		st := newStack(t, newTestConfig(), serverKeys{google: true})
 		w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "portrait.jpg", photo)))
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", w.Code, w.Body.String())
@@ -72,7 +68,7 @@ func TestPhonePhotosArriveUprightAndClean(t *testing.T) {
 		checkPrepared(t, st.gemini.Requests()[0].Parts()[0].Data, 40, 80)
 	})
 	t.Run("fal", func(t *testing.T) {
-		st := newStack(t, testConfig(), serverKeys{fal: true})
+		st := newStack(t, newTestConfig(), serverKeys{fal: true})
 		w := serve(st.h, editRequest(t, "/api/edit?provider=fal:fal-ai/nano-banana/edit", filePart("image", "portrait.jpg", photo)))
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", w.Code, w.Body.String())
@@ -80,7 +76,7 @@ func TestPhonePhotosArriveUprightAndClean(t *testing.T) {
 		checkPrepared(t, st.fal.Submits()[0].Images[0].Data, 40, 80)
 	})
 	t.Run("fallback returns the user's own photo untouched", func(t *testing.T) {
-		h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+		h, _ := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 		w := serve(h, editRequest(t, "/api/edit", filePart("image", "portrait.jpg", photo)))
 		if !bytes.Equal(w.Body.Bytes(), photo) {
 			t.Error("fallback changed the photo; it only echoes it back to its owner")
@@ -92,7 +88,7 @@ func TestLargePhotoIsScaledDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("encodes a 48 MP JPEG")
 	}
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes, cfg.Limits.MaxPixels = 40<<20, 40<<20, 100_000_000
 	cfg.EditTimeout = 5 * time.Minute // decoding 48 MP under the race detector takes a while
 	st := newStack(t, cfg, serverKeys{google: true})
@@ -108,7 +104,7 @@ func TestLargePhotoIsScaledDown(t *testing.T) {
 }
 
 func TestUpstreamByteBudget(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes = 10<<20, 10<<20
 	cfg.UpstreamBytes = 600 << 10 // 300 KiB for each of two photos
 	st := newStack(t, cfg, serverKeys{google: true})
@@ -142,7 +138,7 @@ func TestPrepareFailures(t *testing.T) {
 	if _, err := jpeg.Decode(bytes.NewReader(broken)); err == nil {
 		t.Fatal("test photo still decodes; it must not")
 	}
-	st := newStack(t, testConfig(), serverKeys{google: true})
+	st := newStack(t, newTestConfig(), serverKeys{google: true})
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "garbled.jpg", broken)))
 	if e := decodeError(t, w); w.Code != http.StatusBadRequest || e.Code != "invalid_image" || !strings.Contains(e.Detail, `"garbled.jpg" is not a valid image/jpeg image`) {
 		t.Errorf("garbled pixels: %d %s %q; want 400 invalid_image naming the file", w.Code, e.Code, e.Detail)
@@ -151,18 +147,4 @@ func TestPrepareFailures(t *testing.T) {
 		t.Errorf("%d requests reached Gemini; want none", n)
 	}
 
-	for _, c := range []struct {
-		err  error
-		code string
-	}{
-		{fmt.Errorf("imaging: jpeg: %w: bad Huffman code", imaging.ErrCorrupt), "invalid_image"},
-		{fmt.Errorf("imaging: %w", imaging.ErrTruncated), "invalid_image"},
-		{fmt.Errorf("imaging: jpeg: %w: arithmetic coding", imaging.ErrUnsupported), "unsupported_image_type"},
-		{fmt.Errorf("imaging: encode image/jpeg: %w", io.ErrShortWrite), "internal_error"},
-	} {
-		up := upload{img: frameforge.Image{Filename: "a.jpg"}, info: imaging.Info{ContentType: imaging.TypeJPEG}}
-		if got := frameforge.ErrorCode(prepareError(c.err, up)); got != c.code {
-			t.Errorf("prepareError(%v) = %s; want %s", c.err, got, c.code)
-		}
-	}
 }

@@ -18,55 +18,45 @@ import (
 type rateLimits struct {
 	edit, other *ratelimit.Limiter
 	trusted     []netip.Prefix
+	m           *metrics.Metrics
 }
 
-func newRateLimits(cfg Config, now func() time.Time) *rateLimits {
+func newRateLimits(cfg Config, m *metrics.Metrics, now func() time.Time) *rateLimits {
 	return &rateLimits{
 		edit:    ratelimit.New(cfg.RateLimitEdit, now),
 		other:   ratelimit.New(cfg.RateLimitDefault, now),
 		trusted: cfg.TrustedProxies,
+		m:       m,
 	}
 }
 
-// unlimited are operational endpoints: probes and scrapers poll them and must
-// not eat a client's budget or be refused when it is spent.
-func unlimited(path string) bool {
-	return path == "/api/health" || path == "/api/ready" || path == "/metrics"
-}
-
-// withRateLimit spends one request of the client's budget, sets the standard
-// RateLimit-* headers on every limited response, and refuses with 429 and
-// Retry-After when the budget is spent.
-func withRateLimit(log *slog.Logger, rl *rateLimits, m *metrics.Metrics) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if unlimited(r.URL.Path) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			lim, budget := rl.other, "default"
-			if r.Method == http.MethodPost && r.URL.Path == "/api/edit" {
-				lim, budget = rl.edit, "edit"
-			}
-			d := lim.Take(clientIP(r, rl.trusted))
-			if d.Limit == 0 { // budget off
-				next.ServeHTTP(w, r)
-				return
-			}
-			h := w.Header()
-			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-			h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-			h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
-			if !d.Allowed {
-				m.RateLimited(budget)
-				writeError(w, r, log, &frameforge.Error{Code: frameforge.ERateLimited, RetryAfter: max(d.RetryAfter, time.Second),
-					Message: "Too many requests from this client: the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(budget) +
-						" per " + period(lim) + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."})
-				return
-			}
+// withRateLimit spends one request of the client's budget lim, sets the
+// standard RateLimit-* headers on every limited response, and refuses with
+// 429 and Retry-After when the budget is spent.
+func withRateLimit(log *slog.Logger, rl *rateLimits, lim *ratelimit.Limiter, next http.Handler) http.Handler {
+	budget := "default"
+	if lim == rl.edit {
+		budget = "edit"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := lim.Take(clientIP(r, rl.trusted))
+		if d.Limit == 0 { // budget off
 			next.ServeHTTP(w, r)
-		})
-	}
+			return
+		}
+		h := w.Header()
+		h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+		h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+		if !d.Allowed {
+			rl.m.RateLimited(budget)
+			writeError(w, r, log, &frameforge.Error{Code: frameforge.ERateLimited, RetryAfter: max(d.RetryAfter, time.Second),
+				Message: "Too many requests from this client: the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(budget) +
+					" per " + period(lim) + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func budgetNoun(budget string) string {

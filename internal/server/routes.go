@@ -3,26 +3,47 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
-	"frameforge/internal/admission"
-	"frameforge/internal/metrics"
-	"frameforge/internal/provider"
+	"frameforge/internal/ratelimit"
 	"frameforge/internal/server/apidoc"
 	"frameforge/web"
 )
 
-// addRoutes maps the entire API surface, one line per endpoint.
-func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, reg *provider.Registry,
-	gate *admission.Gate, m *metrics.Metrics, draining func() bool) {
-	short := func(h http.Handler) http.Handler { return withTimeout(cfg.RequestTimeout, h) }
-	mux.Handle("GET /api/health", short(handleHealth()))
-	mux.Handle("GET /api/ready", short(handleReady(reg, gate, draining)))
-	mux.Handle("GET /api/providers", short(handleProviders(reg, cfg.Limits)))
-	mux.Handle("POST /api/edit", handleEdit(log, cfg, reg, gate, m))
-	mux.Handle("GET /metrics", short(m.Handler()))
+// addRoutes maps the entire API surface, one line per endpoint, each with
+// its policy: which per-client budget it spends and how long it may take.
+func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rateLimits) {
+	// Probes and scrapers poll these: they must not eat a client's budget
+	// or be refused when it is spent.
+	probe := policy{timeout: cfg.RequestTimeout}
+	api := policy{budget: rl.other, timeout: cfg.RequestTimeout}
+	edit := policy{budget: rl.edit, timeout: cfg.EditTimeout}
+	h := func(pattern string, p policy, handler http.Handler) { mux.Handle(pattern, p.wrap(log, rl, handler)) }
+
+	h("GET /api/health", probe, handleHealth())
+	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
+	h("GET /metrics", probe, d.Metrics.Handler())
+	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits))
+	h("POST /api/edit", edit, handleEdit(log, cfg.Limits, d.Registry, d.Pipeline))
 	webHandler := web.Handler(handleNotFound(log))
-	mux.Handle("GET /{$}", webHandler)
-	mux.Handle("GET /assets/", webHandler)
-	mux.Handle("GET /api/openapi.json", short(apidoc.JSONHandler()))
-	mux.Handle("GET /api/docs", short(apidoc.DocsHandler()))
+	h("GET /{$}", api, webHandler)
+	h("GET /assets/", api, webHandler)
+	doc := apidoc.New(d.Registry.Describe())
+	h("GET /api/openapi.json", api, doc.JSONHandler())
+	h("GET /api/docs", api, doc.DocsHandler())
+}
+
+// policy is what a route may spend: a per-client budget (nil: none) and a
+// deadline for the whole request.
+type policy struct {
+	budget  *ratelimit.Limiter
+	timeout time.Duration
+}
+
+func (p policy) wrap(log *slog.Logger, rl *rateLimits, h http.Handler) http.Handler {
+	h = withTimeout(p.timeout, h)
+	if p.budget != nil {
+		h = withRateLimit(log, rl, p.budget, h)
+	}
+	return h
 }

@@ -3,19 +3,19 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"runtime"
-	"runtime/debug"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/cors"
 
-	"frameforge/internal/admission"
-	"frameforge/internal/imaging"
 	"frameforge/internal/metrics"
+	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
 )
@@ -23,8 +23,6 @@ import (
 // Config is what the HTTP layer needs to know.
 type Config struct {
 	Limits         Limits
-	Prepare        imaging.Options
-	UpstreamBytes  int64         // all prepared images of one edit together; 0 = no budget
 	AllowedOrigins []string      // CORS; "*" allows any origin
 	EditTimeout    time.Duration // POST /api/edit, end to end
 	RequestTimeout time.Duration // every other request
@@ -32,54 +30,102 @@ type Config struct {
 	RateLimitEdit    ratelimit.Rule // per client, POST /api/edit
 	RateLimitDefault ratelimit.Rule // per client, every other route but health, ready and metrics
 	TrustedProxies   []netip.Prefix // whose X-Forwarded-For is believed
-
-	MaxConcurrentEdits int           // edits talking to providers at once
-	EditQueueSize      int           // edits waiting for a slot beyond those
-	EditQueueTimeout   time.Duration // longest wait for a slot
 }
 
-// NewServer returns the whole HTTP API as one handler. draining reports that
-// the process is shutting down (the readiness endpoint then says so).
-// Middleware order, from the outside in: request id, observe (access log and
-// metrics), recover, CORS, compression, rate limit, then the routes.
-func NewServer(log *slog.Logger, cfg Config, reg *provider.Registry, draining func() bool) http.Handler {
-	gate := admission.New(cfg.MaxConcurrentEdits, cfg.EditQueueSize, cfg.EditQueueTimeout)
-	// After a burst of edits the heap is mostly dead uploads. Left alone,
-	// the GC would not look at them until the heap doubled again, so the
-	// next burst would stack its uploads on top of the last one's (peak RSS
-	// twice the bytes in flight, measured): collect as soon as the gate is
-	// briefly idle (cheap, the live heap is small then). And once it has
-	// been idle a while, give the memory back to the OS too, so RSS goes
-	// back near its idle figure.
-	gate.OnIdle(200*time.Millisecond, runtime.GC)
-	gate.OnIdle(5*time.Second, debug.FreeOSMemory)
-	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
+// Defaults of the HTTP layer.
+const (
+	DefaultMaxImageBytes   = 25 << 20
+	DefaultMaxRequestBytes = 64 << 20
+	DefaultMaxImages       = 10
+	DefaultMaxPixels       = 100_000_000
+	DefaultEditTimeout     = 5 * time.Minute
+	DefaultRequestTimeout  = 30 * time.Second
+)
+
+// DefaultConfig returns the defaults: limits that pass any phone photo
+// (12–48 MP, 5–15 MB), 100 edits and 1000 other requests per client and hour
+// (the seed documents' figures), and every origin allowed.
+func DefaultConfig() Config {
+	return Config{
+		Limits: Limits{
+			MaxImageBytes:   DefaultMaxImageBytes,
+			MaxRequestBytes: DefaultMaxRequestBytes,
+			MaxImages:       DefaultMaxImages,
+			MaxPixels:       DefaultMaxPixels,
+		},
+		AllowedOrigins:   []string{"*"},
+		EditTimeout:      DefaultEditTimeout,
+		RequestTimeout:   DefaultRequestTimeout,
+		RateLimitEdit:    ratelimit.Rule{Limit: 100, Period: time.Hour},
+		RateLimitDefault: ratelimit.Rule{Limit: 1000, Period: time.Hour},
+	}
+}
+
+// Validate reports every problem at once; each error names its variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	l := c.Limits
+	if l.MaxImageBytes <= 0 || l.MaxRequestBytes <= 0 {
+		bad("MAX_IMAGE_BYTES, MAX_REQUEST_BYTES: must be > 0")
+	}
+	if l.MaxImageBytes > l.MaxRequestBytes {
+		bad("MAX_IMAGE_BYTES: must not exceed MAX_REQUEST_BYTES (%s)", humanize.IBytes(uint64(max(l.MaxRequestBytes, 0))))
+	}
+	if l.MaxImages < 1 {
+		bad("MAX_IMAGES: must be >= 1")
+	}
+	if l.MaxPixels < 1 {
+		bad("MAX_IMAGE_PIXELS: must be >= 1")
+	}
+	if c.EditTimeout <= 0 {
+		bad("EDIT_TIMEOUT: must be > 0")
+	}
+	if c.RequestTimeout <= 0 {
+		bad("REQUEST_TIMEOUT: must be > 0")
+	}
+	if len(c.AllowedOrigins) == 0 {
+		bad("ALLOWED_ORIGINS: lists no origins")
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what the HTTP layer uses and does not own.
+type Deps struct {
+	Registry *provider.Registry
+	Pipeline *pipeline.Pipeline
+	Metrics  *metrics.Metrics
+	Draining func() bool // the process is shutting down (the readiness endpoint says so); nil: never
+}
+
+// NewServer returns the whole HTTP API as one handler. Middleware order,
+// from the outside in: request id, observe (access log and metrics),
+// recover, CORS, compression, then the routes, each with its own policy
+// (rate-limit budget and timeout, see routes.go).
+func NewServer(log *slog.Logger, cfg Config, d Deps) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(routeRecorder{mux}, log, cfg, reg, gate, m, draining)
+	addRoutes(routeRecorder{mux}, log, cfg, d, newRateLimits(cfg, d.Metrics, time.Now))
 	var h http.Handler = withJSONFallbacks(log, mux)
-	h = withRateLimit(log, newRateLimits(cfg, time.Now), m)(h)
 	h = withCompression(h)
-	h = withCORS(cfg.AllowedOrigins)(h)
+	h = withCORS(cfg.AllowedOrigins, d.Registry.KeyHeaders())(h)
 	h = withRecover(log)(h)
-	h = withObserve(log, m)(h)
+	h = withObserve(log, d.Metrics)(h)
 	h = withRequestID(h)
 	return h
 }
 
-// KeyHeaders are the request headers that may carry provider keys.
-var KeyHeaders = []string{"X-Google-API-Key", "X-Gemini-API-Key", "X-Fal-Key", "Authorization"}
-
 // withCORS answers preflights and sets CORS headers for the configured
 // origins. The key headers are allowed so a browser client can send its own
-// keys; the headers a client may want to read are exposed.
-func withCORS(origins []string) func(http.Handler) http.Handler {
+// keys (keyHeaders, from the provider table); the headers a client may want
+// to read are exposed.
+func withCORS(origins, keyHeaders []string) func(http.Handler) http.Handler {
 	if len(origins) == 0 {
 		return func(h http.Handler) http.Handler { return h }
 	}
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
-		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID"}, KeyHeaders...),
+		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID"}, keyHeaders...),
 		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, "X-FrameForge-Provider", "Content-Disposition",
 			"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"},
 		MaxAge: 600,

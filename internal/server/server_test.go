@@ -20,7 +20,7 @@ import (
 )
 
 func TestHealthIsCompatByteForByte(t *testing.T) {
-	h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+	h, _ := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 	w := serve(h, httptest.NewRequest(http.MethodGet, "/api/health", nil))
 	if w.Code != http.StatusOK || w.Body.String() != `{"status":"ok"}` {
 		t.Fatalf("GET /api/health = %d %q; want 200 {\"status\":\"ok\"}", w.Code, w.Body.String())
@@ -31,7 +31,7 @@ func TestHealthIsCompatByteForByte(t *testing.T) {
 }
 
 func TestProviders(t *testing.T) {
-	h, _ := newTestServer(t, testConfig(),
+	h, _ := newTestServer(t, newTestConfig(),
 		provider.Entry{ServerKey: "g-secret", Model: "gemini-3.1-flash-image"}, provider.Entry{})
 	w := serve(h, httptest.NewRequest(http.MethodGet, "/api/providers", nil))
 	var got struct {
@@ -83,7 +83,7 @@ func TestEditFallbackReturnsFirstUploadInOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, logs := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+			h, logs := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 			w := serve(h, editRequest(t, tt.target, tt.parts...))
 			if w.Code != http.StatusOK {
 				t.Fatalf("status = %d; want 200; body %s", w.Code, w.Body.String())
@@ -225,7 +225,7 @@ func TestEditRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+			h, _ := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 			start := time.Now()
 			w := serve(h, tt.req(t))
 			if w.Code != tt.wantStatus {
@@ -252,7 +252,7 @@ func readAll(r interface{ Read([]byte) (int, error) }) ([]byte, error) {
 }
 
 func TestUnknownRoutesAreJSON(t *testing.T) {
-	h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+	h, _ := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 	tests := []struct {
 		method, path string
 		status       int
@@ -287,7 +287,7 @@ func (panicProvider) Edit(context.Context, frameforge.EditRequest) (frameforge.I
 }
 
 func TestPanicBecomesJSON500(t *testing.T) {
-	h, logs := newTestServer(t, testConfig(), provider.Entry{Provider: panicProvider{}, ServerKey: "k"}, provider.Entry{})
+	h, logs := newTestServer(t, newTestConfig(), provider.Entry{Provider: panicProvider{}, ServerKey: "k"}, provider.Entry{})
 	w := serve(h, editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 8, 8, 1))))
 	if w.Code != http.StatusInternalServerError {
 		t.Fatalf("status = %d; want 500", w.Code)
@@ -302,7 +302,7 @@ func TestPanicBecomesJSON500(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
-	h, logs := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+	h, logs := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 	r := httptest.NewRequest(http.MethodGet, "/api/health", nil)
 	r.Header.Set("X-Request-ID", "client-id-123")
 	if got := serve(h, r).Header().Get("X-Request-ID"); got != "client-id-123" {
@@ -319,7 +319,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	cfg := testConfig()
+	cfg := newTestConfig()
 	cfg.AllowedOrigins = []string{"http://localhost:5173"}
 	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
 	r := httptest.NewRequest(http.MethodOptions, "/api/edit", nil)
@@ -349,7 +349,7 @@ func TestKeysNeverLogged(t *testing.T) {
 		"Authorization":    "Bearer BEARERSECRET",
 	}
 	// A provider that fails, so the error path and its logging run too.
-	h, logs := newTestServer(t, testConfig(), provider.Entry{Provider: failingProvider{}, ServerKey: "SERVERGOOGLESECRET"},
+	h, logs := newTestServer(t, newTestConfig(), provider.Entry{Provider: failingProvider{}, ServerKey: "SERVERGOOGLESECRET"},
 		provider.Entry{Provider: failingProvider{}, ServerKey: "SERVERFALSECRET"})
 	for _, prov := range []string{"google", "fal:fal-ai/nano-banana/edit", "dall-e"} {
 		r := editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 8, 8, 1)), fieldPart("provider", prov))
@@ -419,7 +419,7 @@ func TestErrorStatusTable(t *testing.T) {
 }
 
 func TestRetryAfterHeader(t *testing.T) {
-	h, _ := newTestServer(t, testConfig(), provider.Entry{Provider: rateLimitedProvider{}, ServerKey: "k"}, provider.Entry{})
+	h, _ := newTestServer(t, newTestConfig(), provider.Entry{Provider: rateLimitedProvider{}, ServerKey: "k"}, provider.Entry{})
 	w := serve(h, editRequest(t, "/api/edit", filePart("image", "a.jpg", jpegBytes(t, 8, 8, 1))))
 	if w.Code != 429 || w.Header().Get("Retry-After") != "54" {
 		t.Errorf("status %d Retry-After %q; want 429 and 54 (53.2s rounded up)", w.Code, w.Header().Get("Retry-After"))
@@ -435,7 +435,7 @@ func (rateLimitedProvider) Edit(context.Context, frameforge.EditRequest) (framef
 // TestSlowUploadIs408 runs the handler behind a real listener whose read
 // deadline passes mid-upload: the client is too slow, not the server.
 func TestSlowUploadIs408(t *testing.T) {
-	h, _ := newTestServer(t, testConfig(), provider.Entry{}, provider.Entry{})
+	h, _ := newTestServer(t, newTestConfig(), provider.Entry{}, provider.Entry{})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ReadTimeout = 300 * time.Millisecond
 	srv.Start()

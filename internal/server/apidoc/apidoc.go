@@ -1,44 +1,119 @@
 // Package apidoc serves the OpenAPI 3.1 document of the HTTP API and a
-// readable page made from it. Both come from the one embedded document, and
-// the server's tests validate real responses against it, so the
-// documentation cannot drift from the code. No CDN: the page is plain HTML.
+// readable page made from it. Both come from the one embedded document,
+// completed with what the provider table says (the key headers and the
+// provider names), and the server's tests validate real responses against
+// it, so the documentation cannot drift from the code. No CDN: the page is
+// plain HTML.
 package apidoc
 
 import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+
+	"frameforge/internal/provider"
 )
 
 //go:embed openapi.json
-var document []byte
+var base []byte
+
+// Doc is the document of one server, and its page.
+type Doc struct {
+	document []byte
+	page     []byte
+}
+
+// New completes the embedded document with the providers' key headers and
+// names, and renders the page from it.
+func New(providers []provider.Info) *Doc {
+	d := &Doc{document: withProviders(base, providers)}
+	d.page = render(d.document)
+	return d
+}
 
 // Document returns the OpenAPI document (a copy; callers may keep it).
-func Document() []byte { return bytes.Clone(document) }
+func (d *Doc) Document() []byte { return bytes.Clone(d.document) }
 
 // JSONHandler serves the document.
-func JSONHandler() http.Handler {
+func (d *Doc) JSONHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(document)))
-		_, _ = w.Write(document)
+		w.Header().Set("Content-Length", strconv.Itoa(len(d.document)))
+		_, _ = w.Write(d.document)
 	})
 }
 
-// DocsHandler serves the document as an HTML page, rendered once here.
-func DocsHandler() http.Handler {
-	page := render()
+// DocsHandler serves the document as an HTML page.
+func (d *Doc) DocsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		h.Set("Content-Length", strconv.Itoa(len(page)))
-		_, _ = w.Write(page)
+		h.Set("Content-Length", strconv.Itoa(len(d.page)))
+		_, _ = w.Write(d.page)
 	})
+}
+
+// withProviders puts the providers' key headers into POST /api/edit's
+// parameters and their names into the ProviderName schema. The embedded
+// document lists neither, so a provider added to the table appears here with
+// no edit to the document.
+func withProviders(doc []byte, providers []provider.Info) []byte {
+	var d map[string]any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		panic("apidoc: embedded openapi.json is invalid: " + err.Error()) // caught by the package tests
+	}
+	op := dig(d, "paths", "/api/edit", "post")
+	params, _ := op["parameters"].([]any)
+	var names, examples []string
+	for _, p := range providers {
+		for _, h := range p.KeyHeaders {
+			desc := fmt.Sprintf("%s key for this request only.", p.Label)
+			if schemes := p.KeySchemes[h]; len(schemes) > 0 {
+				desc = fmt.Sprintf("`%s <key>`: a %s key for this request only (compat).",
+					strings.Join(schemes, " <key>` or `"), p.Label)
+			}
+			params = append(params, map[string]any{"name": h, "in": "header", "required": false,
+				"description": desc, "schema": map[string]any{"type": "string"}})
+		}
+		if p.Prefix == "" {
+			for _, n := range append([]string{p.ID}, p.Aliases...) {
+				names = append(names, "`"+n+"`")
+				examples = append(examples, n)
+			}
+			continue
+		}
+		names = append(names, "`"+p.Prefix+"<model>`")
+		for _, m := range p.Models[:min(2, len(p.Models))] {
+			examples = append(examples, p.Prefix+m)
+		}
+	}
+	op["parameters"] = params
+	pn := dig(d, "components", "schemas", "ProviderName")
+	pn["description"] = strings.Join(names, ", ") + "; case-insensitive."
+	pn["examples"] = examples
+	out, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		panic("apidoc: " + err.Error())
+	}
+	return out
+}
+
+// dig walks nested objects; the embedded document has every step.
+func dig(d map[string]any, keys ...string) map[string]any {
+	for _, k := range keys {
+		d, _ = d[k].(map[string]any)
+	}
+	if d == nil {
+		panic("apidoc: embedded openapi.json lacks " + strings.Join(keys, "."))
+	}
+	return d
 }
 
 type spec struct {
@@ -99,7 +174,7 @@ section{border:1px solid #dde1e4;border-radius:8px;padding:0 1rem 1rem;margin:1r
 <h2>Schemas</h2>{{range .Schemas}}<h3 id="{{.Name}}">{{.Name}}</h3><pre>{{.JSON}}</pre>{{end}}
 </body></html>`))
 
-func render() []byte {
+func render(document []byte) []byte {
 	var s spec
 	if err := json.Unmarshal(document, &s); err != nil {
 		panic("apidoc: embedded openapi.json is invalid: " + err.Error()) // caught by the package tests
