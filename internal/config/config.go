@@ -199,4 +199,3 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(attrs...)
 }
-

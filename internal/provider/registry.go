@@ -47,7 +47,7 @@ type Spec struct {
 
 // Setup is a provider's configuration, read from the environment.
 type Setup struct {
-	Model    string    // the default model ("" for prefixed providers)
+	Model    string     // the default model ("" for prefixed providers)
 	Settings slog.Value // the effective settings, for the start-up log
 	New      func(hc *http.Client, log *slog.Logger) frameforge.Provider
 }
