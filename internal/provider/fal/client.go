@@ -1,7 +1,7 @@
 // Package fal is FrameForge's client for fal.ai's queue API. fal has no
 // official Go SDK, so this small client follows what fal-js and fal_client do:
 // submit the job, poll the status URL fal returns, fetch the result at once,
-// and cancel the job when our caller gives up. See spec/providers.md §2.
+// and cancel the job when our caller gives up. See docs/providers.md, fal.ai.
 package fal
 
 import (
@@ -101,6 +101,9 @@ type Client struct {
 	cfg Config
 	hc  *http.Client
 	log *slog.Logger
+	// sleep waits d, or until ctx ends and then returns ctx's error. Tests
+	// replace it to check the poll cadence without waiting it out.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 var _ frameforge.Provider = (*Client)(nil)
@@ -109,6 +112,13 @@ var _ frameforge.Provider = (*Client)(nil)
 // transport and timeouts (nil: a plain client, bounded only by each request's
 // context); log receives debug lines for every status poll and is never given
 // the key (nil: discard).
+//
+// The client works on a copy of hc (the caller's is untouched) that never
+// follows a redirect: Go re-sends a 307/308 with its body and every header
+// but Authorization and cookies to the host Location names, and even
+// Authorization goes along to a subdomain; a redirect is an upstream_error.
+// Every answer body is bounded below our own reads too, so an endless or
+// gzip-bomb body costs at most its cap (see httpbody.Transport).
 func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	if hc == nil {
 		hc = &http.Client{}
@@ -116,7 +126,28 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg, hc: hc, log: log}
+	c := &Client{cfg: cfg, log: log, sleep: sleep}
+	own := *hc
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	own.Transport = &httpbody.Transport{Base: base, MaxBody: c.maxResultBytes(), MaxErrorBody: maxErrorBytes}
+	c.hc = &own
+	return c
+}
+
+// sleep waits d, or until ctx ends and then returns its error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Edit runs one edit with the fal model req.Model (an endpoint id such as
@@ -192,8 +223,15 @@ type response struct {
 }
 
 // Body limits for JSON answers. A result holds data-URI images (base64: 4/3
-// of the bytes), so its limit follows MaxDownloadBytes.
-const maxJSONBytes = 1 << 20
+// of the bytes), so its limit follows MaxDownloadBytes. An error answer is
+// a small JSON detail or a proxy's HTML page, whatever the call.
+const (
+	maxJSONBytes  = 1 << 20
+	maxErrorBytes = 64 << 10
+)
+
+// errRedirect is a 3xx answer: New's client does not follow them.
+var errRedirect = errors.New("fal.ai answered with a redirect, which is not followed")
 
 func (c *Client) maxResultBytes() int64 { return c.cfg.MaxDownloadBytes*3/2 + maxJSONBytes }
 
@@ -228,7 +266,16 @@ func (c *Client) send(ctx context.Context, method, rawURL string, key frameforge
 		return response{}, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return response{}, fmt.Errorf("%s: %w (HTTP %d)", method, errRedirect, resp.StatusCode)
+	}
 	data, err := httpbody.Read(resp.Body, resp.ContentLength, limit)
+	var tle *httpbody.TooLargeError
+	if errors.As(err, &tle) && !(resp.StatusCode >= 200 && resp.StatusCode < 300) {
+		// An oversized error body: the status alone still says what
+		// happened, so it is mapped like any error, without the detail.
+		return response{status: resp.StatusCode, header: resp.Header}, nil
+	}
 	if errors.Is(err, httpbody.ErrTooLarge) {
 		return response{}, fmt.Errorf("%s: %w (%d bytes)", method, httpbody.ErrTooLarge, limit)
 	}

@@ -3,8 +3,8 @@ package fal
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,53 +208,73 @@ func TestEditUploadsConcurrently(t *testing.T) {
 	}
 }
 
-// TestEditPollCadence runs a job that takes 3 s at fal (0.5 s queued, 2.5 s
-// running) with the default cadence: few status calls, each 202 until the
-// 200 COMPLETED. The end-to-end time is logged, not asserted (a loaded
-// machine can stall the process); TestPollSchedule checks the cadence itself.
+// TestEditPollCadence checks the default cadence with the client's clock
+// replaced: the waits between status polls start at 100ms and grow by half
+// up to 2s, a Retry-After stretches one wait, and every status answer is
+// 202 until the 200 COMPLETED.
 func TestEditPollCadence(t *testing.T) {
 	t.Parallel()
 	fake := faltest.New(t)
-	fake.Configure(func(b *faltest.Behavior) { b.QueueTime, b.RunTime = 500*time.Millisecond, 2500*time.Millisecond })
+	fake.Configure(func(b *faltest.Behavior) { b.QueuedPolls, b.RunningPolls = 3, 7 })
+	fake.FailAt(faltest.StepStatus, withTimes(faltest.RateLimited(3*time.Second), 1))
 	c, _ := newTestClient(t, fake, func(cfg *Config) {
 		d := NewDefaultConfig()
 		cfg.PollInitial, cfg.PollMax = d.PollInitial, d.PollMax
 	})
+	waits := recordSleeps(c)
 
-	start := time.Now()
 	if _, err := c.Edit(context.Background(), editRequest(fake, "fal-ai/nano-banana/edit", testImages(t, 1))); err != nil {
 		t.Fatalf("Edit() error = %v", err)
 	}
-	elapsed := time.Since(start)
+
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	want := []time.Duration{
+		ms(100),
+		3 * time.Second, // Retry-After of the 429 answer, over the 150ms the cadence was at
+		ms(225), ms(337.5), ms(506.25), ms(759.375), ms(1139.0625), ms(1708.59375),
+		2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second,
+	}
+	if got := *waits; !slices.Equal(got, want) {
+		t.Errorf("waits between polls = %v; want %v", got, want)
+	}
 	calls := fake.StatusCalls()
-	var timeline []string
-	for _, sc := range calls {
-		timeline = append(timeline, fmt.Sprintf("%v %s", sc.Time.Sub(start).Round(time.Millisecond), sc.Status))
-	}
-	t.Logf("3 s job: %v end to end, %d status calls at %s", elapsed.Round(time.Millisecond), len(calls), strings.Join(timeline, ", "))
-	if elapsed < 3*time.Second {
-		t.Errorf("finished after %v, before the job did", elapsed)
-	}
-	if len(calls) > 30 {
-		t.Errorf("%d status calls; want <= 30", len(calls))
+	if len(calls) != len(want) {
+		t.Fatalf("status calls = %d; want %d (one 429, 3 queued, 7 running, 1 completed)", len(calls), len(want))
 	}
 	seen := map[string]bool{}
-	for i, sc := range calls {
+	for i, sc := range calls[1:] {
 		seen[sc.Status] = true
 		want := 202
 		if sc.Status == "COMPLETED" {
 			want = 200
-			if i != len(calls)-1 {
+			if i != len(calls)-2 {
 				t.Errorf("polled again after COMPLETED")
 			}
 		}
 		if sc.Code != want {
-			t.Errorf("status call %d: %s answered %d; want %d", i, sc.Status, sc.Code, want)
+			t.Errorf("status call %d: %s answered %d; want %d", i+1, sc.Status, sc.Code, want)
 		}
 	}
 	if !seen["IN_QUEUE"] || !seen["IN_PROGRESS"] || !seen["COMPLETED"] {
 		t.Errorf("statuses seen %v; want all three", seen)
 	}
+}
+
+func withTimes(f faltest.Fault, n int) faltest.Fault {
+	f.Times = n
+	return f
+}
+
+// recordSleeps makes c's waits return at once (or with ctx's error) and
+// records them. A single Edit polls from one goroutine; read the record
+// after it returns.
+func recordSleeps(c *Client) *[]time.Duration {
+	var waits []time.Duration
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return ctx.Err()
+	}
+	return &waits
 }
 
 // TestEditStatusRetries checks that failed status polls are retried up to

@@ -184,6 +184,13 @@ func fieldSummary(f fieldError) string {
 // cause has lost its URL in send. A timeout of the HTTP client (not of the
 // request's context, which Edit handles) is an upstream timeout.
 func transportError(op string, err error) *frameforge.Error {
+	if errors.Is(err, errRedirect) {
+		return &frameforge.Error{
+			Code:    frameforge.EUpstreamError,
+			Message: "fal.ai answered with a redirect, which this server does not follow.",
+			Err:     fmt.Errorf("fal %s: %w", op, err),
+		}
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &frameforge.Error{

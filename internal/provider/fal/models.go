@@ -33,7 +33,7 @@ const (
 
 // models is the argument table, checked in order (first match wins, so put a
 // more specific prefix before a shorter one). Sources: fal-js
-// libs/client/src/types/endpoints.ts, see spec/providers.md §2.9.
+// libs/client/src/types/endpoints.ts, see docs/providers.md, fal.ai.
 var models = []model{
 	// Single-image models: output_format "jpeg"|"png".
 	{prefix: "fal-ai/flux-kontext", imageArg: argImageURL, maxImages: 1, outputFormat: "png"},

@@ -3,6 +3,7 @@ package fal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -35,15 +36,12 @@ func (c *Client) poll(ctx context.Context, key frameforge.Key, j *job) (queueSta
 		return queueStatus{}, badAnswer("status", response{}, err)
 	}
 	wait := c.cfg.PollInitial
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	next := wait
 	failures := 0
 	seenLogs := 0
 	for {
-		select {
-		case <-ctx.Done():
-			return queueStatus{}, ctx.Err()
-		case <-timer.C:
+		if err := c.sleep(ctx, next); err != nil {
+			return queueStatus{}, err
 		}
 
 		st, retryAfter, err := c.status(ctx, key, statusURL)
@@ -60,7 +58,7 @@ func (c *Client) poll(ctx context.Context, key frameforge.Key, j *job) (queueSta
 			if failures > maxStatusRetries {
 				return queueStatus{}, err
 			}
-			timer.Reset(max(wait, min(retryAfter, maxRetryAfterWait)))
+			next = max(wait, min(retryAfter, maxRetryAfterWait))
 			continue
 		}
 		failures = 0
@@ -68,7 +66,7 @@ func (c *Client) poll(ctx context.Context, key frameforge.Key, j *job) (queueSta
 		if st.Status == statusCompleted {
 			return st, nil
 		}
-		timer.Reset(wait)
+		next = wait
 	}
 }
 
@@ -82,6 +80,9 @@ func pollWait(w, maxWait time.Duration) time.Duration {
 // else the wait fal asked for (0 if none).
 func (c *Client) status(ctx context.Context, key frameforge.Key, statusURL string) (st queueStatus, retryAfter time.Duration, err error) {
 	resp, err := c.send(ctx, http.MethodGet, statusURL, key, nil, "", maxJSONBytes)
+	if errors.Is(err, errRedirect) {
+		return st, -1, transportError("status", err) // it will not go away by asking again
+	}
 	if err != nil {
 		return st, 0, transportError("status", err)
 	}

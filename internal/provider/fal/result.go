@@ -19,7 +19,8 @@ import (
 	"frameforge/internal/httpbody"
 )
 
-// output is the part of a model's output we use (spec §2.9). Flux and qwen
+// output is the part of a model's output we use (see docs/providers.md,
+// fal.ai). Flux and qwen
 // shapes add has_nsfw_concepts, one flag per image.
 type output struct {
 	Images  []outputImage `json:"images"`
@@ -92,7 +93,7 @@ func orStatusError(st queueStatus, err *frameforge.Error) *frameforge.Error {
 	case et == "content_policy_violation":
 		code = frameforge.EContentBlocked
 	case strings.HasPrefix(et, "runner_") && et != "runner_incomplete_response" && et != "runner_server_error":
-		code = frameforge.EUpstreamUnavail // the 503 family (spec §2.10)
+		code = frameforge.EUpstreamUnavail // the 503 family (see docs/providers.md, fal.ai)
 	}
 	public := "fal.ai reported that the job failed"
 	if et != "" {
@@ -203,12 +204,14 @@ func (c *Client) decodeDataURI(s string) ([]byte, string, *frameforge.Error) {
 	return data, mediaType, nil
 }
 
-// download fetches a result image from fal's CDN within MaxDownloadBytes.
-// Only https is followed, or http when the queue itself is plain http (a
-// local fake): a result must not send us to another scheme.
+// download fetches a result image from fal's CDN within MaxDownloadBytes,
+// without our key: the URL comes from the model's output, and the CDN
+// serves its files to anyone. Only https is fetched, or plain http on one
+// of the configured fal hosts (a local fake): the user's picture must not
+// travel in clear text, nor a result send us to another scheme.
 func (c *Client) download(ctx context.Context, rawURL string) ([]byte, string, *frameforge.Error) {
 	u, err := parseURL(rawURL)
-	if err != nil || u.Host == "" || u.Scheme == "http" && !strings.HasPrefix(c.cfg.QueueURL, "http://") {
+	if err != nil || u.Host == "" || u.User != nil || u.Scheme == "http" && !c.configuredHost(u) {
 		return nil, "", &frameforge.Error{
 			Code:    frameforge.EUpstreamError,
 			Message: "fal.ai returned a result URL we cannot download.",
@@ -218,6 +221,9 @@ func (c *Client) download(ctx context.Context, rawURL string) ([]byte, string, *
 	resp, err := c.send(ctx, http.MethodGet, rawURL, frameforge.Key{}, nil, "", c.cfg.MaxDownloadBytes)
 	if err != nil {
 		msg := "Could not download the result image from fal.ai."
+		if errors.Is(err, errRedirect) {
+			msg = "fal.ai's CDN answered the result download with a redirect, which this server does not follow."
+		}
 		if errors.Is(err, httpbody.ErrTooLarge) {
 			msg = "The result image from fal.ai is larger than this server accepts."
 		}
@@ -231,6 +237,17 @@ func (c *Client) download(ctx context.Context, rawURL string) ([]byte, string, *
 		}
 	}
 	return resp.body, resp.header.Get("Content-Type"), nil
+}
+
+// configuredHost reports whether u is on one of the configured fal hosts,
+// with the scheme configured for it.
+func (c *Client) configuredHost(u *url.URL) bool {
+	for _, base := range []string{c.cfg.QueueURL, c.cfg.RunURL, c.cfg.RestURL} {
+		if b, err := url.Parse(base); err == nil && sameOrigin(b, u) {
+			return true
+		}
+	}
+	return false
 }
 
 // schemeOf returns a URL's scheme for an error, never the URL itself.

@@ -3,8 +3,11 @@ package fal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"frameforge"
 )
@@ -96,8 +99,17 @@ func (c *Client) submit(ctx context.Context, key frameforge.Key, model string, i
 	if err := json.Unmarshal(resp.body, &st); err != nil {
 		return nil, badAnswer("submit", resp, fmt.Errorf("decoding: %w", err))
 	}
-	if st.RequestID == "" || !isFollowableURL(st.StatusURL) || !isFollowableURL(st.ResponseURL) || !isFollowableURL(st.CancelURL) {
-		return nil, badAnswer("submit", resp, fmt.Errorf("missing request_id or status/response/cancel URL"))
+	if st.RequestID == "" {
+		return nil, badAnswer("submit", resp, errors.New("missing request_id"))
+	}
+	for _, u := range []struct{ name, url string }{
+		{"status_url", st.StatusURL}, {"response_url", st.ResponseURL}, {"cancel_url", st.CancelURL},
+	} {
+		if err := c.checkJobURL(u.url, model); err != nil {
+			// The job may run at fal now, but its cancel URL is as
+			// untrusted as the others: it is left to fal's own timeouts.
+			return nil, badAnswer("submit", resp, fmt.Errorf("%s %w", u.name, err))
+		}
 	}
 	j := &job{
 		model:       model,
@@ -115,9 +127,67 @@ func (c *Client) submit(ctx context.Context, key frameforge.Key, model string, i
 	return j, nil
 }
 
-// isFollowableURL reports whether a URL fal handed us is an absolute http(s)
-// URL (queries allowed: we add ?logs=1 properly).
-func isFollowableURL(s string) bool {
-	u, err := parseURL(s)
-	return err == nil && u.Host != ""
+// checkJobURL returns an error unless a URL from fal's submit answer may
+// be sent our key: it must be on the configured queue URL's scheme and
+// host, under the model's owner/app, as in
+// https://queue.fal.run/fal-ai/flux-kontext/requests/{id}/status
+// (see docs/providers.md, fal.ai). fal's docs put status, result and cancel
+// on the queue host under owner/app, and give no case where they are
+// anywhere else; the backup host in fal's queue OpenAPI is an alternative
+// place to send the whole exchange, not one the answer points to. So an
+// answer naming another host is a broken or tampered answer, and following
+// it would hand our key to whoever runs that host. Queries are allowed (we
+// add ?logs=1 properly); the error never quotes the URL, which may carry
+// a token.
+func (c *Client) checkJobURL(raw, model string) error {
+	u, err := parseURL(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return errors.New("is not an absolute http(s) URL")
+	}
+	q, err := url.Parse(c.cfg.QueueURL)
+	if err != nil || !sameOrigin(q, u) {
+		return errors.New("is not on the queue host")
+	}
+	prefix := strings.TrimSuffix(q.Path, "/") + "/" + appID(model) + "/requests/"
+	if !strings.HasPrefix(u.Path, prefix) || len(u.Path) == len(prefix) || hasDotSegment(u.Path) {
+		return fmt.Errorf("is not under /%s/requests/", appID(model))
+	}
+	return nil
+}
+
+// sameOrigin reports whether two URLs have the same scheme, host and port
+// (an explicit default port counts as the same).
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// hasDotSegment reports a "." or ".." path segment (decoded, so %2e%2e
+// counts), which a server may resolve to a path outside the prefix.
+func hasDotSegment(path string) bool {
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// appID returns owner/app of a valid endpoint id: the first two segments,
+// three for the workflows/ and comfy/ namespaces (fal-js parseEndpointId).
+func appID(endpointID string) string {
+	segs := strings.Split(endpointID, "/")
+	n := 2
+	if segs[0] == "workflows" || segs[0] == "comfy" {
+		n = 3
+	}
+	return strings.Join(segs[:min(n, len(segs))], "/")
 }

@@ -68,7 +68,8 @@ func contentType(img frameforge.Image) string {
 	return http.DetectContentType(img.Data)
 }
 
-// upload stores one image in fal storage, as fal-js does (spec §2.8):
+// upload stores one image in fal storage, as fal-js does (see
+// docs/providers.md, fal.ai):
 // initiate with our key, PUT the bytes to the signed upload_url without it,
 // and return file_url. The file name is made up: the client's file name is
 // none of fal's business.
@@ -96,7 +97,7 @@ func (c *Client) upload(ctx context.Context, key frameforge.Key, i int, img fram
 	if err := json.Unmarshal(resp.body, &target); err != nil {
 		return "", badAnswer("upload", resp, fmt.Errorf("decoding: %w", err))
 	}
-	if !isFollowableURL(target.UploadURL) || !isFollowableURL(target.FileURL) {
+	if !isAbsoluteURL(target.UploadURL) || !isAbsoluteURL(target.FileURL) {
 		return "", badAnswer("upload", resp, errors.New("missing upload_url or file_url"))
 	}
 
@@ -124,4 +125,11 @@ func extension(ct string) string {
 		return strings.TrimPrefix(ct, "image/")
 	}
 	return "bin"
+}
+
+// isAbsoluteURL reports whether s is an absolute http(s) URL. The upload
+// URLs get no key (a signed URL carries its own grant), so any host will do.
+func isAbsoluteURL(s string) bool {
+	u, err := parseURL(s)
+	return err == nil && u.Host != ""
 }

@@ -34,6 +34,8 @@ const (
 	msgUnavailable  = "Gemini is overloaded or unavailable; please try again later."
 	msgUnreachable  = "Gemini could not be reached; please try again later."
 	msgBadAnswer    = "Gemini returned an answer that could not be read."
+	msgOversized    = "Gemini returned an answer larger than this server accepts."
+	msgRedirect     = "Gemini answered with a redirect, which this server does not follow."
 	msgUpstream     = "Gemini returned an unexpected error."
 	msgTimeout      = "Gemini did not answer in time."
 	msgCancelled    = "The request was cancelled before Gemini answered."
@@ -114,7 +116,11 @@ func classify(err error, model string, key frameforge.Key) outcome {
 		// Our bug (or an SDK change), not the network: never retried.
 		return outcome{err: failure(frameforge.EInternal, msgInternalCall, err, secret), label: "internal"}
 	case errors.Is(err, httpbody.ErrTooLarge):
-		return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "too large"}
+		// An endless or decompression-bomb body: asking again would only
+		// bring the next one.
+		return outcome{err: failure(frameforge.EUpstreamError, msgOversized, err, secret), label: "too large"}
+	case errors.Is(err, errSDKPanic):
+		return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "unreadable (SDK panic)"}
 	case errors.Is(err, context.DeadlineExceeded):
 		// http.Client.Timeout fired although ctx is still alive: the
 		// operator's per-call budget is spent, another attempt would be too.
@@ -165,6 +171,10 @@ func classifyAPI(e genai.APIError, err error, model string, key frameforge.Key) 
 			}
 		}
 		return fail(frameforge.EUpstreamError, msgUpstream)
+	case code >= 300 && code < 400:
+		// New's client does not follow redirects (they would carry the
+		// key and the photo to another host); the SDK hands us the 3xx.
+		return fail(frameforge.EUpstreamError, msgRedirect)
 	case code == http.StatusTooManyRequests:
 		// Not retried: quotas do not reset by asking again.
 		return fail(frameforge.EUpstreamRateLimit, msgRateLimited)

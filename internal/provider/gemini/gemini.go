@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	_ "image/gif" // register decoders for DecodeConfig of the answer
 	_ "image/jpeg"
@@ -18,12 +19,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"google.golang.org/genai"
 
 	"frameforge"
+	"frameforge/internal/httpbody"
 )
 
 // apiVersion is the Gemini API version the image models are served under.
@@ -35,13 +38,27 @@ type Client struct {
 	cfg Config
 	hc  *http.Client
 	log *slog.Logger
+	// sleep waits d or until ctx ends (then it returns ctx's error). Tests
+	// replace it to check backoffs without waiting them out.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 var _ frameforge.Provider = (*Client)(nil)
 
+// maxErrorBytes bounds an error answer's body. Google's are a few hundred
+// bytes of google.rpc.Status JSON, a proxy's HTML page a few KiB.
+const maxErrorBytes = 64 << 10
+
 // New returns a client. Zero fields of cfg take their defaults; hc carries
 // our timeouts and transport (nil means a fresh &http.Client{}, never
 // http.DefaultClient); log nil discards.
+//
+// The client works on a copy of hc (the caller's is untouched) that never
+// follows a redirect: Go re-sends a 307/308 with its body and every header
+// but Authorization and cookies to whatever host Location names, which here
+// means the x-goog-api-key and the photo. A redirect is an upstream_error.
+// Its transport streams the images into the request body (inline.go) and
+// bounds every answer body, including the error bodies the SDK reads itself.
 func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	if hc == nil {
 		hc = &http.Client{}
@@ -49,15 +66,28 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// A copy of the caller's client whose transport streams the images
-	// into the request body (inline.go); the caller's client is untouched.
 	own := *hc
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	base := hc.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	own.Transport = &inlineTransport{base: base}
-	return &Client{cfg: cfg.withDefaults(), hc: &own, log: log}
+	own.Transport = &inlineTransport{base: &httpbody.Transport{
+		Base: base, MaxBody: maxAnswerBytes, MaxErrorBody: maxErrorBytes,
+	}}
+	return &Client{cfg: cfg.withDefaults(), hc: &own, log: log, sleep: sleep}
+}
+
+// sleep waits d, or until ctx ends and then returns its error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Edit sends the images (in order) and the prompt to Gemini and returns the
@@ -117,8 +147,8 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		// Unary, not streaming: a 2–10 MB image inside one SSE event breaks
-		// stream parsers (providers.md §4, item 6).
-		resp, err := sdk.Models.GenerateContent(ctx, model, contents, gcfg)
+		// stream parsers (see docs/providers.md, Gemini).
+		resp, err := c.generate(ctx, sdk, model, contents, gcfg)
 		dur := time.Since(start)
 
 		if err == nil {
@@ -157,16 +187,31 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 			c.logFailure(ctx, model, attempt, o.err)
 			return frameforge.Image{}, o.err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if c.sleep(ctx, wait) != nil {
 			fe := contextFailure(ctx, err, secret)
 			c.logFailure(ctx, model, attempt, fe)
 			return frameforge.Image{}, fe
-		case <-t.C:
 		}
 	}
+}
+
+// errSDKPanic marks a panic of the SDK while it handled an answer.
+var errSDKPanic = errors.New("the Gemini SDK panicked on the answer")
+
+// generate calls the SDK and turns a panic inside it into an error. Some
+// malformed 200 bodies (`null`, `{"candidates":[null]}`) make the SDK
+// panic while converting them; that is the upstream's fault, so it must
+// be an upstream_error like any unreadable answer, not a crash of our
+// handler logged as our bug. The stack goes to the debug log only.
+func (c *Client) generate(ctx context.Context, sdk *genai.Client, model string, contents []*genai.Content,
+	gcfg *genai.GenerateContentConfig) (resp *genai.GenerateContentResponse, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.DebugContext(ctx, "gemini SDK panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			resp, err = nil, fmt.Errorf("%w: %v", errSDKPanic, v)
+		}
+	}()
+	return sdk.Models.GenerateContent(ctx, model, contents, gcfg)
 }
 
 // generateConfig asks for one image and nothing else.

@@ -350,30 +350,49 @@ func TestEditRetries(t *testing.T) {
 		s := geminitest.NewServer(t, geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.ImageOnly}))
 		s.Script(geminitest.Scenario{Kind: geminitest.Unavailable, RetryDelay: "0.05s"})
 		c := newTestClient(t, s, nil, func(c *Config) { c.BaseBackoff, c.MaxBackoff = time.Microsecond, time.Second })
+		waits := recordSleeps(c)
 		if _, err := c.Edit(t.Context(), frameforge.EditRequest{Images: inputs(t), Key: key(s)}); err != nil {
 			t.Fatalf("Edit: %v", err)
 		}
-		reqs := s.Requests()
-		if len(reqs) != 2 {
-			t.Fatalf("fake saw %d requests; want 2", len(reqs))
+		if n := len(s.Requests()); n != 2 {
+			t.Fatalf("fake saw %d requests; want 2", n)
 		}
-		if gap := reqs[1].Received.Sub(reqs[0].Received); gap < 50*time.Millisecond || gap > 2*time.Second {
-			t.Errorf("retry came %v after the first attempt; want the 50ms RetryInfo hint", gap)
+		if got := *waits; !reflect.DeepEqual(got, []time.Duration{50 * time.Millisecond}) {
+			t.Errorf("waits before retrying = %v; want the 50ms RetryInfo hint", got)
+		}
+	})
+
+	t.Run("backoff grows and stays under its cap", func(t *testing.T) {
+		s := geminitest.NewServer(t, geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.Internal}))
+		c := newTestClient(t, s, nil, func(c *Config) {
+			c.MaxAttempts, c.BaseBackoff, c.MaxBackoff = 6, time.Second, 4*time.Second
+		})
+		waits := recordSleeps(c)
+		_, err := c.Edit(t.Context(), frameforge.EditRequest{Images: inputs(t), Key: key(s)})
+		if frameforge.ErrorCode(err) != frameforge.EUpstreamError || len(*waits) != 5 {
+			t.Fatalf("code %s after %d waits; want %s after 5", frameforge.ErrorCode(err), len(*waits), frameforge.EUpstreamError)
+		}
+		// Full jitter: wait i is below min(BaseBackoff<<i, MaxBackoff).
+		for i, w := range *waits {
+			if ceil := min(time.Second<<i, 4*time.Second); w < 0 || w >= ceil {
+				t.Errorf("wait %d = %v; want in [0, %v)", i+1, w, ceil)
+			}
 		}
 	})
 
 	t.Run("retry past the deadline is not attempted", func(t *testing.T) {
-		s := geminitest.NewServer(t, geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.Unavailable, RetryDelay: "5s"}))
-		c := newTestClient(t, s, nil, func(c *Config) { c.MaxBackoff = 20 * time.Second })
-		ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond)
+		s := geminitest.NewServer(t, geminitest.WithDefault(geminitest.Scenario{Kind: geminitest.Unavailable, RetryDelay: "90s"}))
+		// The 90s hint is under MaxBackoff but past the deadline.
+		c := newTestClient(t, s, nil, func(c *Config) { c.MaxBackoff = 2 * time.Minute })
+		waits := recordSleeps(c)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
-		start := time.Now()
 		_, err := c.Edit(ctx, frameforge.EditRequest{Images: inputs(t), Key: key(s)})
-		if el := time.Since(start); el > 300*time.Millisecond {
-			t.Errorf("Edit took %v; want an immediate answer", el)
+		if len(*waits) != 0 {
+			t.Errorf("waited %v; want an immediate answer", *waits)
 		}
-		if frameforge.ErrorCode(err) != frameforge.EUpstreamUnavail || frameforge.RetryAfter(err) != 5*time.Second {
-			t.Errorf("got %s retry-after %v; want %s, 5s", frameforge.ErrorCode(err), frameforge.RetryAfter(err), frameforge.EUpstreamUnavail)
+		if frameforge.ErrorCode(err) != frameforge.EUpstreamUnavail || frameforge.RetryAfter(err) != 90*time.Second {
+			t.Errorf("got %s retry-after %v; want %s, 90s", frameforge.ErrorCode(err), frameforge.RetryAfter(err), frameforge.EUpstreamUnavail)
 		}
 		if n := len(s.Requests()); n != 1 {
 			t.Errorf("fake saw %d requests; want 1", n)
@@ -388,6 +407,18 @@ func TestEditRetries(t *testing.T) {
 			t.Errorf("got %s retry-after %v after %d requests; want %s, 30s, 1", frameforge.ErrorCode(err), frameforge.RetryAfter(err), len(s.Requests()), frameforge.EUpstreamUnavail)
 		}
 	})
+}
+
+// recordSleeps makes c's backoff waits return at once and records them.
+// Edit runs its attempts one after another, so no lock is needed while a
+// single Edit runs.
+func recordSleeps(c *Client) *[]time.Duration {
+	var waits []time.Duration
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return ctx.Err()
+	}
+	return &waits
 }
 
 func TestEditDeadline(t *testing.T) {

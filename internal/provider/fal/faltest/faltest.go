@@ -1,6 +1,6 @@
 // Package faltest is a fake fal.ai for tests: one httptest server that plays
 // the queue host, the run host (under /run), the REST storage host and the
-// CDN, speaking the protocol of spec/providers.md §2 and §5.2. It validates
+// CDN, speaking the protocol of docs/providers.md, fal.ai. It validates
 // inputs per model like fal does (errors surface at the result fetch while
 // the status still reaches COMPLETED), records every request, and has
 // switchable faults. It is a regular package so other packages' tests can
@@ -73,6 +73,12 @@ type Behavior struct {
 	ResultTTL time.Duration
 	// Delays slows a step down by the given time before it answers.
 	Delays map[Step]time.Duration
+	// RewriteURL, when set, replaces each URL the fake hands out in an
+	// answer: field is "status_url", "response_url", "cancel_url" (submit
+	// and status answers) or "images.url" (CDN result URLs). It lets a test
+	// point a client somewhere it must not go. It runs under the fake's
+	// lock and must not call the fake.
+	RewriteURL func(field, url string) string
 }
 
 // Fault is a canned answer for a Step, given instead of the normal one after
@@ -82,6 +88,10 @@ type Fault struct {
 	Header map[string]string // Content-Type defaults to application/json
 	Body   string
 	Times  int // answer it this many times, then behave again; 0: always
+	// Endless, when set, follows Body with copies of Endless, written until
+	// the client goes away (with Content-Encoding: gzip in Header and gzip
+	// members here, a decompression bomb). Server.BodyBytes counts it.
+	Endless []byte
 }
 
 // Request is one recorded HTTP request.
@@ -157,6 +167,7 @@ type Server struct {
 	pending     map[string]*Upload // by upload token
 	uploads     []*Upload
 	seq         int
+	bodyBytes   int64
 	requests    []Request
 	submits     []Submit
 	statusCalls []StatusCall
@@ -386,7 +397,34 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, step Step, auth b
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(f.Status)
 	io.WriteString(w, f.Body)
+	if f.Endless != nil {
+		s.writeEndless(w, r, f.Endless)
+	}
 	return false
+}
+
+// writeEndless writes chunk until the client goes away.
+func (s *Server) writeEndless(w http.ResponseWriter, r *http.Request, chunk []byte) {
+	rc := http.NewResponseController(w)
+	for r.Context().Err() == nil {
+		n, err := w.Write(chunk)
+		if err == nil {
+			err = rc.Flush()
+		}
+		s.mu.Lock()
+		s.bodyBytes += int64(n)
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// BodyBytes is how many bytes of Fault.Endless bodies were written so far.
+func (s *Server) BodyBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bodyBytes
 }
 
 // authorize checks Authorization: Key <id>:<secret> like fal does.

@@ -1,8 +1,11 @@
 package faltest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,4 +59,26 @@ func IngressError(status int) Fault {
 // passes fal's body on.
 func (s *Server) KeyEcho() Fault {
 	return Fault{Status: 500, Body: `{"detail":"internal error while checking key ` + s.Key + `"}`}
+}
+
+// EndlessError is an error answer whose JSON body never ends.
+func EndlessError(status int) Fault {
+	return Fault{Status: status, Body: `{"detail":"`, Endless: []byte(strings.Repeat("x", 32<<10))}
+}
+
+// GzipBomb is an error answer with Content-Encoding: gzip whose members of
+// 1 MiB of zeros each never end: about 1 KiB on the wire per MiB inflated.
+func GzipBomb(status int) Fault {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(make([]byte, 1<<20))
+	_ = zw.Close()
+	return Fault{Status: status, Header: map[string]string{"Content-Encoding": "gzip"}, Endless: b.Bytes()}
+}
+
+// Redirect answers status (a 3xx) with Location: to, as a hijacked or
+// misconfigured front end might. A client following it would send the key
+// (and a submit's photo) to another host.
+func Redirect(status int, to string) Fault {
+	return Fault{Status: status, Header: map[string]string{"Location": to}}
 }

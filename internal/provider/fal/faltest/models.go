@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-// family is a model family's input and output shape (spec §2.9).
+// family is a model family's input and output shape (see docs/providers.md, fal.ai).
 type family struct {
 	prefix      string
 	imageArg    string   // "image_url", "image_urls", or "" (text-to-image)
@@ -211,6 +211,9 @@ func (s *Server) outputLocked(endpointID string, in map[string]any, inputs []Inp
 			path := "out/" + id + "/" + name
 			s.files[path] = &Upload{FileName: name, ContentType: ct, FileURL: s.URL + "/files/" + path, Data: data}
 			u = s.URL + "/files/" + path
+		}
+		if !strings.HasPrefix(u, "data:") {
+			u = s.rewriteLocked("images.url", u)
 		}
 		images = append(images, map[string]any{"url": u, "content_type": ct, "file_name": name,
 			"file_size": len(data), "width": w, "height": h})

@@ -92,10 +92,18 @@ func (s *Server) urls(j *job) map[string]any {
 	base := s.URL + "/" + j.app + "/requests/" + j.id
 	return map[string]any{
 		"request_id":   j.id,
-		"response_url": base,
-		"status_url":   base + "/status",
-		"cancel_url":   base + "/cancel",
+		"response_url": s.rewriteLocked("response_url", base),
+		"status_url":   s.rewriteLocked("status_url", base+"/status"),
+		"cancel_url":   s.rewriteLocked("cancel_url", base+"/cancel"),
 	}
+}
+
+// rewriteLocked applies Behavior.RewriteURL; s.mu must be held.
+func (s *Server) rewriteLocked(field, u string) string {
+	if s.b.RewriteURL == nil {
+		return u
+	}
+	return s.b.RewriteURL(field, u)
 }
 
 // appID returns owner/app of an endpoint id, or "" if it has too few

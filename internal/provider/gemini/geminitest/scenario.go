@@ -67,6 +67,23 @@ const (
 	// Raw answers Scenario.Status with Scenario.Body and Scenario.ContentType
 	// verbatim.
 	Raw
+	// Redirect answers Scenario.Status (default 307) with Location:
+	// Scenario.Location, as a misconfigured proxy or a hijacked DNS name
+	// might. A client that follows it re-sends the key and the photo there.
+	Redirect
+	// EndlessBody answers Scenario.Status (default 500) with a JSON error
+	// body that never ends: it streams until the client goes away.
+	// Request.BodyBytes counts what was written, Request.BodyDone says when
+	// the writing stopped.
+	EndlessBody
+	// GzipBomb answers Scenario.Status (default 500) with Content-Encoding:
+	// gzip and gzip members of 1 MiB of zeros each, forever: a few KiB on the
+	// wire are megabytes to a client that decompresses (Go's transport does,
+	// transparently). Request.BodyBytes counts the compressed bytes written.
+	GzipBomb
+	// Trickle answers Scenario.Status (default 200) and then one byte of
+	// body per Scenario.Interval (default 50ms), never finishing.
+	Trickle
 )
 
 var kindNames = [...]string{
@@ -89,6 +106,10 @@ var kindNames = [...]string{
 	Cut:                "Cut",
 	Disconnect:         "Disconnect",
 	Raw:                "Raw",
+	Redirect:           "Redirect",
+	EndlessBody:        "EndlessBody",
+	GzipBomb:           "GzipBomb",
+	Trickle:            "Trickle",
 }
 
 // String returns the kind's Go name, for test output.
@@ -126,8 +147,13 @@ type Scenario struct {
 	// "53s" or "0.05s" (RateLimited, Unavailable).
 	RetryDelay    string
 	OmitRetryInfo bool // RateLimited without RetryInfo
-	// Status, Body and ContentType for Raw (Status also for KeyInErrorBody).
+	// Status, Body and ContentType for Raw (Status also for KeyInErrorBody,
+	// Redirect, EndlessBody, GzipBomb and Trickle).
 	Status      int
 	Body        string
 	ContentType string
+	// Location is the Redirect target.
+	Location string
+	// Interval is Trickle's pause between bytes.
+	Interval time.Duration
 }

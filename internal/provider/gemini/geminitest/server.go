@@ -1,6 +1,6 @@
 // Package geminitest is a scripted fake of the Gemini Developer API
 // (generativelanguage.googleapis.com) for tests. It speaks the REST wire
-// protocol of docs providers.md §1 and §5.1: the unary and SSE endpoints,
+// protocol described in docs/providers.md, Gemini: the unary and SSE endpoints,
 // x-goog-api-key or ?key= auth, google.rpc.Status error bodies, camelCase
 // answers. Point the official SDK at it with HTTPOptions.BaseURL = s.URL.
 //
@@ -73,6 +73,13 @@ type Request struct {
 	ImageSent        []byte    // the final (non-thought) image answered, if any
 	Received         time.Time // when the request arrived
 	Cancelled        bool      // the client went away before the fake finished answering
+	// BodyBytes is how many body bytes an EndlessBody, GzipBomb or Trickle
+	// answer wrote (as sent: compressed for GzipBomb) before the client
+	// went away. It is final once Cancelled is set or the fake closed.
+	BodyBytes int64
+	// BodyDone is set when the writer of such an answer has stopped
+	// (the client went away, or the fake closed).
+	BodyDone bool
 }
 
 // Parts returns the parts of every content, in order.
@@ -350,6 +357,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 			return
 		}
+	}
+	if s.writeHostile(w, r, rec, sc) {
+		return
 	}
 	a := s.answer(sc, rec, gc, key, contents, seq)
 	if rec.Streamed {
