@@ -51,7 +51,7 @@ func newStack(t testing.TB, cfg testConfig, keys serverKeys) *stack {
 	gcfg.BaseURL = st.gemini.URL
 	gcfg.BaseBackoff = time.Millisecond
 	fcfg := fal.NewDefaultConfig()
-	fcfg.QueueURL, fcfg.RestURL, fcfg.RunURL = st.fal.URL, st.fal.URL, st.fal.RunURL()
+	fcfg.QueueURL, fcfg.RestURL = st.fal.URL, st.fal.URL
 	fcfg.PollInitial = 5 * time.Millisecond
 
 	ge := provider.Entry{Provider: gemini.New(gcfg, st.gemini.Client(), log), Model: gcfg.Model}

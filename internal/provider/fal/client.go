@@ -23,7 +23,6 @@ import (
 // the config package reads it from.
 type Config struct {
 	QueueURL string // FAL_QUEUE_URL: queue host, where jobs are submitted
-	RunURL   string // FAL_RUN_URL: synchronous host; unused (the queue survives long jobs), kept so all hosts are configurable
 	RestURL  string // FAL_REST_URL: REST host, for storage uploads
 
 	// UploadThreshold (FAL_UPLOAD_THRESHOLD) is the largest input, in bytes,
@@ -50,7 +49,6 @@ type Config struct {
 func NewDefaultConfig() Config {
 	return Config{
 		QueueURL:         "https://queue.fal.run",
-		RunURL:           "https://fal.run",
 		RestURL:          "https://rest.fal.ai",
 		UploadThreshold:  1 << 20,
 		MaxDownloadBytes: 50 << 20,
@@ -65,7 +63,6 @@ func (c Config) Validate() error {
 	var errs []error
 	for _, u := range []struct{ env, val string }{
 		{"FAL_QUEUE_URL", c.QueueURL},
-		{"FAL_RUN_URL", c.RunURL},
 		{"FAL_REST_URL", c.RestURL},
 	} {
 		if !isHTTPURL(u.val) {

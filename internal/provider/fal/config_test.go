@@ -18,7 +18,6 @@ func TestConfigValidate(t *testing.T) {
 		{"queue URL relative", func(c *Config) { c.QueueURL = "queue.fal.run" }, "FAL_QUEUE_URL"},
 		{"queue URL ftp", func(c *Config) { c.QueueURL = "ftp://queue.fal.run" }, "FAL_QUEUE_URL"},
 		{"queue URL with query", func(c *Config) { c.QueueURL = "https://queue.fal.run?x=1" }, "FAL_QUEUE_URL"},
-		{"run URL empty", func(c *Config) { c.RunURL = "" }, "FAL_RUN_URL"},
 		{"rest URL no host", func(c *Config) { c.RestURL = "https://" }, "FAL_REST_URL"},
 		{"negative threshold", func(c *Config) { c.UploadThreshold = -1 }, "FAL_UPLOAD_THRESHOLD"},
 		{"zero download cap", func(c *Config) { c.MaxDownloadBytes = 0 }, "FAL_MAX_DOWNLOAD_BYTES"},
@@ -39,7 +38,7 @@ func TestConfigValidate(t *testing.T) {
 	// Every problem at once.
 	cfg := Config{}
 	err := cfg.Validate()
-	for _, env := range []string{"FAL_QUEUE_URL", "FAL_RUN_URL", "FAL_REST_URL", "FAL_MAX_DOWNLOAD_BYTES", "FAL_POLL_INITIAL"} {
+	for _, env := range []string{"FAL_QUEUE_URL", "FAL_REST_URL", "FAL_MAX_DOWNLOAD_BYTES", "FAL_POLL_INITIAL"} {
 		if err == nil || !strings.Contains(err.Error(), env) {
 			t.Errorf("Config{}.Validate() = %v; want it to name %s", err, env)
 		}

@@ -24,7 +24,7 @@ type logBuffer = logtest.Buffer
 func newTestClient(tb testing.TB, fake *faltest.Server, mutate func(*Config)) (*Client, *logBuffer) {
 	tb.Helper()
 	cfg := NewDefaultConfig()
-	cfg.QueueURL, cfg.RunURL, cfg.RestURL = fake.URL, fake.RunURL(), fake.URL
+	cfg.QueueURL, cfg.RestURL = fake.URL, fake.URL
 	cfg.PollInitial, cfg.PollMax = 5*time.Millisecond, 20*time.Millisecond
 	if mutate != nil {
 		mutate(&cfg)

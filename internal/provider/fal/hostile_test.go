@@ -210,7 +210,7 @@ func TestEditBoundsErrorBodies(t *testing.T) {
 			fake := faltest.New(t)
 			fake.FailAt(faltest.StepResult, tt.fault)
 			cfg := NewDefaultConfig()
-			cfg.QueueURL, cfg.RunURL, cfg.RestURL = fake.URL, fake.RunURL(), fake.URL
+			cfg.QueueURL, cfg.RestURL = fake.URL, fake.URL
 			cfg.PollInitial, cfg.PollMax = 5*time.Millisecond, 20*time.Millisecond
 			hc := fake.Client()
 			ct := &countingTransport{base: hc.Transport}

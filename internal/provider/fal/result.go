@@ -242,7 +242,7 @@ func (c *Client) download(ctx context.Context, rawURL string) ([]byte, string, *
 // configuredHost reports whether u is on one of the configured fal hosts,
 // with the scheme configured for it.
 func (c *Client) configuredHost(u *url.URL) bool {
-	for _, base := range []string{c.cfg.QueueURL, c.cfg.RunURL, c.cfg.RestURL} {
+	for _, base := range []string{c.cfg.QueueURL, c.cfg.RestURL} {
 		if b, err := url.Parse(base); err == nil && sameOrigin(b, u) {
 			return true
 		}
