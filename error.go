@@ -39,6 +39,16 @@ const (
 	EInternal          = "internal_error"
 )
 
+// Codes lists every error code, for the tests that check each has an HTTP
+// status and a documented meaning.
+func Codes() []string {
+	return []string{EInvalidRequest, EMissingImage, EInvalidImage, EUnsupportedImage, EImageTooLarge,
+		ERequestTooLarge, ETooManyImages, ETooManyPixels, EImageTooComplex, EUnknownProvider, EInvalidAPIKey,
+		EProviderAuth, EProviderInput, EContentBlocked, EUpstreamRateLimit, EUpstreamUnavail, EUpstreamError,
+		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, ERequestTimeout, ENotFound,
+		EMethodNotAllowed, ENotImplemented, EInternal}
+}
+
 // Error is an application error: a code, a sentence a person understands, and
 // optionally the internal cause (logged, never shown) and a retry hint.
 type Error struct {

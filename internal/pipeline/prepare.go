@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/dustin/go-humanize"
+
 	"frameforge"
 	"frameforge/internal/admission"
 	"frameforge/internal/imaging"
@@ -158,4 +160,4 @@ func prepareError(err error, u Upload) error {
 // common RGBA and YCbCr decodes (see docs/imaging.md).
 func decodeCost(info imaging.Info) int64 { return max(info.Pixels()*8, 1) }
 
-func mib(n int64) string { return fmt.Sprintf("%d MiB", (n+(1<<20)-1)>>20) }
+func mib(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }

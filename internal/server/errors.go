@@ -25,6 +25,7 @@ var codes = map[string]int{
 	frameforge.ERequestTooLarge:   http.StatusRequestEntityTooLarge,
 	frameforge.ETooManyImages:     http.StatusRequestEntityTooLarge,
 	frameforge.ETooManyPixels:     http.StatusRequestEntityTooLarge,
+	frameforge.EImageTooComplex:   http.StatusRequestEntityTooLarge,
 	frameforge.EUnknownProvider:   http.StatusBadRequest,
 	frameforge.EInvalidAPIKey:     http.StatusUnauthorized,
 	frameforge.EProviderAuth:      http.StatusBadGateway,

@@ -377,7 +377,7 @@ type failingProvider struct{}
 
 func (failingProvider) Edit(_ context.Context, req frameforge.EditRequest) (frameforge.Image, error) {
 	return frameforge.Image{}, &frameforge.Error{Code: frameforge.EUpstreamError, Message: "The provider failed.",
-		Err: errString("upstream said: bad key " + req.Key.String())}
+		Err: errString("upstream said: bad key " + req.Key.Reveal())}
 }
 
 type errString string
