@@ -132,6 +132,8 @@ func Load(getenv func(string) string) (Config, error) {
 	s.RateLimitEdit = l.Rule("RATE_LIMIT_EDIT", s.RateLimitEdit)
 	s.RateLimitDefault = l.Rule("RATE_LIMIT_DEFAULT", s.RateLimitDefault)
 	s.TrustedProxies = l.Prefixes("TRUSTED_PROXIES")
+	s.Upload.MinRate = l.Bytes("MIN_UPLOAD_RATE", s.Upload.MinRate)
+	s.Upload.Grace = l.Duration("UPLOAD_GRACE", s.Upload.Grace)
 	l.Add(s.Validate())
 	c.Server = s
 
@@ -155,6 +157,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.HTTP.ReadHeaderTimeout = l.Duration("READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTP.ReadTimeout = l.Duration("READ_TIMEOUT", 2*time.Minute)
+	c.Server.Upload.ReadTimeout = c.HTTP.ReadTimeout
 	// The write deadline runs from the end of the request headers to the end
 	// of the answer, so it must cover reading the upload and the whole edit.
 	c.HTTP.WriteTimeout = l.Duration("WRITE_TIMEOUT", c.HTTP.ReadTimeout+s.EditTimeout+30*time.Second)

@@ -124,11 +124,18 @@ func readImage(p *multipart.Part, a *arena, lim Limits, n int) (pipeline.Upload,
 }
 
 // bodyError classifies a failure to read the body: over the limit (413), too
-// slow (READ_TIMEOUT passed: 408), or malformed/truncated multipart (400).
+// slow (under the minimum rate, or READ_TIMEOUT passed: 408), or
+// malformed/truncated multipart (400).
 func bodyError(err error, lim Limits) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errRequestTooLarge(lim)
+	}
+	var slow *errUploadTooSlow
+	if errors.As(err, &slow) {
+		return frameforge.Wrap(err, frameforge.ERequestTimeout, fmt.Sprintf(
+			"The upload is too slow: after the first %s this server needs at least %s/s. Check the connection and try again.",
+			slow.grace, humanize.IBytes(uint64(slow.rate))))
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return frameforge.Wrap(err, frameforge.ERequestTimeout,

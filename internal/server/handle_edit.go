@@ -20,14 +20,15 @@ const FallbackHeader = "X-FrameForge-Fallback"
 // (ServeHTTP); everything from preparing the images on is the pipeline's,
 // which a job worker runs the same way without an HTTP request.
 type editHandler struct {
-	log  *slog.Logger
-	lim  Limits
-	reg  *provider.Registry
-	pipe *pipeline.Pipeline
+	log    *slog.Logger
+	lim    Limits
+	upload UploadRate
+	reg    *provider.Registry
+	pipe   *pipeline.Pipeline
 }
 
-func handleEdit(log *slog.Logger, lim Limits, reg *provider.Registry, pipe *pipeline.Pipeline) http.Handler {
-	return &editHandler{log: log, lim: lim, reg: reg, pipe: pipe}
+func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, pipe *pipeline.Pipeline) http.Handler {
+	return &editHandler{log: log, lim: cfg.Limits, upload: cfg.Upload, reg: reg, pipe: pipe}
 }
 
 func (h *editHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +64,7 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	}
 	defer ticket.Release()
 
+	withMinRate(w, r, h.upload.MinRate, h.upload.Grace, h.upload.ReadTimeout)
 	form, err := parseEditForm(w, r, h.lim)
 	if err != nil {
 		return pipeline.Result{}, err

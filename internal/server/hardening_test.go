@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"compress/gzip"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
@@ -245,5 +249,69 @@ func waitFor(tb testing.TB, cond func() bool) {
 			tb.Fatal("condition not met in 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A body that trickles in (a byte every 100 ms) is cut off with 408 once
+// the grace period has passed, well before READ_TIMEOUT, and its admission
+// place is free again at once; a normal upload through the same real
+// listener is untouched.
+func TestTricklingUploadIs408(t *testing.T) {
+	cfg := newTestConfig()
+	cfg.MaxConcurrentEdits, cfg.EditQueueSize = 1, 0 // one place: the trickler holds it
+	cfg.Upload = UploadRate{MinRate: 1 << 10, Grace: 300 * time.Millisecond, ReadTimeout: time.Minute}
+	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = time.Minute
+	srv.Start()
+	defer srv.Close()
+
+	body, ct := multipartBody(t, filePart("image", "a.jpg", jpegBytes(t, 64, 64, 1)))
+	b, _ := readAll(body)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/edit HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(b))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < len(b); i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write(b[i : i+1]); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	var e errorBody
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != http.StatusRequestTimeout || e.Code != "request_timeout" || !strings.Contains(e.Detail, "too slow") {
+		t.Errorf("trickle = %d %+v; want 408 request_timeout saying the upload is too slow", resp.StatusCode, e)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("answered after %s; want soon after the grace period", d)
+	}
+
+	// The place is free again, and a normal upload passes.
+	body, ct = multipartBody(t, filePart("image", "b.jpg", jpegBytes(t, 64, 64, 2)))
+	res, err := http.Post(srv.URL+"/api/edit", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("normal upload after the trickler = %d; want 200", res.StatusCode)
 	}
 }

@@ -24,7 +24,7 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
 	h("GET /metrics", probe, d.Metrics.Handler())
 	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits))
-	h("POST /api/edit", edit, handleEdit(log, cfg.Limits, d.Registry, d.Pipeline))
+	h("POST /api/edit", edit, handleEdit(log, cfg, d.Registry, d.Pipeline))
 	webHandler := web.Handler(handleNotFound(log))
 	h("GET /{$}", api, webHandler)
 	h("GET /assets/", api, webHandler)

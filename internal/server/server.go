@@ -26,10 +26,20 @@ type Config struct {
 	AllowedOrigins []string      // CORS; "*" allows any origin
 	EditTimeout    time.Duration // POST /api/edit, end to end
 	RequestTimeout time.Duration // every other request
+	Upload         UploadRate    // how slowly an upload may come
 
 	RateLimitEdit    ratelimit.Rule // per client, POST /api/edit
 	RateLimitDefault ratelimit.Rule // per client, every other route but health, ready and metrics
 	TrustedProxies   []netip.Prefix // whose X-Forwarded-For is believed
+}
+
+// UploadRate is the slowest upload accepted: after Grace, at least MinRate
+// bytes per second on average (MinRate 0: no minimum). ReadTimeout is the
+// server's READ_TIMEOUT, which stays the bound of the whole upload.
+type UploadRate struct {
+	MinRate     int64
+	Grace       time.Duration
+	ReadTimeout time.Duration
 }
 
 // Defaults of the HTTP layer.
@@ -40,6 +50,10 @@ const (
 	DefaultMaxPixels       = 100_000_000
 	DefaultEditTimeout     = 5 * time.Minute
 	DefaultRequestTimeout  = 30 * time.Second
+	// 8 KiB/s (64 kbit/s) is below a weak mobile uplink, and far above the
+	// byte every few seconds of a slow-loris body.
+	DefaultMinUploadRate = 8 << 10
+	DefaultUploadGrace   = 10 * time.Second
 )
 
 // DefaultConfig returns the defaults: limits that pass any phone photo
@@ -56,6 +70,7 @@ func DefaultConfig() Config {
 		AllowedOrigins:   []string{"*"},
 		EditTimeout:      DefaultEditTimeout,
 		RequestTimeout:   DefaultRequestTimeout,
+		Upload:           UploadRate{MinRate: DefaultMinUploadRate, Grace: DefaultUploadGrace},
 		RateLimitEdit:    ratelimit.Rule{Limit: 100, Period: time.Hour},
 		RateLimitDefault: ratelimit.Rule{Limit: 1000, Period: time.Hour},
 	}
