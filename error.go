@@ -32,6 +32,7 @@ const (
 	EUpstreamTimeout   = "upstream_timeout"        // provider too slow for our deadline
 	ERateLimited       = "rate_limited"            // this server's own per-client limit
 	EOverloaded        = "overloaded"              // this server's edit queue is full
+	EInterrupted       = "interrupted"             // the request was cancelled before it finished (connection closed, shutdown)
 	ERequestTimeout    = "request_timeout"         // client too slow sending its request
 	ENotFound          = "not_found"
 	EMethodNotAllowed  = "method_not_allowed"
@@ -45,7 +46,7 @@ func Codes() []string {
 	return []string{EInvalidRequest, EMissingImage, EInvalidImage, EUnsupportedImage, EImageTooLarge,
 		ERequestTooLarge, ETooManyImages, ETooManyPixels, EImageTooComplex, EUnknownProvider, EInvalidAPIKey,
 		EProviderAuth, EProviderInput, EContentBlocked, EUpstreamRateLimit, EUpstreamUnavail, EUpstreamError,
-		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, ERequestTimeout, ENotFound,
+		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, ENotFound,
 		EMethodNotAllowed, ENotImplemented, EInternal}
 }
 
@@ -76,6 +77,10 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrShuttingDown is the cause with which the server cancels the requests
+// still running when its drain time is over.
+var ErrShuttingDown = errors.New("the server is shutting down")
 
 // ErrorCode returns the code of the first *Error in err's chain. A context
 // deadline becomes EUpstreamTimeout; anything else unknown is EInternal.

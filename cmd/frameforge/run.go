@@ -21,6 +21,7 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"frameforge"
 	"frameforge/internal/admission"
 	"frameforge/internal/config"
 	"frameforge/internal/logging"
@@ -96,8 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// In-flight requests derive from base; cancelling it after a drain that
 	// ran out of time cancels their upstream calls too.
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelBase(nil)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
@@ -133,13 +134,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stop() // a second signal now kills the process the default way
 	draining.Store(true)
+	if d := cfg.HTTP.DrainDelay; d > 0 {
+		// Behind a load balancer: keep serving, with /api/ready at 503, until
+		// its probes have noticed and it sends no new work here.
+		log.Info("draining: /api/ready answers 503 while new requests are still served", "drain_delay", d)
+		time.Sleep(d)
+	}
 	log.Info("shutting down: no new connections, draining in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Cancel what is still running (and its upstream calls); each
+		// request then answers 503 interrupted, for which it gets a moment
+		// before the connections are closed.
 		log.Warn("drain timed out: cancelling the requests still running", "err", err)
-		cancelBase()
-		_ = srv.Close()
+		cancelBase(frameforge.ErrShuttingDown)
+		fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer fcancel()
+		if srv.Shutdown(fctx) != nil {
+			_ = srv.Close()
+		}
 	}
 	log.Info("stopped")
 	return nil

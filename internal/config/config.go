@@ -45,6 +45,9 @@ type HTTP struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	// DrainDelay is how long the server keeps serving after SIGTERM with
+	// /api/ready at 503, before it stops accepting connections (0: at once).
+	DrainDelay time.Duration
 }
 
 // Log selects the log format and level.
@@ -163,6 +166,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.HTTP.WriteTimeout = l.Duration("WRITE_TIMEOUT", c.HTTP.ReadTimeout+s.EditTimeout+30*time.Second)
 	c.HTTP.IdleTimeout = l.Duration("IDLE_TIMEOUT", 2*time.Minute)
 	c.HTTP.ShutdownTimeout = l.Duration("SHUTDOWN_TIMEOUT", 30*time.Second)
+	c.HTTP.DrainDelay = l.DurationOrZero("DRAIN_DELAY", 0)
 	if c.HTTP.WriteTimeout <= s.EditTimeout {
 		l.Fail("WRITE_TIMEOUT", "must be longer than EDIT_TIMEOUT (%s), or edits are cut off mid-answer", s.EditTimeout)
 	}
@@ -196,6 +200,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("read_timeout", c.HTTP.ReadTimeout),
 		slog.Duration("write_timeout", c.HTTP.WriteTimeout),
 		slog.Duration("shutdown_timeout", c.HTTP.ShutdownTimeout),
+		slog.Duration("drain_delay", c.HTTP.DrainDelay),
 	}
 	for _, p := range c.Providers {
 		attrs = append(attrs, slog.Group(p.ID, slog.Any("key", p.ServerKey), slog.Any("settings", p.Setup.Settings)))

@@ -120,6 +120,20 @@ func (l *Reader) Duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// DurationOrZero reads a Go duration that may be 0 (for "none").
+func (l *Reader) DurationOrZero(name string, def time.Duration) time.Duration {
+	v := l.Str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		l.Fail(name, "must be a Go duration such as 5s, or 0, got %q", v)
+		return def
+	}
+	return d
+}
+
 // Bytes accepts a plain number of bytes or a size such as 25MB or 25MiB.
 func (l *Reader) Bytes(name string, def int64) int64 {
 	v := l.Str(name, "")

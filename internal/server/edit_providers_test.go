@@ -213,8 +213,8 @@ func TestClientHangUpCancelsUpstream(t *testing.T) {
 	if !st.gemini.WaitFor(2*time.Second, func(rs []geminitest.Request) bool { return rs[0].Cancelled }) {
 		t.Error("upstream call not cancelled when the client hung up")
 	}
-	if !strings.Contains(st.logs.String(), "client closed the request") {
-		t.Error("hang-up not logged")
+	if !strings.Contains(st.logs.String(), `"code":"interrupted"`) {
+		t.Error("hang-up not logged as interrupted")
 	}
 }
 

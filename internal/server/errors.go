@@ -12,9 +12,6 @@ import (
 	"frameforge"
 )
 
-// statusClientClosed is nginx's "client closed request": logged, never sent.
-const statusClientClosed = 499
-
 // codes is the one place where error codes become HTTP statuses.
 var codes = map[string]int{
 	frameforge.EInvalidRequest:    http.StatusBadRequest,
@@ -38,6 +35,7 @@ var codes = map[string]int{
 	frameforge.EUpstreamTimeout:   http.StatusGatewayTimeout,
 	frameforge.ERateLimited:       http.StatusTooManyRequests,
 	frameforge.EOverloaded:        http.StatusServiceUnavailable,
+	frameforge.EInterrupted:       http.StatusServiceUnavailable,
 	frameforge.ERequestTimeout:    http.StatusRequestTimeout,
 	frameforge.ENotFound:          http.StatusNotFound,
 	frameforge.EMethodNotAllowed:  http.StatusMethodNotAllowed,
@@ -62,15 +60,16 @@ type errorBody struct {
 }
 
 // writeError is the one error writer. Internal causes are logged with the
-// request id; the client sees only the public message. A request whose client
-// has gone away is logged and not answered.
+// request id; the client sees only the public message. A request cancelled
+// before it finished is still answered (503 interrupted): net/http cancels a
+// request whose client half-closed its connection, and that client still
+// waits for an answer; writing to one that is truly gone costs nothing. An
+// empty 200 is never the answer.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	ctx := r.Context()
 	id := requestIDFrom(ctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		setStatusNote(ctx, statusClientClosed)
-		log.InfoContext(ctx, "client closed the request", "request_id", id)
-		return
+		err = interrupted(ctx, err)
 	}
 	code := frameforge.ErrorCode(err)
 	status := ErrorStatus(code)
@@ -88,6 +87,17 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
 	}
 	encode(w, status, errorBody{Detail: frameforge.ErrorMessage(err), Code: code, RequestID: id})
+}
+
+// interrupted says why a request was cancelled: the server's drain ran out
+// (context.Cause is frameforge.ErrShuttingDown), or the connection closed.
+func interrupted(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), frameforge.ErrShuttingDown) {
+		return &frameforge.Error{Code: frameforge.EInterrupted, RetryAfter: time.Second, Err: err,
+			Message: "The server is restarting and could not finish this request in time; try again in a moment."}
+	}
+	return &frameforge.Error{Code: frameforge.EInterrupted, RetryAfter: time.Second, Err: err,
+		Message: "The request was cancelled before it finished because the connection was closed; try again."}
 }
 
 // redact replaces every occurrence of each secret in s.

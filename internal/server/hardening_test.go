@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
@@ -313,5 +313,52 @@ func TestTricklingUploadIs408(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("normal upload after the trickler = %d; want 200", res.StatusCode)
+	}
+}
+
+// A client that sends its whole request and then half-closes its side of
+// the connection (legal HTTP) makes net/http cancel the request; it still
+// waits for an answer, and must get a JSON error, never an empty 200.
+func TestHalfCloseGetsAnAnswer(t *testing.T) {
+	st := newStack(t, newTestConfig(), serverKeys{google: true})
+	st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 5 * time.Second})
+	srv := httptest.NewServer(st.h)
+	defer srv.Close()
+	body, ct := multipartBody(t, filePart("image", "a.jpg", jpegBytes(t, 32, 32, 1)))
+	b, _ := readAll(body)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/edit HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(b))
+	conn.Write(b)
+	if !st.gemini.WaitFor(5*time.Second, func(rs []geminitest.Request) bool { return len(rs) == 1 }) {
+		t.Fatal("the edit never reached the provider")
+	}
+	_ = conn.(*net.TCPConn).CloseWrite()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	var e errorBody
+	if resp.StatusCode == http.StatusOK && len(got) == 0 {
+		t.Fatal("empty 200 for a half-closed client")
+	}
+	if err := json.Unmarshal(got, &e); resp.StatusCode != http.StatusServiceUnavailable || err != nil || e.Code != "interrupted" {
+		t.Errorf("half-closed client got %d %q; want 503 interrupted", resp.StatusCode, got)
+	}
+}
+
+// A handler that returns without writing is answered with a JSON 500 by the
+// recoverer, never an empty 200.
+func TestNoEmptyAnswer(t *testing.T) {
+	h := withRecover(discardLogger())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	w := serve(h, httptest.NewRequest("GET", "/", nil))
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), `"code":"internal_error"`) {
+		t.Errorf("silent handler = %d %q; want a JSON 500", w.Code, w.Body.String())
 	}
 }

@@ -16,14 +16,13 @@ import (
 )
 
 // requestState travels in the request context so that outer middleware (the
-// access log) can learn what inner layers decided: the matched route and a
-// status that was never written (client gone). The mux sets r.Pattern on its
+// access log) can learn what inner layers decided: the matched route and the
+// keys to redact. The mux sets r.Pattern on its
 // own copy of the request, which the outer layers never see.
 type requestState struct {
-	id         string
-	route      string
-	statusNote int
-	secrets    []string // keys this request carries or uses: redacted from what is logged about it
+	id      string
+	route   string
+	secrets []string // keys this request carries or uses: redacted from what is logged about it
 }
 
 type stateKey struct{}
@@ -38,12 +37,6 @@ func requestIDFrom(ctx context.Context) string {
 		return s.id
 	}
 	return ""
-}
-
-func setStatusNote(ctx context.Context, status int) {
-	if s := stateFrom(ctx); s != nil {
-		s.statusNote = status
-	}
 }
 
 // noteSecret adds a key to redact from every log line about the request.
@@ -142,9 +135,6 @@ func withObserve(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 			route, id := "", ""
 			if st != nil {
 				route, id = st.route, st.id
-				if st.statusNote != 0 && sw.status == 0 {
-					status = st.statusNote
-				}
 			}
 			if route == "" {
 				route = "unmatched"
@@ -193,6 +183,11 @@ func withRecover(log *slog.Logger) func(http.Handler) http.Handler {
 				writeError(sw, r, log, frameforge.Errorf(frameforge.EInternal, "Internal error."))
 			}()
 			next.ServeHTTP(sw, r)
+			if sw.status == 0 {
+				// A handler that returns without writing would make net/http
+				// send an empty 200, which a client takes for success.
+				writeError(sw, r, log, frameforge.Errorf(frameforge.EInternal, "The server ended the request without an answer."))
+			}
 		})
 	}
 }
