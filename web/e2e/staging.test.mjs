@@ -181,11 +181,13 @@ async function roomJPEG(page, width, height, noise) {
 /**
  * openPage opens the staging page in a fresh context and records console
  * errors and warnings and uncaught exceptions; check() fails the test on any
- * that is not expected.
+ * that is not expected. prepare(page, context) runs before the page loads
+ * (to set up routes or storage).
  */
-async function openPage(options) {
+async function openPage(options, prepare) {
   const context = await browser.newContext(options);
   const page = await context.newPage();
+  await prepare?.(page, context);
   const problems = [];
   page.on('console', (msg) => {
     if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`);
@@ -499,6 +501,7 @@ test('works on a phone screen, with the development fallback made visible', { ti
   assert.match(res.headers()['x-frameforge-fallback'] || '', /no-api-key/);
   await resultShown(page);
   await page.locator('#notice:not([hidden])', { hasText: 'unchanged' }).waitFor();
+  assert.match(await page.textContent('#notice'), /no fal\.ai API key.*ask the operator to set FAL_KEY on the server/);
 
   // Pointer on the slider: tapping at a quarter of the width moves it there.
   const box = await page.locator('#compare-stage').boundingBox();
@@ -516,5 +519,163 @@ test('works on a phone screen, with the development fallback made visible', { ti
   assert.match(download.suggestedFilename(), /^staged-bedroom-boho-\d{8}-\d{4}\.jpg$/, 'the fallback is the original JPEG');
 
   check();
+  await context.close();
+});
+
+// ---- the provider table ------------------------------------------------------------
+
+// A 1×1 PNG: what the intercepted POST /api/edit answers.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+/** multipartField returns the value of form field name in a multipart body. */
+function multipartField(body, name) {
+  const m = body.toString('latin1').match(new RegExp(`name="${name}"\\r\\n\\r\\n([^\\r]*)\\r\\n`));
+  return m ? m[1] : undefined;
+}
+
+/**
+ * answerEdits intercepts POST /api/edit: each request is recorded and answered
+ * with the PNG, as the provider the request named, so no server provider runs.
+ */
+async function answerEdits(page, extraHeaders = () => ({})) {
+  const seen = [];
+  await page.route('**/api/edit', async (route) => {
+    const req = route.request();
+    const provider = multipartField(req.postDataBuffer(), 'provider');
+    seen.push({ headers: req.headers(), provider });
+    await route.fulfill({
+      status: 200,
+      contentType: 'image/png',
+      headers: { 'X-FrameForge-Provider': provider || '', 'X-Request-ID': `e2e-${seen.length}`, ...extraHeaders(provider) },
+      body: PNG,
+    });
+  });
+  return seen;
+}
+
+test('builds the model list and key fields from the provider table: an extra provider needs no page change', { timeout: 60_000 }, async () => {
+  const acme = {
+    id: 'acme', label: 'Acme Images', prefix: 'acme:', models: ['acme/paint-1'], configured: false,
+    key_headers: ['X-Acme-Key'], key_env: ['ACME_KEY'],
+  };
+  let seen;
+  const { page, context, check } = await openPage(DESKTOP, async (p) => {
+    await p.route('**/api/providers', async (route) => {
+      // The real server's table, with Acme added.
+      const res = await route.fetch();
+      const data = await res.json();
+      data.providers.push(acme);
+      data.available.push('acme');
+      await route.fulfill({ response: res, json: data });
+    });
+    // Custom Acme models come back as the unchanged photo (no server key).
+    seen = await answerEdits(p, (provider) => (provider === 'acme:acme/paint-2' ? { 'X-FrameForge-Fallback': 'no-api-key' } : {}));
+  });
+
+  // The select: one group per provider, Acme's model and its "Other" option.
+  const groups = await page.$$eval('#provider optgroup', (gs) => gs.map((g) => [g.label, [...g.children].map((o) => [o.value, o.textContent])]));
+  assert.deepEqual(groups.map(([label]) => label), [
+    'Nano Banana (Google Gemini) · key on server', 'fal.ai · no server key', 'Acme Images · no server key']);
+  assert.deepEqual(groups[2][1], [['acme:acme/paint-1', 'acme/paint-1'], ['custom:acme', 'Other Acme Images model…']]);
+  assert.ok(groups[1][1].some(([v, t]) => v === 'fal:fal-ai/nano-banana/edit' && t === 'Nano Banana edit (fal-ai/nano-banana/edit)'));
+  assert.equal(await page.inputValue('#provider'), 'google', 'the server’s default stays chosen');
+
+  // The key fields: one per provider, ids key-<id>.
+  await page.click('#keys summary');
+  const fields = await page.$$eval('#key-fields input', (els) => els.map((el) => [el.id, el.labels[0].textContent, el.type]));
+  assert.deepEqual(fields, [
+    ['key-google', 'Nano Banana (Google Gemini) key', 'password'],
+    ['key-fal', 'fal.ai key', 'password'],
+    ['key-acme', 'Acme Images key', 'password'],
+  ]);
+
+  await page.selectOption('#provider', 'acme:acme/paint-1');
+  assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'fallback');
+  assert.match(await page.textContent('#provider-status'), /no Acme Images key \(ACME_KEY\)/);
+  await page.fill('#key-acme', 'acme-secret-1');
+  await page.fill('#key-google', 'AIza-must-not-be-sent');
+  assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'own-key');
+  assert.match(await page.textContent('#provider-status'), /Uses the Acme Images key you entered/);
+
+  await page.setInputFiles('#photo-input', fixtures.small);
+  await page.click('#submit');
+  await resultShown(page);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].provider, 'acme:acme/paint-1');
+  assert.equal(seen[0].headers['x-acme-key'], 'acme-secret-1');
+  assert.equal(seen[0].headers['x-google-api-key'], undefined, 'only the chosen provider’s key is sent');
+  assert.equal(seen[0].headers['x-fal-key'], undefined);
+  assert.match(await page.textContent('#result-meta'), /· Acme Images · acme\/paint-1 ·/);
+  await shot(page, 'desktop-7-extra-provider');
+
+  // "Other Acme Images model…": the custom field takes Acme's prefix.
+  await page.selectOption('#provider', 'custom:acme');
+  await page.locator('#custom-model-field:not([hidden])').waitFor();
+  assert.equal(await page.textContent('#custom-model-prefix'), 'acme:');
+  assert.equal(await page.textContent('#custom-model-label'), 'Acme Images model path');
+  assert.match(await page.textContent('#custom-model-hint'), /Any Acme Images image-editing model, for example acme\/paint-1\./);
+  assert.deepEqual(await page.$$eval('#custom-models option', (os) => os.map((o) => o.value)), ['acme/paint-1']);
+  await page.fill('#key-acme', '');
+  await page.fill('#custom-model', 'acme:acme/paint-2');
+  await page.click('#submit');
+  await page.locator('#history-list > li').nth(1).waitFor();
+  assert.equal(seen[1].provider, 'acme:acme/paint-2');
+  assert.equal(seen[1].headers['x-acme-key'], undefined, 'a cleared key is not sent');
+
+  // The fallback notice names Acme's label and its variable, and leads to its key.
+  await page.locator('#notice:not([hidden])', { hasText: 'unchanged' }).waitFor();
+  assert.match(await page.textContent('#notice'), /no Acme Images API key.*ask the operator to set ACME_KEY on the server/);
+  await page.locator('#notice button', { hasText: 'Enter a Acme Images key' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'key-acme');
+
+  check();
+  await context.close();
+});
+
+test('without an answer from the server: the shipped table, remembered keys of the old shape, custom fal models', { timeout: 60_000 }, async () => {
+  let seen;
+  const { page, context, check } = await openPage(DESKTOP, async (p, ctx) => {
+    await ctx.addInitScript(() => {
+      localStorage.setItem('frameforge.keys.v1', JSON.stringify({ google: 'AIza-remembered', fal: 'fal-remembered' }));
+    });
+    await p.route('**/api/providers', (route) => route.fulfill({ status: 503, json: { detail: 'down', code: 'internal_error' } }));
+    seen = await answerEdits(p);
+  });
+  await page.locator('#server-pill[data-state="error"]').waitFor();
+  assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'own-key', 'the remembered Google key is used');
+
+  // The OFFLINE table: Google, and fal with its known models.
+  const values = await page.$$eval('#provider option', (os) => os.map((o) => o.value));
+  assert.deepEqual(values, ['google', 'fal:fal-ai/nano-banana/edit', 'fal:fal-ai/qwen-image-edit',
+    'fal:fal-ai/bytedance/seedream/v4/edit', 'fal:fal-ai/flux-kontext/dev', 'custom:fal']);
+
+  // The keys remembered as {"google": …, "fal": …} are read back.
+  assert.equal(await page.locator('#keys').getAttribute('open'), '');
+  assert.equal(await page.isChecked('#remember-keys'), true);
+  assert.equal(await page.inputValue('#key-google'), 'AIza-remembered');
+  assert.equal(await page.inputValue('#key-fal'), 'fal-remembered');
+
+  // A custom fal model: checked in the page, then sent as fal:<path>, lower case.
+  await page.selectOption('#provider', 'custom:fal');
+  assert.equal(await page.textContent('#custom-model-prefix'), 'fal:');
+  assert.equal(await page.textContent('#custom-model-label'), 'fal.ai model path');
+  await page.setInputFiles('#photo-input', fixtures.small);
+  await page.fill('#custom-model', 'not a model');
+  await page.click('#submit');
+  await page.locator('#error .error-title', { hasText: 'Check the fal.ai model path' }).waitFor();
+  assert.equal(seen.length, 0, 'nothing was sent');
+  await page.fill('#custom-model', ' FAL:Fal-AI/Flux-Pro/Kontext ');
+  await page.click('#submit');
+  await resultShown(page);
+  assert.equal(seen[0].provider, 'fal:fal-ai/flux-pro/kontext');
+  assert.equal(seen[0].headers['x-fal-key'], 'fal-remembered');
+  assert.equal(seen[0].headers['x-google-api-key'], undefined);
+
+  // A changed key is remembered in the same map.
+  await page.fill('#key-fal', 'fal-new');
+  assert.deepEqual(JSON.parse(await page.evaluate(() => localStorage.getItem('frameforge.keys.v1'))),
+    { google: 'AIza-remembered', fal: 'fal-new' });
+
+  check([/Failed to load resource: the server responded with a status of 503/]);
   await context.close();
 });

@@ -3,7 +3,7 @@
 
 import { applyServerLimits, createPhotoList } from './photos.js';
 import { ROOMS, STYLES, DEFAULT_PROMPT, composePrompt, promptLabel } from './prompt.js';
-import { createProviderPicker, fetchProviders } from './providers.js';
+import { OFFLINE, createProviderPicker, fetchProviders, normalize } from './providers.js';
 import { createKeys } from './keys.js';
 import { EditError, postEdit } from './edit.js';
 import { createCompare } from './compare.js';
@@ -107,8 +107,7 @@ const photos = createPhotoList({
 
 let picker;
 const keys = createKeys({
-  google: $('key-google'),
-  fal: $('key-fal'),
+  container: $('key-fields'),
   remember: $('remember-keys'),
   details: ui.keysDetails,
   onChange: () => picker?.refresh(),
@@ -117,12 +116,18 @@ const keys = createKeys({
 picker = createProviderPicker({
   select: $('provider'),
   customField: $('custom-model-field'),
+  customLabel: $('custom-model-label'),
+  customPrefix: $('custom-model-prefix'),
   customInput: $('custom-model'),
-  datalist: $('fal-models'),
+  customHint: $('custom-model-hint'),
+  datalist: $('custom-models'),
   status: $('provider-status'),
-  keyFor: (family) => keys.get(family) !== '',
+  keyFor: (id) => keys.get(id) !== '',
+  onTable: (providers) => keys.render(providers),
   onChange: () => {},
 });
+// The key fields of the shipped table until the server answers.
+keys.render(normalize(OFFLINE).providers);
 
 async function loadProviders() {
   try {
@@ -198,9 +203,11 @@ const compare = createCompare({
 
 let shown = null; // the history entry in the comparison
 
-function providerName(id) {
-  if (id === 'google' || id === 'nano-banana') return 'Google Gemini';
-  return id.replace(/^fal:/, 'fal · ');
+/** providerName names the provider (and model path) that served name, as the table labels it. */
+function providerName(name) {
+  const found = picker.describe(name);
+  if (!found) return name;
+  return found.path ? `${found.provider.label} · ${found.path}` : found.provider.label;
 }
 
 function showEntry(entry) {
@@ -226,23 +233,24 @@ function showNotice(entry) {
   ui.notice.replaceChildren();
   ui.notice.hidden = !entry.fallback;
   if (!entry.fallback) return;
-  const family = entry.provider.startsWith('fal:') ? 'fal' : 'google';
-  const who = family === 'fal' ? 'fal.ai' : 'Google Gemini';
+  const p = picker.describe(entry.provider)?.provider;
+  const who = p ? p.label : 'this model';
+  const env = p?.key_env[0];
   const title = document.createElement('p');
   title.className = 'notice-title';
   title.textContent = 'This is your original photo, unchanged';
   const text = document.createElement('p');
   text.textContent = `The server has no ${who} API key and none was entered, so it answered in development fallback mode instead of staging the room. `
-    + `Enter your own ${who} key, or ask the operator to set ${family === 'fal' ? 'FAL_KEY' : 'GOOGLE_API_KEY'} on the server.`;
-  const button = document.createElement('button');
-  button.type = 'button';
-  button.className = 'btn-link';
-  button.textContent = `Enter a ${who} key`;
-  button.addEventListener('click', () => {
-    ui.keysDetails.open = true;
-    $(family === 'fal' ? 'key-fal' : 'key-google').focus();
-  });
-  ui.notice.append(title, text, button);
+    + (env ? `Enter your own ${who} key, or ask the operator to set ${env} on the server.` : `Enter your own ${who} key.`);
+  ui.notice.append(title, text);
+  if (p && document.getElementById(`key-${p.id}`)) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'btn-link';
+    button.textContent = `Enter a ${who} key`;
+    button.addEventListener('click', () => keys.focus(p.id));
+    ui.notice.append(button);
+  }
 }
 
 function showIdle() {
@@ -353,7 +361,7 @@ ui.form.addEventListener('submit', async (e) => {
   }
   const sel = picker.selection();
   if (sel.problem) {
-    showError(new EditError('invalid', { title: 'Check the fal model path', detail: sel.problem }));
+    showError(new EditError('invalid', { title: `Check the ${sel.provider?.label ?? ''} model path`, detail: sel.problem }));
     picker.focusCustom();
     return;
   }
@@ -364,7 +372,7 @@ ui.form.addEventListener('submit', async (e) => {
   const controller = new AbortController();
   const started = performance.now();
   busy = { controller, started, timer: window.setInterval(tick, 250) };
-  setBusy(true, { previewUrl: items[0].url, label: sel.family === 'google' ? 'Nano Banana' : sel.label.replace(/ \(.*\)$/, '') });
+  setBusy(true, { previewUrl: items[0].url, label: sel.short });
   say(`Uploading ${items.length === 1 ? 'the photo' : `${items.length} photos`} (${formatBytes(total)}) and staging the room. You can cancel at any time.`);
 
   try {

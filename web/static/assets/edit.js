@@ -26,7 +26,7 @@ const CODES = {
   request_too_large: ['The photos are too large together', 'Send fewer photos, or smaller ones.'],
   too_many_images: ['Too many photos for one edit', 'Remove a few and try again.'],
   image_too_many_pixels: ['A photo has too many pixels', 'Use a smaller export of the photo.'],
-  unknown_provider: ['That model is not available', 'Choose a model from the list, or check the fal model path.'],
+  unknown_provider: ['That model is not available', 'Choose a model from the list, or check the model path.'],
   provider_rejected_input: ['The AI model refused the input', 'Try another photo or prompt.'],
   invalid_api_key: ['Your API key was rejected', 'Check the key under “Use your own API key”, or clear it to use the server’s.'],
   content_blocked: ['The AI model’s safety filter blocked this edit', 'Rephrase the instructions and try again.'],

@@ -1,10 +1,12 @@
-// Per-request API keys: kept in memory, or in localStorage when the person
-// ticks "Remember on this device". Unticking forgets them there at once.
+// Per-request API keys, one field per provider of the server's table: kept in
+// memory, or in localStorage when the person ticks "Remember on this device".
+// Unticking forgets them there at once.
 
+/** The storage slot: a JSON map from provider id to key, e.g. {"google": "…", "fal": "…"}. */
 const STORE = 'frameforge.keys.v1';
 
-/** The request header that carries each family's key (the contract's names). */
-export const KEY_HEADERS = { google: 'X-Google-API-Key', fal: 'X-Fal-Key' };
+/** Placeholders that show the shape of a key, for providers the page knows. */
+const PLACEHOLDERS = { google: 'AIza…', fal: 'key_id:key_secret' };
 
 function storage() {
   try {
@@ -14,16 +16,42 @@ function storage() {
   }
 }
 
-/** createKeys wires the key fields and returns their API. */
-export function createKeys({ google, fal, remember, details, onChange }) {
-  const fields = { google, fal };
+/** readStored returns the remembered keys as a map, or null when none are remembered. */
+function readStored() {
+  let saved;
+  try {
+    saved = JSON.parse(storage()?.getItem(STORE) || 'null');
+  } catch {
+    return null;
+  }
+  if (!saved || typeof saved !== 'object' || Array.isArray(saved)) return null;
+  const keys = {};
+  for (const [id, key] of Object.entries(saved)) {
+    if (typeof key === 'string') keys[id] = key;
+  }
+  return keys;
+}
+
+/**
+ * createKeys wires the key fields, which render(providers) builds inside
+ * container: one per provider that names a key header, with the id
+ * "key-<provider id>". Keys entered for a provider that a later table lacks are
+ * kept (and remembered) all the same.
+ */
+export function createKeys({ container, remember, details, onChange }) {
+  const values = {}; // provider id → key as typed
+  let headers = {}; // provider id → the request header that carries its key
 
   function save() {
     const s = storage();
     if (!s) return;
     try {
       if (remember.checked) {
-        s.setItem(STORE, JSON.stringify({ google: google.value.trim(), fal: fal.value.trim() }));
+        const kept = {};
+        for (const [id, key] of Object.entries(values)) {
+          if (key.trim()) kept[id] = key.trim();
+        }
+        s.setItem(STORE, JSON.stringify(kept));
       } else {
         s.removeItem(STORE);
       }
@@ -32,35 +60,64 @@ export function createKeys({ google, fal, remember, details, onChange }) {
     }
   }
 
-  const saved = (() => {
-    try {
-      return JSON.parse(storage()?.getItem(STORE) || 'null');
-    } catch {
-      return null;
-    }
-  })();
-  if (saved && typeof saved === 'object') {
-    google.value = typeof saved.google === 'string' ? saved.google : '';
-    fal.value = typeof saved.fal === 'string' ? saved.fal : '';
+  const saved = readStored();
+  if (saved) {
+    Object.assign(values, saved);
     remember.checked = true;
     details.open = true;
   }
-
-  for (const el of [google, fal]) {
-    el.addEventListener('input', () => {
-      save();
-      onChange();
-    });
-  }
   remember.addEventListener('change', save);
 
+  /** render builds one key field per provider that takes a key, keeping what was typed. */
+  function render(providers) {
+    const fields = [];
+    headers = {};
+    for (const p of providers) {
+      if (!p.key_headers.length) continue;
+      headers[p.id] = p.key_headers[0];
+      const field = document.createElement('div');
+      field.className = 'field';
+      const label = document.createElement('label');
+      label.htmlFor = `key-${p.id}`;
+      label.textContent = `${p.label} key`;
+      const input = document.createElement('input');
+      input.type = 'password';
+      input.id = `key-${p.id}`;
+      input.autocomplete = 'off';
+      input.setAttribute('autocapitalize', 'off');
+      input.spellcheck = false;
+      input.placeholder = PLACEHOLDERS[p.id] || '';
+      input.setAttribute('aria-describedby', 'keys-hint');
+      input.dataset.header = headers[p.id];
+      input.value = values[p.id] || '';
+      input.addEventListener('input', () => {
+        values[p.id] = input.value;
+        save();
+        onChange();
+      });
+      field.append(label, input);
+      fields.push(field);
+    }
+    container.replaceChildren(...fields);
+    details.hidden = fields.length === 0;
+  }
+
   return {
-    /** get returns the trimmed key entered for family ("google" or "fal"). */
-    get: (family) => (fields[family]?.value || '').trim(),
-    /** headers returns the key header for family, or none when no key was entered. */
-    headers(family) {
-      const key = this.get(family);
-      return key ? { [KEY_HEADERS[family]]: key } : {};
+    render,
+    /** get returns the trimmed key entered for provider id. */
+    get: (id) => (headers[id] ? (values[id] || '').trim() : ''),
+    /** headers returns the key header for provider id, or none when no key was entered. */
+    headers(id) {
+      const key = this.get(id);
+      return key ? { [headers[id]]: key } : {};
+    },
+    /** focus opens the key fields and focuses provider id's key, when it has one. */
+    focus(id) {
+      const input = document.getElementById(`key-${id}`);
+      if (!input || !container.contains(input)) return false;
+      details.open = true;
+      input.focus();
+      return true;
     },
   };
 }
