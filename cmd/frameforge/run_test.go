@@ -14,9 +14,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"frameforge/internal/provider/gemini/geminitest"
 )
 
 // TestRunServesAndStops runs the whole program in-process on port 0 with an
@@ -123,38 +126,7 @@ func TestBinaryDrainsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "frameforge")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	cmd.Dir = t.TempDir() // no .env there
-	cmd.Env = []string{"SERVER_PORT=0", "LOG_FORMAT=text", "SHUTDOWN_TIMEOUT=10s"}
-	stdout, _ := cmd.StdoutPipe()
-	var logs bytes.Buffer
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	addrCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			logs.WriteString(line + "\n")
-			if i := strings.Index(line, "addr=http://"); i >= 0 {
-				addrCh <- strings.Fields(line[i+len("addr=http://"):])[0]
-			}
-		}
-	}()
-	var addr string
-	select {
-	case addr = <-addrCh:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("binary never logged its address")
-	}
+	cmd, addr, logs := startBinary(t, "SHUTDOWN_TIMEOUT=10s")
 
 	// An upload whose body we send in two halves, with SIGTERM in between.
 	var body bytes.Buffer
@@ -196,17 +168,176 @@ func TestBinaryDrainsOnSIGTERM(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(got, tinyPNG) {
 		t.Errorf("in-flight request = %d (%d bytes); want 200 with the fallback image", resp.StatusCode, len(got))
 	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("exit: %v; want status 0\n%s", err, logs.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("process did not exit after drain")
-	}
+	waitExit(t, cmd, logs, 15*time.Second)
 }
 
 // tinyPNG is a valid 1×1 PNG.
 var tinyPNG = []byte("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0d\x49\x44\x41\x54\x78\x9c\x63\x60\x60\x60\xf8\x0f\x00\x01\x04\x01\x00\x5f\xe5\xc3\x4b\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82")
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// startBinary builds the real binary once per test run and starts it with
+// env only (plus SERVER_PORT=0), in an empty directory. It returns the
+// process, its address and its log (written as it comes).
+func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "frameforge-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "frameforge")
+		build := exec.Command("go", "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	cmd := exec.Command(binPath)
+	cmd.Dir = t.TempDir() // no .env there
+	cmd.Env = append([]string{"SERVER_PORT=0", "LOG_FORMAT=text"}, env...)
+	stdout, _ := cmd.StdoutPipe()
+	logs := &syncBuffer{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	addrCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			logs.WriteString(line + "\n")
+			if i := strings.Index(line, "addr=http://"); i >= 0 {
+				addrCh <- strings.Fields(line[i+len("addr=http://"):])[0]
+			}
+		}
+	}()
+	select {
+	case addr := <-addrCh:
+		return cmd, addr, logs
+	case <-time.After(30 * time.Second):
+		t.Fatalf("binary never logged its address:\n%s", logs)
+	}
+	return nil, "", nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(v)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, logs *syncBuffer, within time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v; want status 0\n%s", err, logs)
+		}
+	case <-time.After(within):
+		t.Fatalf("process did not exit within %s", within)
+	}
+}
+
+// TestBinaryDrainDelay: with DRAIN_DELAY, the process keeps serving after
+// SIGTERM with /api/ready at 503 draining (what a load balancer's probe
+// sees), then stops accepting connections and exits 0.
+func TestBinaryDrainDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	cmd, addr, logs := startBinary(t, "DRAIN_DELAY=3s")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var sawDraining bool
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !sawDraining; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/api/ready")
+		if err != nil {
+			t.Fatalf("/api/ready refused during the drain delay: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		sawDraining = resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), `"status":"draining"`)
+	}
+	if !sawDraining {
+		t.Fatal("/api/ready never answered 503 draining after SIGTERM")
+	}
+	if resp, err := http.Get("http://" + addr + "/api/health"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("health during the drain delay = %v, %v; want still served", resp, err)
+	}
+	waitExit(t, cmd, logs, 20*time.Second)
+}
+
+// TestBinaryDrainTimeoutAnswers: an edit still running when
+// SHUTDOWN_TIMEOUT ends is cancelled, and its client gets a JSON 503
+// interrupted, not an empty 200.
+func TestBinaryDrainTimeoutAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	fake := geminitest.NewServer(t)
+	fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 30 * time.Second})
+	cmd, addr, logs := startBinary(t, "SHUTDOWN_TIMEOUT=500ms", "GOOGLE_API_KEY="+fake.Key, "GEMINI_BASE_URL="+fake.URL)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "room.png")
+	fw.Write(tinyPNG)
+	mw.Close()
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/api/edit", mw.FormDataContentType(), &body)
+		if err != nil {
+			t.Errorf("in-flight edit lost: %v", err)
+			close(got)
+			return
+		}
+		got <- resp
+	}()
+	if !fake.WaitFor(10*time.Second, func(rs []geminitest.Request) bool { return len(rs) == 1 }) {
+		t.Fatalf("the edit never reached the fake:\n%s", logs)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case resp, ok := <-got:
+		if !ok {
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"code":"interrupted"`) ||
+			resp.Header.Get("Retry-After") == "" {
+			t.Errorf("edit cut by the drain = %d %q; want 503 interrupted with Retry-After", resp.StatusCode, b)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no answer after the drain timed out")
+	}
+	if !fake.WaitFor(5*time.Second, func(rs []geminitest.Request) bool { return rs[0].Cancelled }) {
+		t.Error("the upstream call was not cancelled")
+	}
+	waitExit(t, cmd, logs, 20*time.Second)
+}
