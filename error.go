@@ -34,6 +34,8 @@ const (
 	EOverloaded        = "overloaded"              // this server's edit queue is full
 	EInterrupted       = "interrupted"             // the request was cancelled before it finished (connection closed, shutdown)
 	ERequestTimeout    = "request_timeout"         // client too slow sending its request
+	EHeadersTooLarge   = "headers_too_large"       // the request headers are over the limit
+	EExpectationFailed = "expectation_failed"      // an Expect header other than 100-continue
 	ENotFound          = "not_found"
 	EMethodNotAllowed  = "method_not_allowed"
 	ENotImplemented    = "not_implemented"
@@ -46,7 +48,7 @@ func Codes() []string {
 	return []string{EInvalidRequest, EMissingImage, EInvalidImage, EUnsupportedImage, EImageTooLarge,
 		ERequestTooLarge, ETooManyImages, ETooManyPixels, EImageTooComplex, EUnknownProvider, EInvalidAPIKey,
 		EProviderAuth, EProviderInput, EContentBlocked, EUpstreamRateLimit, EUpstreamUnavail, EUpstreamError,
-		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, ENotFound,
+		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, EHeadersTooLarge, EExpectationFailed, ENotFound,
 		EMethodNotAllowed, ENotImplemented, EInternal}
 }
 

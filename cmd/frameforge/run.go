@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(server.JSONErrors(ln)) }()
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()

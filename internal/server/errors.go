@@ -37,6 +37,8 @@ var codes = map[string]int{
 	frameforge.EOverloaded:        http.StatusServiceUnavailable,
 	frameforge.EInterrupted:       http.StatusServiceUnavailable,
 	frameforge.ERequestTimeout:    http.StatusRequestTimeout,
+	frameforge.EHeadersTooLarge:   http.StatusRequestHeaderFieldsTooLarge,
+	frameforge.EExpectationFailed: http.StatusExpectationFailed,
 	frameforge.ENotFound:          http.StatusNotFound,
 	frameforge.EMethodNotAllowed:  http.StatusMethodNotAllowed,
 	frameforge.ENotImplemented:    http.StatusNotImplemented,

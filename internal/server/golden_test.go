@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,7 +28,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // compares status, Retry-After and body with testdata/error_bodies.json: a
 // change of wording or code shows up in review as a diff (regenerate with
 // go test ./internal/server -run ErrorBodiesGolden -update).
-// request_timeout needs a real connection's read deadline: TestSlowUploadIs408.
+// request_timeout needs a real connection's read deadline (TestSlowUploadIs408),
+// headers_too_large and expectation_failed come from net/http itself
+// (TestNetHTTPErrorsAreJSON).
 func TestErrorBodiesGolden(t *testing.T) {
 	img := jpegBytes(t, 32, 24, 1)
 	withImage := func(extra ...part) *http.Request {
@@ -121,6 +124,12 @@ func TestErrorBodiesGolden(t *testing.T) {
 			}
 			return st.h, withImage()
 		}},
+		{frameforge.EInterrupted, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, newTestConfig(), serverKeys{google: true})
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // as net/http does when the client closes (or half-closes) its connection
+			return st.h, withImage().WithContext(ctx)
+		}},
 		{frameforge.ENotFound, plain(func() *http.Request { return httptest.NewRequest("GET", "/api/nope", nil) })},
 		{frameforge.EMethodNotAllowed, plain(func() *http.Request { return httptest.NewRequest("DELETE", "/api/edit", nil) })},
 		{frameforge.ENotImplemented, func(t *testing.T) (http.Handler, *http.Request) {
@@ -153,7 +162,8 @@ func TestErrorBodiesGolden(t *testing.T) {
 				t.Errorf("status = %d; want %d", w.Code, ErrorStatus(c.name))
 			}
 			ra := w.Header().Get("Retry-After")
-			if c.name == frameforge.EUpstreamRateLimit || c.name == frameforge.ERateLimited || c.name == frameforge.EOverloaded {
+			if c.name == frameforge.EUpstreamRateLimit || c.name == frameforge.ERateLimited || c.name == frameforge.EOverloaded ||
+				c.name == frameforge.EInterrupted {
 				if ra == "" {
 					t.Errorf("no Retry-After on %s", c.name)
 				}
@@ -163,7 +173,8 @@ func TestErrorBodiesGolden(t *testing.T) {
 		})
 	}
 	for _, code := range frameforge.Codes() {
-		if _, ok := got[code]; !ok && code != frameforge.ERequestTimeout {
+		elsewhere := code == frameforge.ERequestTimeout || code == frameforge.EHeadersTooLarge || code == frameforge.EExpectationFailed
+		if _, ok := got[code]; !ok && !elsewhere {
 			t.Errorf("no golden case for %s", code)
 		}
 	}
