@@ -150,6 +150,7 @@ func Load(getenv func(string) string) (Config, error) {
 	s.RateLimitEdit = l.rule("RATE_LIMIT_EDIT", DefaultRateLimitEdit)
 	s.RateLimitDefault = l.rule("RATE_LIMIT_DEFAULT", DefaultRateLimitDefault)
 	s.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
+	s.RateLimitIPv6Prefix = l.intRange("RATE_LIMIT_IPV6_PREFIX", ratelimit.DefaultIPv6Prefix, 32, 128)
 	// Edits mostly wait on the provider, so many can run per core; the bound
 	// is memory (see the README) and the providers' own quotas.
 	s.MaxConcurrentEdits = l.intRange("MAX_CONCURRENT_EDITS", max(8, 8*runtime.NumCPU()), 1, 100_000)
@@ -198,6 +199,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("rate_limit_edit", c.Server.RateLimitEdit.String()),
 		slog.String("rate_limit_default", c.Server.RateLimitDefault.String()),
 		slog.Any("trusted_proxies", c.Server.TrustedProxies),
+		slog.Int("rate_limit_ipv6_prefix", c.Server.RateLimitIPv6Prefix),
 		slog.Int("max_concurrent_edits", c.Server.MaxConcurrentEdits),
 		slog.Int("edit_queue_size", c.Server.EditQueueSize),
 		slog.Duration("edit_queue_timeout", c.Server.EditQueueTimeout),
