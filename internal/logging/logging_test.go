@@ -15,6 +15,10 @@ type selfRedacting string
 
 func (selfRedacting) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
+// plainKey is the mistake the handler guards against: a credential in a
+// named string type that does not redact itself.
+type plainKey string
+
 func TestFormats(t *testing.T) {
 	t.Run("json", func(t *testing.T) {
 		var buf bytes.Buffer
@@ -87,6 +91,9 @@ func TestCredentialsAreRedacted(t *testing.T) {
 		{"token", slog.String("access_token", secret), "[redacted]"},
 		{"password", slog.String("password", secret), "[redacted]"},
 		{"typed key", slog.Any("fal_key", selfRedacting(secret)), "[redacted]"},
+		{"named string type", slog.Any("api_key", plainKey(secret)), "[redacted]"},
+		{"bytes", slog.Any("token", []byte(secret)), "[redacted]"},
+		{"stringer", slog.Any("secret", errors.New(secret)), "[redacted]"},
 		{"empty stays empty", slog.String("api_key", ""), ""},
 		{"other names pass", slog.String("provider", "gemini"), "gemini"},
 		{"numbers pass", slog.Int("tokens", 12), 12.0},

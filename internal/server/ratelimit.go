@@ -87,8 +87,11 @@ func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.
 // bits (see ratelimit.AddrKey).
 func clientKey(r *http.Request, trusted []netip.Prefix, ipv6Prefix int) string {
 	addr, ok := clientIP(r, trusted)
-	if !ok {
-		return r.RemoteAddr // not an IP connection (a test, a unix socket): all such share one budget
+	if !ok { // not an IP connection (a unix socket): the peer name, without a port that varies per connection
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			return host
+		}
+		return r.RemoteAddr
 	}
 	return ratelimit.AddrKey(addr, ipv6Prefix)
 }
