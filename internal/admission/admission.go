@@ -23,6 +23,7 @@ type Gate struct {
 	places  chan struct{} // running + waiting: concurrency + queue
 	slots   chan struct{} // running: concurrency
 	wait    time.Duration
+	clock   clock
 	running atomic.Int64
 	waiting atomic.Int64
 
@@ -34,7 +35,33 @@ type Gate struct {
 type idleHook struct {
 	after time.Duration
 	f     func()
-	timer *time.Timer // nil until the gate first goes idle
+	timer stopper // nil until the gate first goes idle
+}
+
+// clock makes the gate's timers. Production uses the time package; tests
+// use a clock they advance by hand, so no test waits on the wall clock.
+type clock interface {
+	// AfterFunc runs f once d has passed, like time.AfterFunc.
+	AfterFunc(d time.Duration, f func()) stopper
+	// NewTimer returns a channel that receives once d has passed, and a
+	// function that stops it, like time.NewTimer's C and Stop.
+	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+// stopper is what the gate needs of a *time.Timer made by AfterFunc.
+type stopper interface {
+	Stop() bool
+	Reset(d time.Duration) bool
+}
+
+// realClock is the time package.
+type realClock struct{}
+
+func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
+func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // OnIdle arranges for f to run once whenever the gate has been empty for d
@@ -50,10 +77,15 @@ func (g *Gate) OnIdle(d time.Duration, f func()) {
 // New returns a gate for concurrency running edits, queue waiting ones, and
 // a longest wait for a slot.
 func New(concurrency, queue int, wait time.Duration) *Gate {
+	return newWithClock(concurrency, queue, wait, realClock{})
+}
+
+func newWithClock(concurrency, queue int, wait time.Duration, c clock) *Gate {
 	return &Gate{
 		places: make(chan struct{}, concurrency+queue),
 		slots:  make(chan struct{}, concurrency),
 		wait:   wait,
+		clock:  c,
 	}
 }
 
@@ -91,11 +123,11 @@ func (t *Ticket) Acquire(ctx context.Context) error {
 	default:
 		g.waiting.Add(1)
 		defer g.waiting.Add(-1)
-		timer := time.NewTimer(g.wait)
-		defer timer.Stop()
+		expired, stop := g.clock.NewTimer(g.wait)
+		defer stop()
 		select {
 		case g.slots <- struct{}{}:
-		case <-timer.C:
+		case <-expired:
 			return ErrTimeout
 		case <-ctx.Done():
 			return ctx.Err()
@@ -123,7 +155,7 @@ func (t *Ticket) Release() {
 	for i := range g.idle {
 		h := &g.idle[i]
 		if h.timer == nil {
-			h.timer = time.AfterFunc(h.after, h.f)
+			h.timer = g.clock.AfterFunc(h.after, h.f)
 		} else {
 			h.timer.Reset(h.after)
 		}

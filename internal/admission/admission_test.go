@@ -8,7 +8,8 @@ import (
 )
 
 func TestQueueFillsAndDrains(t *testing.T) {
-	g := New(2, 1, 200*time.Millisecond)
+	clk := newFakeClock()
+	g := newWithClock(2, 1, 200*time.Millisecond, clk)
 	ctx := context.Background()
 	var running []*Ticket
 	for range 2 {
@@ -30,8 +31,9 @@ func TestQueueFillsAndDrains(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- waiter.Acquire(ctx) }()
-	for g.Waiting() != 1 {
-		time.Sleep(time.Millisecond)
+	<-clk.armed // the waiter is waiting
+	if g.Waiting() != 1 {
+		t.Fatalf("waiting %d; want 1", g.Waiting())
 	}
 	running[0].Release()
 	if err := <-got; err != nil {
@@ -55,16 +57,28 @@ func TestQueueFillsAndDrains(t *testing.T) {
 }
 
 func TestWaitIsBounded(t *testing.T) {
-	g := New(1, 1, 50*time.Millisecond)
+	clk := newFakeClock()
+	g := newWithClock(1, 1, 50*time.Millisecond, clk)
 	a, _ := g.Admit()
 	_ = a.Acquire(context.Background())
 	b, _ := g.Admit()
-	start := time.Now()
-	if err := b.Acquire(context.Background()); !errors.Is(err, ErrTimeout) {
+	got := make(chan error, 1)
+	go func() { got <- b.Acquire(context.Background()) }()
+	if d := <-clk.armed; d != 50*time.Millisecond {
+		t.Fatalf("wait timer armed for %s; want the gate's 50ms", d)
+	}
+	clk.Advance(49 * time.Millisecond)
+	select {
+	case err := <-got:
+		t.Fatalf("Acquire returned %v before its wait was over", err)
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	if err := <-got; !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Acquire = %v; want ErrTimeout", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("waited %s; want about 50ms", d)
+	if g.Waiting() != 0 {
+		t.Errorf("waiting %d after the timeout; want 0", g.Waiting())
 	}
 	b.Release()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,65 +91,110 @@ func TestWaitIsBounded(t *testing.T) {
 	a.Release()
 }
 
+// fired reports whether the hook has run since the last call. The fake
+// clock runs due hooks inside Advance, so a non-blocking look is exact.
+func fired(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 func TestOnIdleRunsAfterTheLastEdit(t *testing.T) {
-	g := New(2, 0, time.Second)
-	fired := make(chan struct{}, 4)
-	g.OnIdle(20*time.Millisecond, func() { fired <- struct{}{} })
+	clk := newFakeClock()
+	g := newWithClock(2, 0, time.Second, clk)
+	hook := make(chan struct{}, 4)
+	g.OnIdle(20*time.Millisecond, func() { hook <- struct{}{} })
 	a, _ := g.Admit()
 	b, _ := g.Admit()
 	a.Release()
-	select {
-	case <-fired:
+	clk.Advance(time.Hour)
+	if fired(hook) {
 		t.Fatal("fired while an edit was still admitted")
-	case <-time.After(60 * time.Millisecond):
 	}
 	b.Release()
-	select {
-	case <-fired:
-	case <-time.After(2 * time.Second):
-		t.Fatal("did not fire after the gate went idle")
+	clk.Advance(19 * time.Millisecond)
+	if fired(hook) {
+		t.Fatal("fired before its delay")
 	}
-	c, _ := g.Admit() // activity again: a pending idle call is cancelled
+	clk.Advance(time.Millisecond)
+	if !fired(hook) {
+		t.Fatal("did not fire once the gate had been idle for its delay")
+	}
+	clk.Advance(time.Hour)
+	if fired(hook) {
+		t.Fatal("fired twice for one idle period")
+	}
+
+	c, _ := g.Admit()
 	c.Release()
-	d, _ := g.Admit()
-	select {
-	case <-fired:
+	clk.Advance(10 * time.Millisecond)
+	d, _ := g.Admit() // activity again: the pending idle call is cancelled
+	clk.Advance(time.Hour)
+	if fired(hook) {
 		t.Fatal("fired while busy")
-	case <-time.After(60 * time.Millisecond):
 	}
 	d.Release()
+	clk.Advance(20 * time.Millisecond)
+	if !fired(hook) {
+		t.Fatal("did not fire after the next idle period")
+	}
 }
 
 func TestOnIdleHooksRunEachAfterItsOwnDelay(t *testing.T) {
-	g := New(1, 0, time.Second)
+	clk := newFakeClock()
+	g := newWithClock(1, 0, time.Second, clk)
 	order := make(chan string, 4)
 	g.OnIdle(150*time.Millisecond, func() { order <- "late" })
 	g.OnIdle(10*time.Millisecond, func() { order <- "early" })
+	next := func() string {
+		select {
+		case s := <-order:
+			return s
+		default:
+			return "none"
+		}
+	}
 	a, _ := g.Admit()
 	a.Release()
-	for _, want := range []string{"early", "late"} {
-		select {
-		case got := <-order:
-			if got != want {
-				t.Fatalf("hook %q ran; want %q first", got, want)
-			}
-		case <-time.After(2 * time.Second):
-			t.Fatalf("hook %q never ran", want)
-		}
+	clk.Advance(10 * time.Millisecond)
+	if got := next(); got != "early" {
+		t.Fatalf("after 10ms ran %q; want early", got)
+	}
+	clk.Advance(140 * time.Millisecond)
+	if got := next(); got != "late" {
+		t.Fatalf("after 150ms ran %q; want late", got)
 	}
 
 	// A new edit before the late hook's delay cancels it; only the early
 	// one runs again after this edit.
 	b, _ := g.Admit()
 	b.Release()
-	if got := <-order; got != "early" {
+	clk.Advance(10 * time.Millisecond)
+	if got := next(); got != "early" {
 		t.Fatalf("hook %q ran; want early", got)
 	}
 	c, _ := g.Admit()
-	select {
-	case got := <-order:
+	clk.Advance(time.Hour)
+	if got := next(); got != "none" {
 		t.Fatalf("hook %q ran while an edit was admitted", got)
-	case <-time.After(300 * time.Millisecond):
 	}
 	c.Release()
+	clk.Advance(150 * time.Millisecond)
+	if got, got2 := next(), next(); got != "early" || got2 != "late" {
+		t.Fatalf("after the last edit ran %q then %q; want early then late", got, got2)
+	}
+}
+
+// TestNewUsesTheWallClock keeps the production clock honest: its timers are
+// the time package's, so one real idle period must fire a hook.
+func TestNewUsesTheWallClock(t *testing.T) {
+	g := New(1, 0, time.Second)
+	hook := make(chan struct{})
+	g.OnIdle(time.Millisecond, func() { close(hook) })
+	a, _ := g.Admit()
+	a.Release()
+	<-hook // no timing window: the test fails by timing out if it never fires
 }

@@ -18,6 +18,7 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
+	"frameforge/internal/ratelimit"
 	"frameforge/internal/server"
 )
 
@@ -135,6 +136,7 @@ func Load(getenv func(string) string) (Config, error) {
 	s.RateLimitEdit = l.Rule("RATE_LIMIT_EDIT", s.RateLimitEdit)
 	s.RateLimitDefault = l.Rule("RATE_LIMIT_DEFAULT", s.RateLimitDefault)
 	s.TrustedProxies = l.Prefixes("TRUSTED_PROXIES")
+	s.RateLimitIPv6Prefix = l.IntRange("RATE_LIMIT_IPV6_PREFIX", ratelimit.DefaultIPv6Prefix, 32, 128)
 	s.Upload.MinRate = l.Bytes("MIN_UPLOAD_RATE", s.Upload.MinRate)
 	s.Upload.Grace = l.Duration("UPLOAD_GRACE", s.Upload.Grace)
 	l.Add(s.Validate())

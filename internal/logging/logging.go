@@ -17,16 +17,25 @@ func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// redact blanks string attributes whose name says they hold a credential.
-// Keys are typed (frameforge.Key, config.Secret) and redact themselves; this
-// catches the mistake of logging one as a plain string.
+// redact blanks attributes whose name says they hold a credential. Keys are
+// typed (frameforge.Key, config.Secret) and redact themselves; this catches
+// the mistake of logging one as a plain string, or as a value the handler
+// prints with fmt (a named string type, []byte, a Stringer), which would
+// show the credential just the same. Numbers, booleans and times pass: they
+// cannot hold one.
 func redact(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() != slog.KindString || a.Value.String() == "" {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if a.Value.String() == "" {
+			return a
+		}
+	case slog.KindAny:
+	default:
 		return a
 	}
 	k := strings.ToLower(a.Key)
 	for _, s := range []string{"key", "authorization", "secret", "token", "password"} {
-		if strings.Contains(k, s) && a.Value.String() != "[redacted]" {
+		if strings.Contains(k, s) && !(a.Value.Kind() == slog.KindString && a.Value.String() == "[redacted]") {
 			return slog.String(a.Key, "[redacted]")
 		}
 	}

@@ -84,12 +84,38 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// ObserveRequest records one finished HTTP request.
+// ObserveRequest records one finished HTTP request. route must come from a
+// fixed set (the matched pattern, or "unmatched"); the method is the
+// client's and is folded into a fixed set here (see MethodLabel).
 func (m *Metrics) ObserveRequest(route, method string, status int, bytesIn, bytesOut int64, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, MethodLabel(method), statusLabel(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 	m.bytesIn.Add(float64(max(bytesIn, 0)))
 	m.bytesOut.Add(float64(bytesOut))
+}
+
+// MethodLabel is the method label of a request: one of the standard methods
+// a client of this API may send, or "other". A label takes whatever string
+// it is given and every distinct value is a series kept until the process
+// ends, so a client sending made-up methods would grow /metrics (and the
+// scraper's storage) without bound.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// statusLabel is the status code as a label. Handlers only write the codes
+// net/http lets through (100..999), so the set is bounded anyway; anything
+// else is folded rather than trusted.
+func statusLabel(status int) string {
+	if status < 100 || status > 999 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // ObserveProvider records one provider call; outcome is "ok" or an error code.

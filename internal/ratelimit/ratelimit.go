@@ -1,9 +1,11 @@
 // Package ratelimit keeps one token bucket per client (golang.org/x/time/rate)
 // and answers whether a request may pass, with what the standard RateLimit
-// headers need. Buckets of idle clients are reclaimed.
+// headers need. Buckets of idle clients are reclaimed, and the number of
+// buckets is bounded however many clients come.
 package ratelimit
 
 import (
+	"container/heap"
 	"fmt"
 	"math"
 	"strconv"
@@ -69,18 +71,60 @@ type Decision struct {
 	RetryAfter time.Duration // when refused: until one request is allowed
 }
 
-// Limiter holds one bucket per client key. It is safe for concurrent use.
+// DefaultMaxClients is how many buckets a Limiter keeps unless told
+// otherwise: a few tens of MB at most, far more clients than one instance
+// serves within a period.
+const DefaultMaxClients = 100_000
+
+// reclaimPerTake is how many refilled buckets one Take may drop. More than
+// one, so reclaiming outpaces the at most one bucket a Take adds; small, so
+// no Take pays for a sweep of the whole table.
+const reclaimPerTake = 4
+
+// Limiter holds one bucket per client key, at most MaxClients of them. It is
+// safe for concurrent use.
+//
+// Buckets are ordered by the time they will be full again. A bucket past
+// that time is indistinguishable from a new one, so dropping it loses
+// nothing: each Take drops a few such buckets from the front of the order,
+// which keeps the table near the number of clients active within a period
+// at constant cost per Take. When the table is full all the same (a flood
+// of distinct keys), a new key evicts the bucket nearest to full: its client
+// gains back the fewest requests. Least-recently-used order would not do:
+// a flood of fresh keys, each one request in, would push out a client that
+// emptied its bucket a while ago, the bucket that matters most. Here the
+// flood evicts its own nearly full buckets, and a drained bucket goes only
+// when every other bucket in the table is as drained, which costs the flood
+// as many requests as the buckets it holds.
 type Limiter struct {
-	rule      Rule
-	now       func() time.Time
-	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
-	lastSweep time.Time
+	rule     Rule
+	now      func() time.Time
+	max      int
+	mu       sync.Mutex
+	buckets  map[string]*bucket
+	byFullAt fullAtHeap
+}
+
+// Option adjusts a Limiter made by New.
+type Option func(*Limiter)
+
+// WithMaxClients bounds the number of buckets kept; n < 1 means
+// DefaultMaxClients.
+func WithMaxClients(n int) Option {
+	return func(l *Limiter) {
+		if n >= 1 {
+			l.max = n
+		}
+	}
 }
 
 // New returns a limiter for rule. now is the clock (time.Now in production).
-func New(rule Rule, now func() time.Time) *Limiter {
-	return &Limiter{rule: rule, now: now, buckets: map[string]*rate.Limiter{}, lastSweep: now()}
+func New(rule Rule, now func() time.Time, opts ...Option) *Limiter {
+	l := &Limiter{rule: rule, now: now, max: DefaultMaxClients, buckets: map[string]*bucket{}}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
 // Take spends one request of key's budget if there is one.
@@ -89,23 +133,30 @@ func (l *Limiter) Take(key string) Decision {
 		return Decision{Allowed: true}
 	}
 	now := l.now()
-	every := rate.Every(l.rule.Period / time.Duration(l.rule.Limit))
+	perToken := l.rule.Period / time.Duration(l.rule.Limit)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sweepLocked(now)
+	l.reclaimLocked(now)
 	b, ok := l.buckets[key]
 	if !ok {
-		b = rate.NewLimiter(every, l.rule.Limit)
+		if len(l.buckets) >= l.max {
+			l.removeLocked(l.byFullAt[0])
+		}
+		b = &bucket{key: key, lim: rate.NewLimiter(rate.Every(perToken), l.rule.Limit)}
 		l.buckets[key] = b
+		heap.Push(&l.byFullAt, b)
 	}
-	d := Decision{Limit: l.rule.Limit, Allowed: b.AllowN(now, 1)}
-	tokens := b.TokensAt(now)
+	d := Decision{Limit: l.rule.Limit, Allowed: b.lim.AllowN(now, 1)}
+	tokens := b.lim.TokensAt(now)
 	d.Remaining = max(0, int(math.Floor(tokens)))
-	perToken := l.rule.Period / time.Duration(l.rule.Limit)
 	d.Reset = time.Duration((float64(l.rule.Limit) - tokens) * float64(perToken))
 	if !d.Allowed {
 		d.RetryAfter = time.Duration((1 - tokens) * float64(perToken))
 	}
+	// A refused request spends nothing, so the time only ever moves later
+	// and the fix is a sift down.
+	b.fullAt = now.Add(d.Reset)
+	heap.Fix(&l.byFullAt, b.index)
 	return d
 }
 
@@ -116,21 +167,52 @@ func (l *Limiter) Len() int {
 	return len(l.buckets)
 }
 
-// sweepLocked drops buckets that have refilled completely: such a client is
-// indistinguishable from a new one, so forgetting it loses nothing. It runs
-// at most once per period (or per minute for long periods), so its cost is
-// spread thin however many clients there are.
-func (l *Limiter) sweepLocked(now time.Time) {
-	interval := min(l.rule.Period, time.Minute)
-	if now.Sub(l.lastSweep) < interval {
-		return
-	}
-	l.lastSweep = now
-	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(l.rule.Limit) {
-			delete(l.buckets, k)
+// MaxClients is the most buckets the limiter keeps.
+func (l *Limiter) MaxClients() int { return l.max }
+
+// reclaimLocked drops up to reclaimPerTake buckets that have refilled.
+func (l *Limiter) reclaimLocked(now time.Time) {
+	for range reclaimPerTake {
+		if len(l.byFullAt) == 0 || l.byFullAt[0].fullAt.After(now) {
+			return
 		}
+		l.removeLocked(l.byFullAt[0])
 	}
+}
+
+func (l *Limiter) removeLocked(b *bucket) {
+	heap.Remove(&l.byFullAt, b.index)
+	delete(l.buckets, b.key)
+}
+
+// bucket is one client's token bucket and its place in the eviction order.
+type bucket struct {
+	key    string
+	lim    *rate.Limiter
+	fullAt time.Time // when the bucket is full again
+	index  int       // in the heap
+}
+
+// fullAtHeap is a min-heap of buckets by fullAt (container/heap).
+type fullAtHeap []*bucket
+
+func (h fullAtHeap) Len() int           { return len(h) }
+func (h fullAtHeap) Less(i, j int) bool { return h[i].fullAt.Before(h[j].fullAt) }
+func (h fullAtHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *fullAtHeap) Push(x any) {
+	b := x.(*bucket)
+	b.index = len(*h)
+	*h = append(*h, b)
+}
+func (h *fullAtHeap) Pop() any {
+	old := *h
+	b := old[len(old)-1]
+	old[len(old)-1] = nil // let the evicted bucket be collected
+	*h = old[:len(old)-1]
+	return b
 }
 
 // Rule returns the limiter's rule.

@@ -18,15 +18,17 @@ import (
 type rateLimits struct {
 	edit, other *ratelimit.Limiter
 	trusted     []netip.Prefix
+	ipv6Prefix  int
 	m           *metrics.Metrics
 }
 
 func newRateLimits(cfg Config, m *metrics.Metrics, now func() time.Time) *rateLimits {
 	return &rateLimits{
-		edit:    ratelimit.New(cfg.RateLimitEdit, now),
-		other:   ratelimit.New(cfg.RateLimitDefault, now),
-		trusted: cfg.TrustedProxies,
-		m:       m,
+		edit:       ratelimit.New(cfg.RateLimitEdit, now),
+		other:      ratelimit.New(cfg.RateLimitDefault, now),
+		trusted:    cfg.TrustedProxies,
+		ipv6Prefix: cfg.RateLimitIPv6Prefix,
+		m:          m,
 	}
 }
 
@@ -39,7 +41,7 @@ func withRateLimit(log *slog.Logger, rl *rateLimits, lim *ratelimit.Limiter, nex
 		budget = "edit"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := lim.Take(clientIP(r, rl.trusted))
+		d := lim.Take(clientKey(r, rl.trusted, rl.ipv6Prefix))
 		if d.Limit == 0 { // budget off
 			next.ServeHTTP(w, r)
 			return
@@ -70,22 +72,36 @@ func period(l *ratelimit.Limiter) string { return l.Rule().PeriodName() }
 
 func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
+// clientKey names the client whose budget a request spends: its address
+// (see clientIP), with an IPv6 address widened to its network of ipv6Prefix
+// bits (see ratelimit.AddrKey).
+func clientKey(r *http.Request, trusted []netip.Prefix, ipv6Prefix int) string {
+	addr, ok := clientIP(r, trusted)
+	if !ok { // not an IP connection (a unix socket): the peer name, without a port that varies per connection
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			return host
+		}
+		return r.RemoteAddr
+	}
+	return ratelimit.AddrKey(addr, ipv6Prefix)
+}
+
 // clientIP is the address that connected, unless that address is a trusted
 // proxy: then X-Forwarded-For is read from the right, skipping trusted
 // proxies, and the first other address is the client. A spoofed header from
-// anyone else changes nothing.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
+// anyone else changes nothing. ok is false when RemoteAddr is not an IP.
+func clientIP(r *http.Request, trusted []netip.Prefix) (addr netip.Addr, ok bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	addr, err := netip.ParseAddr(host)
+	addr, err = netip.ParseAddr(host)
 	if err != nil {
-		return host
+		return netip.Addr{}, false
 	}
 	addr = addr.Unmap()
 	if !isTrusted(addr, trusted) {
-		return addr.String()
+		return addr, true
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -95,11 +111,11 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		}
 		hop = hop.Unmap()
 		if !isTrusted(hop, trusted) {
-			return hop.String()
+			return hop, true
 		}
 		addr = hop
 	}
-	return addr.String()
+	return addr, true
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

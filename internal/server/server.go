@@ -31,6 +31,9 @@ type Config struct {
 	RateLimitEdit    ratelimit.Rule // per client, POST /api/edit
 	RateLimitDefault ratelimit.Rule // per client, every other route but health, ready and metrics
 	TrustedProxies   []netip.Prefix // whose X-Forwarded-For is believed
+	// RateLimitIPv6Prefix is how many leading bits of an IPv6 address name
+	// one client (0 = 64): a host can pick any address of its /64.
+	RateLimitIPv6Prefix int
 }
 
 // UploadRate is the slowest upload accepted: after Grace, at least MinRate

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"frameforge/internal/provider"
+	"frameforge/internal/ratelimit"
+)
+
+func TestRateLimitKeysIPv6ClientsOnTheirNetwork(t *testing.T) {
+	tests := []struct {
+		name        string
+		prefix      int
+		first       string // spends the budget; "" is 2001:db8:1:2::1
+		second      string
+		wantLimited bool
+	}{
+		{name: "same /64 by default", second: "[2001:db8:1:2:ffff::9]:1", wantLimited: true},
+		{name: "another /64 by default", second: "[2001:db8:1:3::1]:1"},
+		{name: "same /48 when configured", prefix: 48, second: "[2001:db8:1:ffff::1]:1", wantLimited: true},
+		{name: "another /48 when configured", prefix: 48, second: "[2001:db8:2::1]:1"},
+		{name: "every address its own at /128", prefix: 128, second: "[2001:db8:1:2::2]:1"},
+		{name: "IPv4-mapped is the IPv4 client", first: "192.0.2.1:1", second: "[::ffff:192.0.2.1]:1", wantLimited: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := newTestConfig()
+			cfg.RateLimitDefault = ratelimit.Rule{Limit: 1, Period: time.Minute}
+			cfg.RateLimitIPv6Prefix = tt.prefix
+			h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
+			first := tt.first
+			if first == "" {
+				first = "[2001:db8:1:2::1]:1"
+			}
+			if w := serve(h, fromAddr(httptest.NewRequest("GET", "/api/providers", nil), first)); w.Code != 200 {
+				t.Fatalf("first request = %d; want 200", w.Code)
+			}
+			w := serve(h, fromAddr(httptest.NewRequest("GET", "/api/providers", nil), tt.second))
+			if got := w.Code == 429; got != tt.wantLimited {
+				t.Errorf("request from %s after %s spent its budget = %d; want limited %v", tt.second, first, w.Code, tt.wantLimited)
+			}
+		})
+	}
+}
+
+func TestRateLimitRotatingIPv6AddressesBehindAProxy(t *testing.T) {
+	cfg := newTestConfig()
+	cfg.RateLimitDefault = ratelimit.Rule{Limit: 5, Period: time.Minute}
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
+	ok := 0
+	for i := range 1000 {
+		r := fromAddr(httptest.NewRequest("GET", "/api/providers", nil), "10.0.0.1:5000")
+		r.Header.Set("X-Forwarded-For", "2001:db8:77:1:"+strconv.FormatInt(int64(i), 16)+"::1")
+		if serve(h, r).Code == 200 {
+			ok++
+		}
+	}
+	if ok != 5 {
+		t.Errorf("1000 addresses of one /64 got %d requests through; want 5", ok)
+	}
+}
