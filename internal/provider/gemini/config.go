@@ -13,7 +13,7 @@ const DefaultBaseURL = "https://generativelanguage.googleapis.com/"
 
 // DefaultModel is a GA image model with no announced shutdown. The Python
 // backend's gemini-2.5-flash-image-preview was shut down on 2026-01-15 and
-// answers 404 (providers.md §1.1).
+// answers 404 (docs/providers.md, Gemini: models).
 const DefaultModel = "gemini-3.1-flash-image"
 
 // Config of the Gemini provider. The zero value of a field means its

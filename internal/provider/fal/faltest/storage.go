@@ -7,7 +7,7 @@ import (
 	"net/url"
 )
 
-// handleInitiate starts an upload (fal-js flow, spec §2.8): it answers a
+// handleInitiate starts an upload (the fal-js flow; docs/providers.md, fal.ai: uploads): it answers a
 // signed upload_url on this server and the file_url the bytes will have.
 func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request, body []byte) {
 	if !s.begin(w, r, StepUpload, true) {

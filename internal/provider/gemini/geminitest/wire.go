@@ -75,7 +75,7 @@ type rpcStatus struct {
 	Details []map[string]any `json:"details,omitempty"`
 }
 
-// Error messages and details copied from real answers (providers.md §1.7).
+// Error messages and details copied from real answers (docs/providers.md, Gemini: error bodies).
 const (
 	msgKeyInvalid   = "API key not valid. Please pass a valid API key."
 	msgUnregistered = "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."
@@ -238,7 +238,7 @@ func decodeBytes(s string) ([]byte, error) {
 }
 
 // supportedInputMIME lists the input image types of the Gemini API
-// (providers.md §1.4). Text-ish types are out of scope for an image editor.
+// (docs/providers.md, Gemini: limits). Text-ish types are out of scope for an image editor.
 func supportedInputMIME(m string) bool {
 	switch strings.ToLower(m) {
 	case "image/png", "image/jpeg", "image/webp", "image/heic", "image/heif":
