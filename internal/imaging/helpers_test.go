@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"math/bits"
 	"testing"
 
 	"frameforge/internal/imaging/imagingtest"
@@ -324,4 +325,81 @@ func samePixels(a, b image.Image, tol int) (x, y int, ok bool) {
 		}
 	}
 	return 0, 0, true
+}
+
+// --- crafted JPEGs ---
+
+// manyScansJPEG returns a valid progressive grey JPEG of w×h made of one DC
+// scan and acScans identical AC scans of a few bytes each: every block's band
+// is covered by end-of-band runs of up to 32767 blocks. All coefficients are
+// zero, so it decodes to flat grey; but decoding costs a pass over every
+// block per scan, however small the file.
+func manyScansJPEG(w, h, acScans int) []byte {
+	seg := func(b []byte, marker byte, payload ...byte) []byte {
+		b = append(b, 0xFF, marker, byte((len(payload)+2)>>8), byte(len(payload)+2))
+		return append(b, payload...)
+	}
+	b := []byte{0xFF, markerSOI}
+	b = seg(b, 0xDB, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...) // DQT 0, all ones
+	b = seg(b, markerSOF2, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)
+	// DC table 0: one 1-bit code "0" for category 0 (difference 0). AC table
+	// 0: the 15 end-of-band run symbols EOB0..EOB14 (0x00, 0x10 … 0xE0), all
+	// 4-bit codes, so EOBr is coded as r.
+	b = seg(b, markerDHT, append([]byte{0x00, 1}, append(make([]byte, 15), 0x00)...)...)
+	ac := []byte{0x10, 0, 0, 0, 15}
+	ac = append(ac, make([]byte, 12)...)
+	for r := range 15 {
+		ac = append(ac, byte(r<<4))
+	}
+	b = seg(b, markerDHT, ac...)
+	blocks := ceilDiv(w, 8) * ceilDiv(h, 8)
+	b = seg(b, markerSOS, 1, 1, 0x00, 0, 0, 0) // DC first scan
+	b = append(b, make([]byte, (blocks+7)/8)...) // one 0 bit per block
+	// A run of n blocks is EOBr, r = log2(n), then n - 2^r in r bits.
+	var bw bitWriterMSB
+	for left := blocks; left > 0; {
+		r := min(14, bits.Len(uint(left))-1)
+		n := min(left, 1<<(r+1)-1)
+		bw.write(uint64(r), 4)
+		bw.write(uint64(n-1<<r), uint(r))
+		left -= n
+	}
+	scan := bw.bytes()
+	for range acScans {
+		b = seg(b, markerSOS, 1, 1, 0x00, 1, 63, 0)
+		b = append(b, scan...)
+	}
+	return append(b, 0xFF, markerEOI)
+}
+
+// bitWriterMSB writes bits most significant first, as JPEG entropy coding
+// does; bytes pads with ones and stuffs a zero after each 0xFF.
+type bitWriterMSB struct {
+	buf []byte
+	acc uint64
+	n   uint
+}
+
+func (b *bitWriterMSB) write(v uint64, n uint) {
+	b.acc = b.acc<<n | v
+	b.n += n
+	for b.n >= 8 {
+		b.buf = append(b.buf, byte(b.acc>>(b.n-8)))
+		b.n -= 8
+	}
+}
+
+func (b *bitWriterMSB) bytes() []byte {
+	buf := b.buf
+	if b.n > 0 {
+		buf = append(buf, byte(b.acc<<(8-b.n))|byte(0xFF>>b.n))
+	}
+	var out []byte
+	for _, c := range buf {
+		out = append(out, c)
+		if c == 0xFF {
+			out = append(out, 0)
+		}
+	}
+	return out
 }

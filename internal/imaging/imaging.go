@@ -7,10 +7,20 @@
 // recognised so the client gets a precise answer, but they are refused with
 // ErrUnsupported: Go cannot decode them.
 //
+// Errors name what is wrong with the input through sentinels, matched with
+// errors.Is: ErrEmpty and ErrNotImage (not an image at all), ErrUnsupported
+// (an image we do not take), ErrTooComplex (an image that would cost far more
+// to decode than its size suggests; it is also an ErrUnsupported),
+// ErrTruncated and ErrCorrupt (a broken file). Any other error from Prepare is
+// the context's, or our own failure. See docs/imaging.md.
+//
 // Every function is safe for concurrent use; the package keeps no state.
 package imaging
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Content types Sniff recognises. Inspect accepts the first four; Prepare
 // writes JPEG, PNG or WebP.
@@ -36,6 +46,12 @@ var (
 	// AVIF, other image/* types, animated WebP, and JPEG codings Go cannot
 	// decode (arithmetic, lossless, hierarchical, 12-bit).
 	ErrUnsupported = errors.New("imaging: unsupported image type")
+	// ErrTooComplex means a valid image whose coding would cost far more to
+	// decode than its size suggests: a progressive JPEG with more than
+	// MaxJPEGScans scans. It wraps ErrUnsupported, so a caller that only
+	// knows ErrUnsupported still answers with a client error; match
+	// ErrTooComplex first to say more.
+	ErrTooComplex = fmt.Errorf("%w: too complex to decode", ErrUnsupported)
 	// ErrTruncated means the container ends early: a JPEG without EOI after
 	// its scan data, a PNG without IEND or with a chunk running past the end,
 	// a WebP whose RIFF size exceeds the data, a GIF without its trailer.

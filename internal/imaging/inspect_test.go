@@ -6,10 +6,12 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readTestdata(tb testing.TB, name string) []byte {
@@ -270,5 +272,50 @@ func TestInspectAllocatesNothing(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("Inspect(%s) allocates %.0f times per call; want 0", name, allocs)
 		}
+	}
+}
+
+// TestInspectRefusesScanBomb checks that a progressive JPEG of absurdly many
+// tiny scans is refused from its structure, before anything decodes it:
+// 20,000 scans of a 2048x2048 image take minutes to decode.
+func TestInspectRefusesScanBomb(t *testing.T) {
+	bomb := manyScansJPEG(2048, 2048, 20000)
+	start := time.Now()
+	_, err := Inspect(bomb)
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrTooComplex) || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Inspect(%d-byte file of 20001 scans) error = %v; want ErrTooComplex, an ErrUnsupported", len(bomb), err)
+	}
+	if elapsed > time.Second { // it walks 364 KB; decoding would take minutes
+		t.Errorf("Inspect took %v to refuse the scan bomb", elapsed)
+	}
+
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr bool
+	}{
+		{"real progressive, 10 scans", readTestdata(t, "progressive.jpeg"), false},
+		{"15 scans", manyScansJPEG(256, 128, 14), false},
+		{"MaxJPEGScans scans", manyScansJPEG(128, 128, MaxJPEGScans-1), false},
+		{"one scan more", manyScansJPEG(128, 128, MaxJPEGScans), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Inspect(tt.data)
+			if gotErr := errors.Is(err, ErrTooComplex); gotErr != tt.wantErr {
+				t.Fatalf("Inspect() error = %v; want ErrTooComplex: %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if err != nil {
+				t.Fatalf("Inspect() error = %v", err)
+			}
+			// The crafted files are real JPEGs, not just structurally valid.
+			if _, err := jpeg.Decode(bytes.NewReader(tt.data)); err != nil {
+				t.Errorf("jpeg.Decode() error = %v", err)
+			}
+		})
 	}
 }
