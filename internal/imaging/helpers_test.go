@@ -353,7 +353,7 @@ func manyScansJPEG(w, h, acScans int) []byte {
 	}
 	b = seg(b, markerDHT, ac...)
 	blocks := ceilDiv(w, 8) * ceilDiv(h, 8)
-	b = seg(b, markerSOS, 1, 1, 0x00, 0, 0, 0) // DC first scan
+	b = seg(b, markerSOS, 1, 1, 0x00, 0, 0, 0)   // DC first scan
 	b = append(b, make([]byte, (blocks+7)/8)...) // one 0 bit per block
 	// A run of n blocks is EOBr, r = log2(n), then n - 2^r in r bits.
 	var bw bitWriterMSB
