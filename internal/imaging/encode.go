@@ -3,6 +3,7 @@ package imaging
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -26,22 +27,22 @@ const pngHeaderSize = len(pngSignature) + 12 + 13
 // encodeJPEG writes img to w as a JPEG of the given quality (0 for the
 // default), encoded in stripes on every core, with the APP2 ICC_PROFILE
 // segments in profile, if any, placed right after SOI.
-func encodeJPEG(w io.Writer, img image.Image, quality int, profile []byte) error {
+func encodeJPEG(ctx context.Context, w io.Writer, img image.Image, quality int, profile []byte) error {
 	if quality <= 0 {
 		quality = defaultJPEGQuality
 	}
 	// Encoding is most of a transcode (stripes.go).
 	workers := runtime.GOMAXPROCS(0)
 	b := img.Bounds()
-	return encodeJPEGStriped(insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)},
+	return encodeJPEGStriped(ctx, insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)},
 		stripeHeight(b.Dx(), b.Dy(), workers), workers)
 }
 
 // encodePNG writes img to w as a PNG compressed for speed, with the iCCP
 // chunk in profile, if any, placed right after IHDR. YCbCr images (from WebP)
 // are converted first because the PNG encoder reads them pixel by pixel
-// through interfaces.
-func encodePNG(w io.Writer, img image.Image, profile []byte) error {
+// through interfaces. It stops at its next write once ctx is done.
+func encodePNG(ctx context.Context, w io.Writer, img image.Image, profile []byte) error {
 	switch m := img.(type) {
 	case *image.YCbCr:
 		rgba := image.NewRGBA(m.Rect)
@@ -51,7 +52,7 @@ func encodePNG(w io.Writer, img image.Image, profile []byte) error {
 		img = toNRGBA(m)
 	}
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	return enc.Encode(insertAfter(w, pngHeaderSize, profile), img)
+	return enc.Encode(&ctxWriter{ctx: ctx, w: insertAfter(w, pngHeaderSize, profile)}, img)
 }
 
 // toNRGBA converts a YCbCr image with alpha (lossy WebP with transparency)
@@ -217,4 +218,18 @@ func (iw *insertWriter) Write(p []byte) (int, error) {
 	n, err := iw.w.Write(p[k:])
 	iw.n += k + n
 	return k + n, err
+}
+
+// ctxWriter is a writer that fails once its context is done, which stops an
+// encoder that writes as it goes.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

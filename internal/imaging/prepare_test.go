@@ -2,12 +2,14 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"testing"
 
@@ -21,7 +23,7 @@ func prepare(tb testing.TB, data []byte, opt Options) Prepared {
 	if err != nil {
 		tb.Fatalf("Inspect() error = %v", err)
 	}
-	out, err := Prepare(data, info, opt)
+	out, err := Prepare(context.Background(), data, info, opt)
 	if err != nil {
 		tb.Fatalf("Prepare() error = %v", err)
 	}
@@ -438,7 +440,7 @@ func TestPrepareErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Prepare(tt.data, tt.info, Options{}); !errors.Is(err, tt.wantErr) {
+			if _, err := Prepare(context.Background(), tt.data, tt.info, Options{}); !errors.Is(err, tt.wantErr) {
 				t.Errorf("Prepare() error = %v; want %v", err, tt.wantErr)
 			}
 		})
@@ -455,12 +457,12 @@ func TestPrepareInPlaceReusesTheBuffer(t *testing.T) {
 		{"png with text", withChunks(pngBytes(t, quadrants(32, 32)), pngChunkBytes("tEXt", []byte("Comment\x00secret")))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			want, err := Prepare(bytes.Clone(tc.data), Info{}, Options{})
+			want, err := Prepare(context.Background(), bytes.Clone(tc.data), Info{}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			data := bytes.Clone(tc.data)
-			got, err := Prepare(data, Info{}, Options{InPlace: true})
+			got, err := Prepare(context.Background(), data, Info{}, Options{InPlace: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -472,10 +474,39 @@ func TestPrepareInPlaceReusesTheBuffer(t *testing.T) {
 			}
 			if allocs := testing.AllocsPerRun(10, func() {
 				d := bytes.Clone(tc.data)
-				_, _ = Prepare(d, Info{}, Options{InPlace: true})
+				_, _ = Prepare(context.Background(), d, Info{}, Options{InPlace: true})
 			}); allocs > 3 { // the clone, and the drop list
 				t.Errorf("%.0f allocations per in-place strip", allocs)
 			}
 		})
+	}
+}
+
+// TestPrepareStopsWhenCancelled checks that a request nobody waits for does
+// no work: Prepare, the decoders and the encoders return the context's error.
+func TestPrepareStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rotated := withExif(jpegBytes(t, photo(t, 64, 48), 90), 6, false)
+	for name, data := range map[string][]byte{
+		"fast path": jpegBytes(t, photo(t, 64, 48), 90),
+		"slow path": rotated,
+	} {
+		if _, err := Prepare(ctx, data, Info{}, Options{}); !errors.Is(err, context.Canceled) {
+			t.Errorf("Prepare(cancelled, %s) error = %v; want context.Canceled", name, err)
+		}
+	}
+
+	pngData := pngBytes(t, photo(t, 64, 48))
+	if _, err := decode(ctx, pngData, Info{ContentType: TypePNG}); !errors.Is(err, context.Canceled) {
+		t.Errorf("decode(cancelled) error = %v; want context.Canceled", err)
+	}
+	img := photo(t, 64, 256)
+	var b bytes.Buffer
+	if err := encodeJPEGStriped(ctx, &b, img, &jpeg.Options{Quality: 90}, 32, 2); !errors.Is(err, context.Canceled) {
+		t.Errorf("encodeJPEGStriped(cancelled) error = %v; want context.Canceled", err)
+	}
+	if err := encodePNG(ctx, &b, img, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("encodePNG(cancelled) error = %v; want context.Canceled", err)
 	}
 }

@@ -80,7 +80,7 @@ func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, gate *admi
 			writeError(w, r, log, ctx.Err())
 			return
 		}
-		images, err := prepare(form.uploads, cfg.Prepare, cfg.UpstreamBytes)
+		images, err := prepare(ctx, form.uploads, cfg.Prepare, cfg.UpstreamBytes)
 		<-cpu
 		if err != nil {
 			writeError(w, r, log, err)
@@ -142,21 +142,24 @@ func prepareError(err error, up upload) error {
 // within the provider's request budget (upstreamBytes; Gemini takes about
 // 20 MB of inline data, base64 included). An image over its share of the
 // budget is prepared once more at the size that fits. See imaging.Prepare.
-func prepare(ups []upload, opt imaging.Options, upstreamBytes int64) ([]frameforge.Image, error) {
+func prepare(ctx context.Context, ups []upload, opt imaging.Options, upstreamBytes int64) ([]frameforge.Image, error) {
 	out := make([]frameforge.Image, len(ups))
 	share := upstreamBytes / int64(len(ups))
 	// The uploads live in the request's arena, which nothing else reads after
 	// this point: stripping may compact them in place instead of copying.
 	opt.InPlace = true
 	for i, u := range ups {
-		p, err := imaging.Prepare(u.img.Data, u.info, opt)
+		p, err := imaging.Prepare(ctx, u.img.Data, u.info, opt)
 		if err == nil && share > 0 && int64(len(p.Data)) > share {
 			// JPEG size grows about with the pixel count: shrink the sides by
 			// the square root of the excess, with a margin for the estimate.
 			// p.Data is the input now: in place, the upload itself is gone.
 			o := opt
 			o.MaxSide = int(float64(max(p.Width, p.Height)) * math.Sqrt(float64(share)/float64(len(p.Data))) * 0.9)
-			p, err = imaging.Prepare(p.Data, imaging.Info{}, o)
+			p, err = imaging.Prepare(ctx, p.Data, imaging.Info{}, o)
+		}
+		if err != nil && ctx.Err() != nil {
+			return nil, err // the client is gone or out of time: neither its photo's fault nor ours
 		}
 		if err != nil {
 			return nil, prepareError(err, u)
