@@ -13,6 +13,7 @@ const (
 	markerSOF1  = 0xC1 // extended sequential, Huffman
 	markerSOF2  = 0xC2 // progressive, Huffman
 	markerDHT   = 0xC4
+	markerDQT   = 0xDB
 	markerJPG   = 0xC8
 	markerDAC   = 0xCC
 	markerRST0  = 0xD0

@@ -510,3 +510,56 @@ func TestPrepareStopsWhenCancelled(t *testing.T) {
 		t.Errorf("encodePNG(cancelled) error = %v; want context.Canceled", err)
 	}
 }
+
+// planted is the text the crafted files below hide where a negative list of
+// metadata would not look.
+const planted = "GPS 48.8584N 2.2945E"
+
+// TestPrepareFastPathKeepsOnlyWhatRenders checks that stripping is a positive
+// list: metadata in segments and chunks nobody thinks of as metadata goes,
+// and the pixels stay the same.
+func TestPrepareFastPathKeepsOnlyWhatRenders(t *testing.T) {
+	plainJPEG := jpegBytes(t, photo(t, 32, 24), 90)
+	plainPNG := pngBytes(t, photo(t, 32, 24))
+	sPLT := append([]byte(planted+"\x00\x08"), 1, 2, 3, 4, 0, 1) // name, depth, one entry
+	tests := []struct {
+		name  string
+		data  []byte
+		plain []byte
+	}{
+		{"JPEG JPG7 segment", withSegment(plainJPEG, 0xF7, []byte(planted)), plainJPEG},
+		{"JPEG JPG13 segment", withSegment(plainJPEG, 0xFD, []byte(planted)), plainJPEG},
+		{"JPEG JFIF with a thumbnail", withSegment(plainJPEG, markerAPP0,
+			append([]byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x07\x01"), planted+"\x00"...)), plainJPEG},
+		{"JPEG Adobe with a tail", withSegment(plainJPEG, markerAPP14,
+			append([]byte("Adobe\x00\x64\x00\x00\x00\x00\x01"), planted...)), plainJPEG},
+		{"PNG sPLT", withChunks(plainPNG, pngChunkBytes("sPLT", sPLT)), plainPNG},
+		{"PNG APNG frame control", withChunks(plainPNG, pngChunkBytes("acTL", []byte(planted[:8]))), plainPNG},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := prepare(t, tt.data, Options{})
+			if bytes.Contains(out.Data, []byte(planted)) || bytes.Contains(out.Data, []byte(planted[:8])) {
+				t.Errorf("Prepare() output contains the planted %q", planted)
+			}
+			if x, y, ok := samePixels(decodeBytes(t, out.Data), decodeBytes(t, tt.plain), 0); !ok {
+				t.Errorf("Prepare() pixels differ at (%d,%d)", x, y)
+			}
+		})
+	}
+}
+
+// TestPrivateCriticalPNGChunkRefused checks that a PNG with a critical chunk
+// no decoder knows is refused, as the PNG specification tells decoders to:
+// neither forwarded (a provider's decoder would fail on it) nor silently
+// altered.
+func TestPrivateCriticalPNGChunkRefused(t *testing.T) {
+	data := withChunks(pngBytes(t, photo(t, 32, 24)), pngChunkBytes("GpSx", []byte(planted)))
+	if _, err := Inspect(data); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Inspect() error = %v; want ErrUnsupported", err)
+	}
+	out, err := Prepare(context.Background(), data, Info{}, Options{})
+	if !errors.Is(err, ErrUnsupported) || bytes.Contains(out.Data, []byte(planted)) {
+		t.Errorf("Prepare() = %d bytes, %v; want nothing and ErrUnsupported", len(out.Data), err)
+	}
+}

@@ -6,11 +6,14 @@ import (
 )
 
 // stripMetadata removes metadata from data at the container level, without
-// decoding: JPEG APPn segments other than APP0 JFIF, APP2 ICC_PROFILE and
-// APP14 Adobe, and COM; PNG ancillary chunks other than the colour,
-// transparency and animation ones; WebP chunks other than image, animation
-// and ICCP, with the VP8X EXIF and XMP flags cleared. Bytes after the end of
-// the image (motion-photo videos, MPF secondary images) go as well.
+// decoding. It keeps a positive list, what the image needs to render, and
+// drops everything else, so metadata under a name we have never heard of goes
+// too: for JPEG the frame, tables, scans and restart markers, and of the
+// application segments only a plain JFIF APP0, an APP2 ICC_PROFILE and an
+// APP14 Adobe; for PNG the critical chunks and the colour, transparency and
+// density ones; for WebP the image, alpha and ICCP chunks, with the VP8X EXIF
+// and XMP flags cleared. Bytes after the end of the image (motion-photo
+// videos, MPF secondary images) go as well.
 //
 // The ICC profile stays because it is colour, not privacy; APP14 Adobe stays
 // because without it decoders misread the colours of CMYK and RGB JPEGs.
@@ -48,20 +51,32 @@ func stripJPEG(data []byte, inPlace bool) ([]byte, error) {
 	return cut(data, drops, inPlace), nil
 }
 
-// keepJPEGSegment reports whether a segment survives stripping: everything
-// but COM and APPn, except the APPn segments that carry colour.
+// Sizes of the application segments stripping keeps, as their writers make
+// them: anything longer has room for other data and goes.
+const (
+	jfifSize  = 14 // "JFIF\0", version, units, densities, a 0x0 thumbnail
+	adobeSize = 12 // "Adobe", version, two flag words, transform
+)
+
+// keepJPEGSegment reports whether a segment survives stripping: the ones a
+// decoder needs (frame, Huffman and quantisation tables, restart interval,
+// scans, restart markers, EOI) and the application segments that carry
+// colour. Everything else goes, including the JPGn extensions (0xF0–0xFD),
+// which decoders skip and so may hide anything. A JFIF APP0 is kept only
+// without a thumbnail (a thumbnail is a second picture, perhaps of the
+// uncropped photo); it tells a decoder nothing Go and libjpeg do not assume
+// for three components anyway.
 func keepJPEGSegment(marker byte, body []byte) bool {
 	switch {
-	case marker == markerCOM:
-		return false
-	case marker < markerAPP0 || marker > markerAPP15:
+	case isSOF(marker), marker == markerDHT, marker == markerDQT, marker == markerDRI,
+		marker == markerSOS, marker == markerEOI, marker >= markerRST0 && marker <= markerRST7:
 		return true
 	case marker == markerAPP0:
-		return hasPrefix(body, "JFIF\x00")
+		return len(body) == jfifSize && hasPrefix(body, "JFIF\x00")
 	case marker == markerAPP2:
 		return hasPrefix(body, iccJPEGPrefix)
 	case marker == markerAPP14:
-		return hasPrefix(body, "Adobe")
+		return len(body) == adobeSize && hasPrefix(body, "Adobe")
 	}
 	return false
 }
@@ -69,7 +84,7 @@ func keepJPEGSegment(marker byte, body []byte) bool {
 func stripPNG(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 8)
 	end, err := walkPNG(data, func(c pngChunk) error {
-		if !c.critical() && !keepPNGAncillary(c.name()) {
+		if !keepPNGChunk(c.name()) {
 			drops = appendSpan(drops, c.start, c.end)
 		}
 		return nil
@@ -84,14 +99,18 @@ func stripPNG(data []byte, inPlace bool) ([]byte, error) {
 	return cut(data, drops, inPlace), nil
 }
 
-// keepPNGAncillary reports whether an ancillary chunk survives stripping. It
-// is an allow list of colour, transparency, density and APNG chunks, so text
-// (tEXt, zTXt, iTXt incl. XMP), eXIf, tIME, signatures and private chunks all
-// go, whatever new names they get.
-func keepPNGAncillary(typ string) bool {
+// keepPNGChunk reports whether a chunk survives stripping. It is a positive
+// list: the critical chunks and the ancillary ones that change how the pixels
+// look (colour space, gamma, significant bits, HDR metadata, transparency) or
+// their physical size, each of fixed layout with no room for text. So text
+// (tEXt, zTXt, iTXt incl. XMP), eXIf, tIME, sPLT (whose name is text),
+// signatures, APNG frames (Go shows the default image only) and private
+// chunks all go, whatever new names they get. Inspect refuses unknown
+// critical chunks, so none reaches this point.
+func keepPNGChunk(typ string) bool {
 	switch typ {
-	case "iCCP", "sRGB", "gAMA", "cHRM", "cICP", "mDCV", "cLLI", "sBIT",
-		"tRNS", "bKGD", "pHYs", "hIST", "sPLT", "acTL", "fcTL", "fdAT":
+	case "IHDR", "PLTE", "IDAT", "IEND",
+		"iCCP", "sRGB", "gAMA", "cHRM", "cICP", "mDCV", "cLLI", "sBIT", "tRNS", "bKGD", "pHYs":
 		return true
 	}
 	return false
@@ -106,8 +125,8 @@ func stripWebP(data []byte, inPlace bool) ([]byte, error) {
 			if c.start == 12 && c.bodyEnd > c.start+8 {
 				flags = c.start + 8
 			}
-		case c.is("VP8 "), c.is("VP8L"), c.is("ALPH"), c.is("ANIM"), c.is("ANMF"), c.is("ICCP"):
-		default: // EXIF, XMP and anything unknown
+		case c.is("VP8 "), c.is("VP8L"), c.is("ALPH"), c.is("ICCP"):
+		default: // EXIF, XMP and anything unknown (animations are refused by Inspect)
 			drops = appendSpan(drops, c.start, c.end)
 		}
 		return nil
