@@ -20,6 +20,16 @@ import (
 // ICC profile.
 const iccJPEGPrefix = "ICC_PROFILE\x00"
 
+// MaxICCProfileBytes is the largest ICC profile Prepare passes on; a larger
+// one is dropped, and whoever decodes the result assumes sRGB. Real display
+// and camera profiles are 0.5 to 60 KB (sRGB, Display P3, Adobe RGB); only
+// print profiles with large lookup tables reach a megabyte. A profile does
+// not shrink with the pixels, so without a bound a file made mostly of
+// profile could never be brought under a request's byte budget: with it,
+// Prepare's output is at most the encoded pixels plus this plus a few KB of
+// headers and tables once it re-encodes. See docs/imaging.md.
+const MaxICCProfileBytes = 1 << 20
+
 // pngHeaderSize is the signature plus the IHDR chunk: where the PNG encoder's
 // output can take an iCCP chunk.
 const pngHeaderSize = len(pngSignature) + 12 + 13
@@ -120,7 +130,7 @@ func jpegProfile(data []byte, outGray bool) []byte {
 		}
 		return nil
 	})
-	if err != nil || components == 4 || (components == 1) != outGray {
+	if err != nil || components == 4 || (components == 1) != outGray || len(segs) > MaxICCProfileBytes {
 		return nil
 	}
 	return segs
@@ -145,7 +155,7 @@ func pngProfile(data []byte, outGray bool) []byte {
 		}
 		return nil
 	})
-	if err != nil || srcGray != outGray {
+	if err != nil || srcGray != outGray || len(chunk) > MaxICCProfileBytes {
 		return nil
 	}
 	return chunk
@@ -162,7 +172,7 @@ func webpProfile(data []byte) []byte {
 		}
 		return nil
 	})
-	if err != nil || len(profile) == 0 {
+	if err != nil || len(profile) == 0 || len(profile) > MaxICCProfileBytes {
 		return nil
 	}
 	var b bytes.Buffer

@@ -7,6 +7,7 @@ const (
 	vp8xAnimation = 1 << 1
 	vp8xXMP       = 1 << 2
 	vp8xEXIF      = 1 << 3
+	vp8xICC       = 1 << 5
 )
 
 // webpChunk locates one RIFF chunk: data[start:end] holds the FourCC, the

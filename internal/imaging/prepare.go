@@ -24,7 +24,13 @@ const defaultJPEGQuality = 90
 // XMP, IPTC, comments, PNG text and time chunks, WebP EXIF and XMP, and any
 // bytes after the end of the image), and scaled down, keeping the aspect
 // ratio, to fit opt.MaxSide and opt.MaxPixels. The ICC colour profile is kept
-// because it is colour, not privacy.
+// because it is colour, not privacy, unless it is over MaxICCProfileBytes.
+//
+// The bytes Prepare returns shrink with the pixels: once it re-encodes (any
+// scaling), the output is the encoded pixels plus at most MaxICCProfileBytes
+// of profile and a few KB of headers, so a caller over its byte budget can
+// always get under it, if the budget is above that, by asking again with a
+// smaller MaxSide.
 //
 // info must be what Inspect returned without error for data; a zero Info
 // makes Prepare call Inspect itself. Prepare trusts info.Pixels to have been

@@ -563,3 +563,64 @@ func TestPrivateCriticalPNGChunkRefused(t *testing.T) {
 		t.Errorf("Prepare() = %d bytes, %v; want nothing and ErrUnsupported", len(out.Data), err)
 	}
 }
+
+// hugeICCJPEG returns jpegBytes with an ICC profile of n bytes split over as
+// many APP2 segments as it needs, as writers do for large profiles.
+func hugeICCJPEG(jpegBytes []byte, n int) []byte {
+	const part = 65519 // the most a segment holds after its 14-byte header
+	profile := bytes.Repeat([]byte("ICCLUT!!"), n/8)
+	count := ceilDiv(len(profile), part)
+	out := jpegBytes
+	for i := count - 1; i >= 0; i-- { // withSegment inserts after SOI: go backwards
+		p := append([]byte(iccJPEGPrefix), byte(i+1), byte(count))
+		out = withSegment(out, markerAPP2, append(p, profile[i*part:min(len(profile), (i+1)*part)]...))
+	}
+	return out
+}
+
+// TestPrepareDropsHugeICCProfiles checks that a file made mostly of colour
+// profile can be brought under a byte budget: a profile over
+// MaxICCProfileBytes goes, on both paths and for every format that has one.
+func TestPrepareDropsHugeICCProfiles(t *testing.T) {
+	plainJPEG := jpegBytes(t, photo(t, 64, 48), 90)
+	bigJPEG := hugeICCJPEG(plainJPEG, 5<<20)
+	plainPNG := pngBytes(t, photo(t, 64, 48))
+	iccp := append([]byte("big\x00\x00"), bytes.Repeat([]byte{0x78}, 2<<20)...) // not even valid zlib
+	marker := toNRGBAImage(quadrants(16, 16))
+	webpICC := webpFile(vp8xChunk(0x20|0x10, 16, 16), riffChunk("ICCP", bytes.Repeat([]byte("ICCLUT!!"), 2<<17)),
+		riffChunk("VP8L", vp8lPayload(t, marker)))
+	tests := []struct {
+		name  string
+		data  []byte
+		opt   Options
+		plain []byte
+	}{
+		{"JPEG fast path", bigJPEG, Options{}, plainJPEG},
+		{"JPEG slow path", withExif(bigJPEG, 3, false), Options{}, nil},
+		{"JPEG scaled", bigJPEG, Options{MaxSide: 32}, nil},
+		{"PNG fast path", withChunks(plainPNG, pngChunkBytes("iCCP", iccp)), Options{}, plainPNG},
+		{"WebP fast path", webpICC, Options{}, nil},
+		{"WebP slow path", webpICC, Options{MaxSide: 8}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := prepare(t, tt.data, tt.opt)
+			if len(out.Data) > 64<<10 {
+				t.Errorf("Prepare() = %d bytes from %d; want the pixels alone, under 64 KB", len(out.Data), len(tt.data))
+			}
+			for _, leak := range []string{"ICC_PROFILE", "iCCP", "ICCP", "ICCLUT!!"} {
+				if bytes.Contains(out.Data, []byte(leak)) {
+					t.Errorf("Prepare() output contains %q", leak)
+				}
+			}
+			if out.ContentType == TypeWebP && out.Data[20]&0x20 != 0 {
+				t.Error("Prepare() kept the VP8X flag of the ICC profile it dropped")
+			}
+			if tt.plain != nil {
+				if x, y, ok := samePixels(decodeBytes(t, out.Data), decodeBytes(t, tt.plain), 0); !ok {
+					t.Errorf("Prepare() pixels differ at (%d,%d)", x, y)
+				}
+			}
+		})
+	}
+}

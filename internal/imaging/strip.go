@@ -15,7 +15,8 @@ import (
 // and XMP flags cleared. Bytes after the end of the image (motion-photo
 // videos, MPF secondary images) go as well.
 //
-// The ICC profile stays because it is colour, not privacy; APP14 Adobe stays
+// The ICC profile stays because it is colour, not privacy, unless it is over
+// MaxICCProfileBytes; APP14 Adobe stays
 // because without it decoders misread the colours of CMYK and RGB JPEGs.
 //
 // The result is built in one allocation of the exact size, or, with inPlace,
@@ -35,14 +36,24 @@ func stripMetadata(data []byte, contentType string, inPlace bool) ([]byte, error
 
 func stripJPEG(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 8)
+	var profile []span // the ICC segments, dropped together when too large
+	profileBytes := 0
 	end, err := walkJPEG(data, func(s jpegSegment) error {
-		if !keepJPEGSegment(s.marker, data[s.body:s.end]) {
+		body := data[s.body:s.end]
+		switch {
+		case !keepJPEGSegment(s.marker, body):
 			drops = appendSpan(drops, s.start, s.end)
+		case s.marker == markerAPP2:
+			profile = append(profile, span{s.start, s.end})
+			profileBytes += len(body) - len(iccJPEGPrefix) - 2 // sequence number and count
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if profileBytes > MaxICCProfileBytes {
+		drops = mergeSpans(drops, profile)
 	}
 	drops = appendSpan(drops, end, len(data))
 	if len(drops) == 0 {
@@ -84,7 +95,7 @@ func keepJPEGSegment(marker byte, body []byte) bool {
 func stripPNG(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 8)
 	end, err := walkPNG(data, func(c pngChunk) error {
-		if !keepPNGChunk(c.name()) {
+		if !keepPNGChunk(c.name()) || c.is("iCCP") && c.end-c.start > MaxICCProfileBytes {
 			drops = appendSpan(drops, c.start, c.end)
 		}
 		return nil
@@ -119,12 +130,16 @@ func keepPNGChunk(typ string) bool {
 func stripWebP(data []byte, inPlace bool) ([]byte, error) {
 	drops := make([]span, 0, 4)
 	flags := -1 // offset of the VP8X flags byte, if any
+	dropICC := false
 	riffEnd, err := walkWebP(data, func(c webpChunk) error {
 		switch {
 		case c.is("VP8X"):
 			if c.start == 12 && c.bodyEnd > c.start+8 {
 				flags = c.start + 8
 			}
+		case c.is("ICCP") && c.bodyEnd-c.start-8 > MaxICCProfileBytes:
+			drops = appendSpan(drops, c.start, c.end)
+			dropICC = true
 		case c.is("VP8 "), c.is("VP8L"), c.is("ALPH"), c.is("ICCP"):
 		default: // EXIF, XMP and anything unknown (animations are refused by Inspect)
 			drops = appendSpan(drops, c.start, c.end)
@@ -135,7 +150,11 @@ func stripWebP(data []byte, inPlace bool) ([]byte, error) {
 		return nil, err
 	}
 	drops = appendSpan(drops, riffEnd, len(data))
-	staleFlags := flags >= 0 && data[flags]&(vp8xEXIF|vp8xXMP) != 0
+	stale := byte(vp8xEXIF | vp8xXMP)
+	if dropICC {
+		stale |= vp8xICC
+	}
+	staleFlags := flags >= 0 && data[flags]&stale != 0
 	if len(drops) == 0 && !staleFlags {
 		return data, nil
 	}
@@ -143,7 +162,7 @@ func stripWebP(data []byte, inPlace bool) ([]byte, error) {
 	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
 	if flags >= 0 {
 		// VP8X is the first chunk and never dropped, so its offset holds.
-		out[flags] &^= vp8xEXIF | vp8xXMP
+		out[flags] &^= stale
 	}
 	return out, nil
 }
@@ -162,6 +181,22 @@ func appendSpan(spans []span, start, end int) []span {
 		return spans
 	}
 	return append(spans, span{start, end})
+}
+
+// mergeSpans returns the ordered union of two ordered lists of disjoint
+// spans, merging those that touch.
+func mergeSpans(a, b []span) []span {
+	out := make([]span, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		var s span
+		if len(b) == 0 || len(a) > 0 && a[0].start < b[0].start {
+			s, a = a[0], a[1:]
+		} else {
+			s, b = b[0], b[1:]
+		}
+		out = appendSpan(out, s.start, s.end)
+	}
+	return out
 }
 
 // cut returns a new slice holding data without the ordered, disjoint drops,
