@@ -73,6 +73,30 @@ type Info struct {
 	// segment, a PNG eXIf chunk or a WebP EXIF chunk. It is 1 when absent or
 	// invalid.
 	Orientation int
+
+	// How the pixels are coded, as far as the cost of decoding them depends
+	// on it (see DecodeBytes).
+
+	// Progressive is true for a progressive JPEG (SOF2) and an interlaced
+	// (Adam7) PNG.
+	Progressive bool
+	// Components is the number of channels as stored: JPEG 1, 3 or 4; PNG 1
+	// (grey or palette), 2 (grey and alpha), 3 (RGB) or 4 (RGBA); WebP 3, or
+	// 4 with alpha; GIF 1.
+	Components int
+	// BitDepth is the bits per sample: PNG 1, 2, 4, 8 or 16; 8 otherwise.
+	BitDepth int
+	// Paletted is true for a PNG of colour type 3 and for GIF.
+	Paletted bool
+	// Lossless is true for a lossless (VP8L) WebP.
+	Lossless bool
+	// Sampling holds a JPEG's sampling factors per component as in its frame
+	// header, horizontal<<4 | vertical: 0x22, 0x11, 0x11 is 4:2:0.
+	Sampling [4]byte
+
+	// rgb is true for a three-component JPEG that Go's decoder converts to
+	// RGBA (an Adobe transform of 0, or components named R, G, B).
+	rgb bool
 }
 
 // Pixels returns Width*Height. It is an int64 so that a hostile header

@@ -159,8 +159,9 @@ func isSOF(marker byte) bool {
 // first Exif APP1, and checks there is one frame Go can decode and at least
 // one scan.
 func inspectJPEG(data []byte, info *Info) error {
-	var sawFrame, sawExif bool
+	var sawFrame, sawExif, adobeRGB bool
 	scans := 0
+	defer func() { info.rgb = info.rgb || adobeRGB && info.Components == 3 }()
 	_, err := walkJPEG(data, func(s jpegSegment) error {
 		body := data[s.body:s.end]
 		switch {
@@ -191,6 +192,14 @@ func inspectJPEG(data []byte, info *Info) error {
 			if components != 1 && components != 3 && components != 4 {
 				return unsupportedf("image/jpeg (%d components)", components)
 			}
+			info.Progressive = s.marker == markerSOF2
+			info.Components, info.BitDepth = components, 8
+			for c := range components {
+				info.Sampling[c] = body[6+3*c+1]
+			}
+			info.rgb = components == 3 && body[6] == 'R' && body[9] == 'G' && body[12] == 'B'
+		case s.marker == markerAPP14 && len(body) >= adobeSize && hasPrefix(body, "Adobe"):
+			adobeRGB = body[11] == 0
 		case s.marker == markerSOS:
 			if !sawFrame {
 				return corruptf("jpeg: scan at offset %d before the frame header", s.start)

@@ -139,5 +139,7 @@ func readIHDR(p []byte, info *Info) error {
 	if p[10] != 0 || p[11] != 0 || p[12] > 1 {
 		return corruptf("png: compression %d, filter %d, interlace %d", p[10], p[11], p[12])
 	}
+	info.BitDepth, info.Paletted, info.Progressive = int(depth), colour == 3, p[12] == 1
+	info.Components = [7]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
 	return nil
 }
