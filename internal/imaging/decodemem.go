@@ -61,8 +61,12 @@ func (i Info) DecodeBytes() int64 {
 		}
 		orientScaled = scaled
 		// The raw pixels, deflated into a buffer sized from the input that
-		// doubles as it grows: up to 2.3 times the raw bytes measured.
+		// doubles as it grows: up to 2.3 times the raw bytes measured, and
+		// more for 16-bit, which the encoder reads pixel by pixel.
 		encodedPerByte = 2.5
+		if i.BitDepth == 16 {
+			encodedPerByte = 3
+		}
 	case TypeGIF:
 		decoded = 1 + 4 // the paletted frame, at most the screen, and the RGBA canvas
 		image, scaled, orientScaled = 4, 4, 4
@@ -70,20 +74,18 @@ func (i Info) DecodeBytes() int64 {
 	case TypeWebP:
 		decoded, image = 4, 4 // lossless: NRGBA
 		if !i.Lossless {
-			decoded, image = 1.5, 1.5 // lossy: YCbCr 4:2:0
+			// Lossy: YCbCr 4:2:0, with an alpha plane or not, which the PNG
+			// encoder gets as an RGBA copy: costed as RGBA from there on.
+			decoded = 1.5 + 4
 			if i.Components == 4 {
-				decoded, image = 2.5, 2.5 // and an alpha plane
+				decoded = 2.5 + 4
 			}
 		}
 		scaled, orientScaled = 4, 4
-		// The PNG encoder gets an RGBA copy of YCbCr, then as for PNG.
-		encodedPerByte = (4 + 2.5*4) / image
+		encodedPerByte = 2.5
 	default:
 		return 0
 	}
-	// Unscaled, orient copies the decoded image (unless upright); scaled,
-	// resize makes a copy and orient another. The encoder then reads the
-	// larger of the two at worst.
 	oriented, rest := 0.0, scaled
 	if i.Orientation > 1 {
 		oriented, rest = image, scaled+orientScaled
@@ -91,8 +93,15 @@ func (i Info) DecodeBytes() int64 {
 			oriented = 8
 		}
 	}
-	encoded := encodedPerByte * max(image, scaled)
-	return int64((decoded+max(oriented, rest)+encoded)*float64(px)) + decodeOverhead
+	// Two paths at worst. Full size: orient copies the decoded image (a GIF
+	// is re-encoded even upright), and the encoder reads it. Scaled: resize
+	// makes a copy and orient another, and the encoder reads that.
+	scaledPath := rest + encodedPerByte*scaled
+	fullPath := 0.0
+	if i.Orientation > 1 || i.ContentType == TypeGIF {
+		fullPath = oriented + encodedPerByte*image
+	}
+	return int64((decoded+max(fullPath, scaledPath))*float64(px)) + decodeOverhead
 }
 
 // jpegOrientsExactly reports whether orient can turn the planes of a JPEG's
