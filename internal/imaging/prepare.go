@@ -83,12 +83,12 @@ func Prepare(ctx context.Context, data []byte, info Info, opt Options) (Prepared
 	return transcode(ctx, data, info, o, opt)
 }
 
-// ctxErr returns an error wrapping ctx's cause once ctx is done, else nil.
+// ctxErr returns an error wrapping ctx.Err() once ctx is done, else nil.
 func ctxErr(ctx context.Context) error {
-	if ctx.Err() == nil {
-		return nil
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("imaging: prepare: %w", err)
 	}
-	return fmt.Errorf("imaging: prepare: %w", context.Cause(ctx))
+	return nil
 }
 
 // transcode is the slow path of Prepare: decode, scale, orient, encode.
@@ -107,12 +107,10 @@ func transcode(ctx context.Context, data []byte, info Info, o int, opt Options) 
 	tw, th := fitSize(w, h, opt.MaxSide, opt.MaxPixels)
 	sw, sh := orientedSize(tw, th, o)
 	scaled := resize(src, sw, sh)
-	src = nil // the decoded image is garbage from here when it was scaled
 	if err := ctxErr(ctx); err != nil {
 		return Prepared{}, err
 	}
 	img := orient(scaled, o)
-	scaled = nil
 	if err := ctxErr(ctx); err != nil {
 		return Prepared{}, err
 	}
