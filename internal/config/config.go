@@ -93,7 +93,10 @@ const (
 	DefaultPort          = 8000
 	DefaultImageMaxSide  = 4096
 	DefaultUpstreamBytes = 14 << 20
-	DefaultDecodeMemory  = 1 << 30
+	// DefaultDecodeMemory admits one 100 MP baseline JPEG (MAX_IMAGE_PIXELS'
+	// default, ~1.5 GB by imaging's estimate) or two 48 MP phone photos at
+	// once; a 100 MP progressive CMYK JPEG (~4 GB) is refused.
+	DefaultDecodeMemory = 2 << 30
 	DefaultQueueTimeout  = 30 * time.Second
 )
 

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/jpeg"
 	"io"
@@ -64,7 +65,7 @@ func benchmarkPrepare(b *testing.B, data []byte, opt Options, wantW, wantH int) 
 	}
 	var out Prepared
 	for b.Loop() {
-		if out, err = Prepare(data, info, opt); err != nil {
+		if out, err = Prepare(context.Background(), data, info, opt); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -126,7 +127,7 @@ func BenchmarkEncodeStriped(b *testing.B) {
 	}{{"3000x4000", orient(src, 6)}, {"2304x3072", orient(resize(src, 3072, 2304), 6)}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if err := encodeJPEG(io.Discard, c.img, 90, nil); err != nil {
+				if err := encodeJPEG(context.Background(), io.Discard, c.img, 90, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

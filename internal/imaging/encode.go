@@ -3,6 +3,7 @@ package imaging
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -19,6 +20,16 @@ import (
 // ICC profile.
 const iccJPEGPrefix = "ICC_PROFILE\x00"
 
+// MaxICCProfileBytes is the largest ICC profile Prepare passes on; a larger
+// one is dropped, and whoever decodes the result assumes sRGB. Real display
+// and camera profiles are 0.5 to 60 KB (sRGB, Display P3, Adobe RGB); only
+// print profiles with large lookup tables reach a megabyte. A profile does
+// not shrink with the pixels, so without a bound a file made mostly of
+// profile could never be brought under a request's byte budget: with it,
+// Prepare's output is at most the encoded pixels plus this plus a few KB of
+// headers and tables once it re-encodes. See docs/imaging.md.
+const MaxICCProfileBytes = 1 << 20
+
 // pngHeaderSize is the signature plus the IHDR chunk: where the PNG encoder's
 // output can take an iCCP chunk.
 const pngHeaderSize = len(pngSignature) + 12 + 13
@@ -26,22 +37,22 @@ const pngHeaderSize = len(pngSignature) + 12 + 13
 // encodeJPEG writes img to w as a JPEG of the given quality (0 for the
 // default), encoded in stripes on every core, with the APP2 ICC_PROFILE
 // segments in profile, if any, placed right after SOI.
-func encodeJPEG(w io.Writer, img image.Image, quality int, profile []byte) error {
+func encodeJPEG(ctx context.Context, w io.Writer, img image.Image, quality int, profile []byte) error {
 	if quality <= 0 {
 		quality = defaultJPEGQuality
 	}
 	// Encoding is most of a transcode (stripes.go).
 	workers := runtime.GOMAXPROCS(0)
 	b := img.Bounds()
-	return encodeJPEGStriped(insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)},
+	return encodeJPEGStriped(ctx, insertAfter(w, 2, profile), img, &jpeg.Options{Quality: min(quality, 100)},
 		stripeHeight(b.Dx(), b.Dy(), workers), workers)
 }
 
 // encodePNG writes img to w as a PNG compressed for speed, with the iCCP
 // chunk in profile, if any, placed right after IHDR. YCbCr images (from WebP)
 // are converted first because the PNG encoder reads them pixel by pixel
-// through interfaces.
-func encodePNG(w io.Writer, img image.Image, profile []byte) error {
+// through interfaces. It stops at its next write once ctx is done.
+func encodePNG(ctx context.Context, w io.Writer, img image.Image, profile []byte) error {
 	switch m := img.(type) {
 	case *image.YCbCr:
 		rgba := image.NewRGBA(m.Rect)
@@ -51,7 +62,7 @@ func encodePNG(w io.Writer, img image.Image, profile []byte) error {
 		img = toNRGBA(m)
 	}
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	return enc.Encode(insertAfter(w, pngHeaderSize, profile), img)
+	return enc.Encode(&ctxWriter{ctx: ctx, w: insertAfter(w, pngHeaderSize, profile)}, img)
 }
 
 // toNRGBA converts a YCbCr image with alpha (lossy WebP with transparency)
@@ -119,7 +130,7 @@ func jpegProfile(data []byte, outGray bool) []byte {
 		}
 		return nil
 	})
-	if err != nil || components == 4 || (components == 1) != outGray {
+	if err != nil || components == 4 || (components == 1) != outGray || len(segs) > MaxICCProfileBytes {
 		return nil
 	}
 	return segs
@@ -144,7 +155,7 @@ func pngProfile(data []byte, outGray bool) []byte {
 		}
 		return nil
 	})
-	if err != nil || srcGray != outGray {
+	if err != nil || srcGray != outGray || len(chunk) > MaxICCProfileBytes {
 		return nil
 	}
 	return chunk
@@ -161,7 +172,7 @@ func webpProfile(data []byte) []byte {
 		}
 		return nil
 	})
-	if err != nil || len(profile) == 0 {
+	if err != nil || len(profile) == 0 || len(profile) > MaxICCProfileBytes {
 		return nil
 	}
 	var b bytes.Buffer
@@ -217,4 +228,18 @@ func (iw *insertWriter) Write(p []byte) (int, error) {
 	n, err := iw.w.Write(p[k:])
 	iw.n += k + n
 	return k + n, err
+}
+
+// ctxWriter is a writer that fails once its context is done, which stops an
+// encoder that writes as it goes.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -51,12 +52,12 @@ func FuzzInspect(f *testing.F) {
 		if info.Pixels() > 1<<16 {
 			return // the caller would refuse it before Prepare decodes
 		}
-		out, err := Prepare(data, info, Options{})
+		out, err := Prepare(context.Background(), data, info, Options{})
 		if err == nil && out.ContentType == info.ContentType && info.Orientation == 1 {
 			if _, err := Inspect(out.Data); err != nil {
 				t.Fatalf("Inspect(fast-path output) error = %v", err)
 			}
 		}
-		_, _ = Prepare(data, info, Options{MaxSide: 5})
+		_, _ = Prepare(context.Background(), data, info, Options{MaxSide: 5})
 	})
 }

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -9,6 +10,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"math/bits"
 	"testing"
 
 	"frameforge/internal/imaging/imagingtest"
@@ -324,4 +326,172 @@ func samePixels(a, b image.Image, tol int) (x, y int, ok bool) {
 		}
 	}
 	return 0, 0, true
+}
+
+// --- crafted JPEGs ---
+
+// manyScansJPEG returns a valid progressive grey JPEG of w×h made of one DC
+// scan and acScans identical AC scans of a few bytes each. Decoding it costs
+// a pass over every block per scan, however small the file.
+func manyScansJPEG(w, h, acScans int) []byte {
+	return flatJPEG(w, h, []byte{0x11}, true, acScans, -1)
+}
+
+// flatJPEG returns a valid JPEG of w×h, all coefficients zero (flat grey),
+// with one component per sampling factor (horizontal<<4 | vertical) and,
+// when adobe >= 0, an APP14 Adobe segment with that transform (0: RGB or
+// CMYK, 2: YCCK). Baseline, each block is two bits: DC difference 0 and
+// end of block. Progressive, it is one DC scan and then acScans AC scans per
+// component, each a few end-of-band runs of up to 32767 blocks, as in the
+// tiny scans of a scan bomb.
+func flatJPEG(w, h int, sampling []byte, progressive bool, acScans, adobe int) []byte {
+	seg := func(b []byte, marker byte, payload ...byte) []byte {
+		b = append(b, 0xFF, marker, byte((len(payload)+2)>>8), byte(len(payload)+2))
+		return append(b, payload...)
+	}
+	b := []byte{0xFF, markerSOI}
+	if adobe >= 0 {
+		b = seg(b, markerAPP14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, byte(adobe))
+	}
+	b = seg(b, markerDQT, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...) // table 0, all ones
+	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), byte(len(sampling))}
+	hmax, vmax := 1, 1
+	for i, f := range sampling {
+		sof = append(sof, byte(i+1), f, 0)
+		hmax, vmax = max(hmax, int(f>>4)), max(vmax, int(f&15))
+	}
+	sofMarker := byte(markerSOF0)
+	if progressive {
+		sofMarker = markerSOF2
+	}
+	b = seg(b, sofMarker, sof...)
+	// DC table 0: one 1-bit code "0" for category 0 (difference 0).
+	b = seg(b, markerDHT, append([]byte{0x00, 1}, append(make([]byte, 15), 0x00)...)...)
+	// AC table 0. Baseline: a 1-bit code for end of block. Progressive: the
+	// 15 end-of-band run symbols EOB0..EOB14 (0x00, 0x10 … 0xE0), all 4-bit
+	// codes, so EOBr is coded as r.
+	ac := []byte{0x10, 1, 0, 0, 0}
+	ac = append(ac, make([]byte, 12)...)
+	ac = append(ac, 0x00)
+	if progressive {
+		ac = append([]byte{0x10, 0, 0, 0, 15}, make([]byte, 12)...)
+		for r := range 15 {
+			ac = append(ac, byte(r<<4))
+		}
+	}
+	b = seg(b, markerDHT, ac...)
+	mcus := ceilDiv(w, 8*hmax) * ceilDiv(h, 8*vmax)
+	if len(sampling) == 1 {
+		mcus = ceilDiv(w, 8) * ceilDiv(h, 8)
+	}
+	blocksPerMCU := 0
+	sos := []byte{byte(len(sampling))}
+	for i, f := range sampling {
+		blocksPerMCU += int(f>>4) * int(f&15)
+		sos = append(sos, byte(i+1), 0x00)
+		if len(sampling) == 1 {
+			blocksPerMCU = 1
+		}
+	}
+	if !progressive {
+		b = seg(b, markerSOS, append(sos, 0, 63, 0)...)
+		b = append(b, make([]byte, (2*mcus*blocksPerMCU+7)/8)...)
+		return append(b, 0xFF, markerEOI)
+	}
+	b = seg(b, markerSOS, append(sos, 0, 0, 0)...) // DC first scan
+	b = append(b, make([]byte, (mcus*blocksPerMCU+7)/8)...)
+	for i, f := range sampling {
+		// A non-interleaved scan covers the component's own size in blocks.
+		cw, ch := ceilDiv(w*int(f>>4), hmax), ceilDiv(h*int(f&15), vmax)
+		var bw bitWriterMSB
+		for left := ceilDiv(cw, 8) * ceilDiv(ch, 8); left > 0; {
+			r := min(14, bits.Len(uint(left))-1) // EOBr, then n - 2^r in r bits
+			n := min(left, 1<<(r+1)-1)
+			bw.write(uint64(r), 4)
+			bw.write(uint64(n-1<<r), uint(r))
+			left -= n
+		}
+		scan := bw.bytes()
+		for range acScans {
+			b = seg(b, markerSOS, 1, byte(i+1), 0x00, 1, 63, 0)
+			b = append(b, scan...)
+		}
+	}
+	return append(b, 0xFF, markerEOI)
+}
+
+// interlacedPNG returns img (8-bit NRGBA or 16-bit NRGBA64) as an Adam7
+// interlaced PNG, which Go's encoder does not write.
+func interlacedPNG(tb testing.TB, img image.Image) []byte {
+	tb.Helper()
+	b := img.Bounds()
+	depth, bpp := 8, 4
+	if _, ok := img.(*image.NRGBA64); ok {
+		depth, bpp = 16, 8
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(b.Dx()))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(b.Dy()))
+	ihdr = append(ihdr, byte(depth), 6, 0, 0, 1)
+	var raw bytes.Buffer
+	zw := zlib.NewWriter(&raw)
+	passes := [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+	for _, p := range passes {
+		for y := p[1]; y < b.Dy(); y += p[3] {
+			if p[0] >= b.Dx() {
+				break
+			}
+			row := []byte{0} // filter: none
+			for x := p[0]; x < b.Dx(); x += p[2] {
+				c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+				for _, v := range [4]uint16{c.R, c.G, c.B, c.A} {
+					if bpp == 8 {
+						row = append(row, byte(v>>8), byte(v))
+					} else {
+						row = append(row, byte(v>>8))
+					}
+				}
+			}
+			if _, err := zw.Write(row); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	out := append([]byte(pngSignature), pngChunkBytes("IHDR", ihdr)...)
+	out = append(out, pngChunkBytes("IDAT", raw.Bytes())...)
+	return append(out, pngChunkBytes("IEND", nil)...)
+}
+
+// bitWriterMSB writes bits most significant first, as JPEG entropy coding
+// does; bytes pads with ones and stuffs a zero after each 0xFF.
+type bitWriterMSB struct {
+	buf []byte
+	acc uint64
+	n   uint
+}
+
+func (b *bitWriterMSB) write(v uint64, n uint) {
+	b.acc = b.acc<<n | v
+	b.n += n
+	for b.n >= 8 {
+		b.buf = append(b.buf, byte(b.acc>>(b.n-8)))
+		b.n -= 8
+	}
+}
+
+func (b *bitWriterMSB) bytes() []byte {
+	buf := b.buf
+	if b.n > 0 {
+		buf = append(buf, byte(b.acc<<(8-b.n))|byte(0xFF>>b.n))
+	}
+	var out []byte
+	for _, c := range buf {
+		out = append(out, c)
+		if c == 0xFF {
+			out = append(out, 0)
+		}
+	}
+	return out
 }

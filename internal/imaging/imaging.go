@@ -7,10 +7,20 @@
 // recognised so the client gets a precise answer, but they are refused with
 // ErrUnsupported: Go cannot decode them.
 //
+// Errors name what is wrong with the input through sentinels, matched with
+// errors.Is: ErrEmpty and ErrNotImage (not an image at all), ErrUnsupported
+// (an image we do not take), ErrTooComplex (an image that would cost far more
+// to decode than its size suggests; it is also an ErrUnsupported),
+// ErrTruncated and ErrCorrupt (a broken file). Any other error from Prepare is
+// the context's, or our own failure. See docs/imaging.md.
+//
 // Every function is safe for concurrent use; the package keeps no state.
 package imaging
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Content types Sniff recognises. Inspect accepts the first four; Prepare
 // writes JPEG, PNG or WebP.
@@ -36,6 +46,12 @@ var (
 	// AVIF, other image/* types, animated WebP, and JPEG codings Go cannot
 	// decode (arithmetic, lossless, hierarchical, 12-bit).
 	ErrUnsupported = errors.New("imaging: unsupported image type")
+	// ErrTooComplex means a valid image whose coding would cost far more to
+	// decode than its size suggests: a progressive JPEG with more than
+	// MaxJPEGScans scans. It wraps ErrUnsupported, so a caller that only
+	// knows ErrUnsupported still answers with a client error; match
+	// ErrTooComplex first to say more.
+	ErrTooComplex = fmt.Errorf("%w: too complex to decode", ErrUnsupported)
 	// ErrTruncated means the container ends early: a JPEG without EOI after
 	// its scan data, a PNG without IEND or with a chunk running past the end,
 	// a WebP whose RIFF size exceeds the data, a GIF without its trailer.
@@ -57,6 +73,30 @@ type Info struct {
 	// segment, a PNG eXIf chunk or a WebP EXIF chunk. It is 1 when absent or
 	// invalid.
 	Orientation int
+
+	// How the pixels are coded, as far as the cost of decoding them depends
+	// on it (see DecodeBytes).
+
+	// Progressive is true for a progressive JPEG (SOF2) and an interlaced
+	// (Adam7) PNG.
+	Progressive bool
+	// Components is the number of channels as stored: JPEG 1, 3 or 4; PNG 1
+	// (grey or palette), 2 (grey and alpha), 3 (RGB) or 4 (RGBA); WebP 3, or
+	// 4 with alpha; GIF 1.
+	Components int
+	// BitDepth is the bits per sample: PNG 1, 2, 4, 8 or 16; 8 otherwise.
+	BitDepth int
+	// Paletted is true for a PNG of colour type 3 and for GIF.
+	Paletted bool
+	// Lossless is true for a lossless (VP8L) WebP.
+	Lossless bool
+	// Sampling holds a JPEG's sampling factors per component as in its frame
+	// header, horizontal<<4 | vertical: 0x22, 0x11, 0x11 is 4:2:0.
+	Sampling [4]byte
+
+	// rgb is true for a three-component JPEG that Go's decoder converts to
+	// RGBA (an Adobe transform of 0, or components named R, G, B).
+	rgb bool
 }
 
 // Pixels returns Width*Height. It is an int64 so that a hostile header

@@ -21,6 +21,9 @@ func inspectGIF(data []byte, info *Info) error {
 	if info.Width == 0 || info.Height == 0 {
 		return corruptf("gif: logical screen %dx%d", info.Width, info.Height)
 	}
+	// The logical screen, not the first frame, is the size: Prepare draws
+	// the frame on a canvas of the screen's size.
+	info.Components, info.BitDepth, info.Paletted = 1, 8, true
 	pos := header + colourTableSize(data[10])
 	frames := 0
 	for {

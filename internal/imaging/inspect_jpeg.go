@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 // JPEG markers this package acts on.
@@ -12,6 +13,7 @@ const (
 	markerSOF1  = 0xC1 // extended sequential, Huffman
 	markerSOF2  = 0xC2 // progressive, Huffman
 	markerDHT   = 0xC4
+	markerDQT   = 0xDB
 	markerJPG   = 0xC8
 	markerDAC   = 0xCC
 	markerRST0  = 0xD0
@@ -28,6 +30,16 @@ const (
 	markerCOM   = 0xFE
 	markerTEM   = 0x01
 )
+
+// MaxJPEGScans is the most scans Inspect accepts in a JPEG. Go's progressive
+// decoder walks every block of the image once per scan, and a scan that
+// changes nothing costs a few bytes (one end-of-band run), so a 364 KB file
+// of 20,000 scans decodes for ~22 s, which no context can cut short. Real
+// encoders write 1 scan (baseline), 6 or 10 (libjpeg's default progression
+// for grey or colour) and rarely more than ~20 (optimised scan scripts);
+// libjpeg-turbo's own tools refuse more than 100 by default, and so do we:
+// at 100 MP, 100 scans still decode in a few seconds. See docs/imaging.md.
+const MaxJPEGScans = 100
 
 // errStopWalk ends a walk early without error when a visitor returns it.
 var errStopWalk = errors.New("imaging: stop walk")
@@ -147,7 +159,9 @@ func isSOF(marker byte) bool {
 // first Exif APP1, and checks there is one frame Go can decode and at least
 // one scan.
 func inspectJPEG(data []byte, info *Info) error {
-	var sawFrame, sawScan, sawExif bool
+	var sawFrame, sawExif, adobeRGB bool
+	scans := 0
+	defer func() { info.rgb = info.rgb || adobeRGB && info.Components == 3 }()
 	_, err := walkJPEG(data, func(s jpegSegment) error {
 		body := data[s.body:s.end]
 		switch {
@@ -178,15 +192,25 @@ func inspectJPEG(data []byte, info *Info) error {
 			if components != 1 && components != 3 && components != 4 {
 				return unsupportedf("image/jpeg (%d components)", components)
 			}
+			info.Progressive = s.marker == markerSOF2
+			info.Components, info.BitDepth = components, 8
+			for c := range components {
+				info.Sampling[c] = body[6+3*c+1]
+			}
+			info.rgb = components == 3 && body[6] == 'R' && body[9] == 'G' && body[12] == 'B'
+		case s.marker == markerAPP14 && len(body) >= adobeSize && hasPrefix(body, "Adobe"):
+			adobeRGB = body[11] == 0
 		case s.marker == markerSOS:
 			if !sawFrame {
 				return corruptf("jpeg: scan at offset %d before the frame header", s.start)
 			}
-			sawScan = true
+			if scans++; scans > MaxJPEGScans {
+				return fmt.Errorf("%w: image/jpeg (more than %d scans)", ErrTooComplex, MaxJPEGScans)
+			}
 		case s.marker == markerAPP1 && !sawExif && hasPrefix(body, "Exif\x00"): // not XMP
 			sawExif = true
 			info.Orientation = exifOrientation(body)
-		case s.marker == markerEOI && !sawScan:
+		case s.marker == markerEOI && scans == 0:
 			return corruptf("jpeg: EOI at offset %d before any scan", s.start)
 		}
 		return nil

@@ -22,7 +22,8 @@ func (c pngChunk) name() string { return string(c.typ[:]) }
 func (c pngChunk) payload(data []byte) []byte { return data[c.start+8 : c.end-4] }
 
 // critical reports whether a decoder must understand the chunk (upper-case
-// first letter), so that it may never be dropped.
+// first letter): the PNG specification tells decoders to refuse an image with
+// a critical chunk they do not know.
 func (c pngChunk) critical() bool { return c.typ[0]&0x20 == 0 }
 
 // walkPNG calls visit for each chunk after the signature, up to and including
@@ -96,6 +97,12 @@ func inspectPNG(data []byte, info *Info) error {
 			info.Orientation = exifOrientation(p)
 		case c.is("IEND") && !sawData:
 			return corruptf("png: IEND at offset %d without IDAT", c.start)
+		case c.critical() && !c.is("PLTE") && !c.is("IDAT") && !c.is("IEND"):
+			// Go's decoder skips it, but the PNG specification says a decoder
+			// must fail: a provider's would, and dropping it would send a
+			// picture other than the one its author made (Apple's CgBI
+			// "crushed" PNGs are an example). So the client hears it now.
+			return unsupportedf("image/png (unknown critical chunk %q)", c.name())
 		}
 		return nil
 	})
@@ -132,5 +139,7 @@ func readIHDR(p []byte, info *Info) error {
 	if p[10] != 0 || p[11] != 0 || p[12] > 1 {
 		return corruptf("png: compression %d, filter %d, interlace %d", p[10], p[11], p[12])
 	}
+	info.BitDepth, info.Paletted, info.Progressive = int(depth), colour == 3, p[12] == 1
+	info.Components = [7]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
 	return nil
 }

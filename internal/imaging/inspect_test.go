@@ -6,10 +6,12 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readTestdata(tb testing.TB, name string) []byte {
@@ -128,59 +130,59 @@ func TestInspect(t *testing.T) {
 		want    Info
 		wantErr error
 	}{
-		{"jpeg", jpg, Info{TypeJPEG, 40, 20, 1}, nil},
-		{"jpeg exif II orientation 6", withExif(jpg, 6, true), Info{TypeJPEG, 40, 20, 6}, nil},
-		{"jpeg exif MM orientation 8", withExifOrder(jpg, binary.BigEndian, 8, false), Info{TypeJPEG, 40, 20, 8}, nil},
-		{"jpeg exif MM orientation 3 with gps", withExifOrder(jpg, binary.BigEndian, 3, true), Info{TypeJPEG, 40, 20, 3}, nil},
-		{"jpeg exif without orientation", withExif(jpg, 0, true), Info{TypeJPEG, 40, 20, 1}, nil},
-		{"jpeg exif orientation 9 is invalid", withExif(jpg, 9, false), Info{TypeJPEG, 40, 20, 1}, nil},
-		{"jpeg exif broken", withSegment(jpg, markerAPP1, []byte("Exif\x00\x00II*\x00\xff\xff\xff\xff")), Info{TypeJPEG, 40, 20, 1}, nil},
-		{"jpeg xmp before exif", withSegment(withExif(jpg, 5, false), markerAPP1, []byte("http://ns.adobe.com/xap/1.0/\x00<x/>")), Info{TypeJPEG, 40, 20, 5}, nil},
-		{"jpeg gray", jpegBytes(t, image.NewGray(image.Rect(0, 0, 9, 7)), 90), Info{TypeJPEG, 9, 7, 1}, nil},
-		{"jpeg with motion photo appended after EOI", append(bytes.Clone(jpg), ftyp("mp42", "isom")...), Info{TypeJPEG, 40, 20, 1}, nil},
-		{"jpeg progressive", readTestdata(t, "progressive.jpeg"), Info{TypeJPEG, 150, 103, 1}, nil},
-		{"jpeg synthetic progressive", syntheticProgressive(64, 48), Info{TypeJPEG, 64, 48, 1}, nil},
-		{"jpeg cut in scan data", jpgCutInScan, Info{TypeJPEG, 40, 20, 1}, ErrTruncated},
-		{"jpeg cut before EOI", jpg[:len(jpg)-2], Info{TypeJPEG, 40, 20, 1}, ErrTruncated},
-		{"jpeg cut in a segment", jpg[:30], Info{TypeJPEG, 0, 0, 1}, ErrTruncated},
-		{"jpeg bad marker", replaceFirst(jpg, []byte{0xFF, markerDHT}, []byte{0x12, markerDHT}), Info{TypeJPEG, 40, 20, 1}, ErrCorrupt},
-		{"jpeg segment length 1", patch(jpg, 4, 0x00, 0x01), Info{TypeJPEG, 0, 0, 1}, ErrCorrupt},
-		{"jpeg width 0", bombJPEG(0, 10, true), Info{TypeJPEG, 0, 10, 1}, ErrCorrupt},
-		{"jpeg no scan", append(bombJPEG(10, 10, false), 0xFF, markerEOI), Info{TypeJPEG, 10, 10, 1}, ErrCorrupt},
-		{"jpeg arithmetic coding", arithmetic, Info{TypeJPEG, 40, 20, 1}, ErrUnsupported},
-		{"jpeg bomb header only", bombJPEG(30000, 30000, false), Info{TypeJPEG, 30000, 30000, 1}, ErrTruncated},
-		{"jpeg bomb complete", bombJPEG(30000, 30000, true), Info{TypeJPEG, 30000, 30000, 1}, nil},
+		{"jpeg", jpg, sized(TypeJPEG, 40, 20, 1), nil},
+		{"jpeg exif II orientation 6", withExif(jpg, 6, true), sized(TypeJPEG, 40, 20, 6), nil},
+		{"jpeg exif MM orientation 8", withExifOrder(jpg, binary.BigEndian, 8, false), sized(TypeJPEG, 40, 20, 8), nil},
+		{"jpeg exif MM orientation 3 with gps", withExifOrder(jpg, binary.BigEndian, 3, true), sized(TypeJPEG, 40, 20, 3), nil},
+		{"jpeg exif without orientation", withExif(jpg, 0, true), sized(TypeJPEG, 40, 20, 1), nil},
+		{"jpeg exif orientation 9 is invalid", withExif(jpg, 9, false), sized(TypeJPEG, 40, 20, 1), nil},
+		{"jpeg exif broken", withSegment(jpg, markerAPP1, []byte("Exif\x00\x00II*\x00\xff\xff\xff\xff")), sized(TypeJPEG, 40, 20, 1), nil},
+		{"jpeg xmp before exif", withSegment(withExif(jpg, 5, false), markerAPP1, []byte("http://ns.adobe.com/xap/1.0/\x00<x/>")), sized(TypeJPEG, 40, 20, 5), nil},
+		{"jpeg gray", jpegBytes(t, image.NewGray(image.Rect(0, 0, 9, 7)), 90), sized(TypeJPEG, 9, 7, 1), nil},
+		{"jpeg with motion photo appended after EOI", append(bytes.Clone(jpg), ftyp("mp42", "isom")...), sized(TypeJPEG, 40, 20, 1), nil},
+		{"jpeg progressive", readTestdata(t, "progressive.jpeg"), sized(TypeJPEG, 150, 103, 1), nil},
+		{"jpeg synthetic progressive", syntheticProgressive(64, 48), sized(TypeJPEG, 64, 48, 1), nil},
+		{"jpeg cut in scan data", jpgCutInScan, sized(TypeJPEG, 40, 20, 1), ErrTruncated},
+		{"jpeg cut before EOI", jpg[:len(jpg)-2], sized(TypeJPEG, 40, 20, 1), ErrTruncated},
+		{"jpeg cut in a segment", jpg[:30], sized(TypeJPEG, 0, 0, 1), ErrTruncated},
+		{"jpeg bad marker", replaceFirst(jpg, []byte{0xFF, markerDHT}, []byte{0x12, markerDHT}), sized(TypeJPEG, 40, 20, 1), ErrCorrupt},
+		{"jpeg segment length 1", patch(jpg, 4, 0x00, 0x01), sized(TypeJPEG, 0, 0, 1), ErrCorrupt},
+		{"jpeg width 0", bombJPEG(0, 10, true), sized(TypeJPEG, 0, 10, 1), ErrCorrupt},
+		{"jpeg no scan", append(bombJPEG(10, 10, false), 0xFF, markerEOI), sized(TypeJPEG, 10, 10, 1), ErrCorrupt},
+		{"jpeg arithmetic coding", arithmetic, sized(TypeJPEG, 40, 20, 1), ErrUnsupported},
+		{"jpeg bomb header only", bombJPEG(30000, 30000, false), sized(TypeJPEG, 30000, 30000, 1), ErrTruncated},
+		{"jpeg bomb complete", bombJPEG(30000, 30000, true), sized(TypeJPEG, 30000, 30000, 1), nil},
 
-		{"png", pngData, Info{TypePNG, 40, 20, 1}, nil},
-		{"png eXIf orientation 3", withChunks(pngData, pngChunkBytes("eXIf", exifTIFF(binary.BigEndian, 3, true))), Info{TypePNG, 40, 20, 3}, nil},
-		{"png appended data", append(bytes.Clone(pngData), "trailing"...), Info{TypePNG, 40, 20, 1}, nil},
-		{"png cut in IDAT", pngData[:len(pngData)/2], Info{TypePNG, 40, 20, 1}, ErrTruncated},
-		{"png without IEND", pngData[:len(pngData)-12], Info{TypePNG, 40, 20, 1}, ErrTruncated},
-		{"png bad CRC", badCRC, Info{TypePNG, 0, 0, 1}, ErrCorrupt},
-		{"png first chunk not IHDR", append(append([]byte(pngSignature), pngChunkBytes("tEXt", []byte("k\x00v"))...), pngData[8:]...), Info{TypePNG, 0, 0, 1}, ErrCorrupt},
-		{"png no IDAT", append(bombPNG(10, 10), pngChunkBytes("IEND", nil)...), Info{TypePNG, 10, 10, 1}, ErrCorrupt},
-		{"png paletted without PLTE", noPLTE, Info{TypePNG, 8, 8, 1}, ErrCorrupt},
-		{"png bomb header only", bombPNG(30000, 30000), Info{TypePNG, 30000, 30000, 1}, ErrTruncated},
+		{"png", pngData, sized(TypePNG, 40, 20, 1), nil},
+		{"png eXIf orientation 3", withChunks(pngData, pngChunkBytes("eXIf", exifTIFF(binary.BigEndian, 3, true))), sized(TypePNG, 40, 20, 3), nil},
+		{"png appended data", append(bytes.Clone(pngData), "trailing"...), sized(TypePNG, 40, 20, 1), nil},
+		{"png cut in IDAT", pngData[:len(pngData)/2], sized(TypePNG, 40, 20, 1), ErrTruncated},
+		{"png without IEND", pngData[:len(pngData)-12], sized(TypePNG, 40, 20, 1), ErrTruncated},
+		{"png bad CRC", badCRC, sized(TypePNG, 0, 0, 1), ErrCorrupt},
+		{"png first chunk not IHDR", append(append([]byte(pngSignature), pngChunkBytes("tEXt", []byte("k\x00v"))...), pngData[8:]...), sized(TypePNG, 0, 0, 1), ErrCorrupt},
+		{"png no IDAT", append(bombPNG(10, 10), pngChunkBytes("IEND", nil)...), sized(TypePNG, 10, 10, 1), ErrCorrupt},
+		{"png paletted without PLTE", noPLTE, sized(TypePNG, 8, 8, 1), ErrCorrupt},
+		{"png bomb header only", bombPNG(30000, 30000), sized(TypePNG, 30000, 30000, 1), ErrTruncated},
 
-		{"gif", gifData, Info{TypeGIF, 40, 20, 1}, nil},
-		{"gif without trailer", gifData[:len(gifData)-1], Info{TypeGIF, 40, 20, 1}, ErrTruncated},
-		{"gif cut in image data", gifData[:len(gifData)/2], Info{TypeGIF, 40, 20, 1}, ErrTruncated},
-		{"gif header only", gifData[:10], Info{TypeGIF, 0, 0, 1}, ErrTruncated},
-		{"gif unknown block", badGIF, Info{TypeGIF, 40, 20, 1}, ErrCorrupt},
-		{"gif screen 0x0", patch(gifData, 6, 0, 0, 0, 0), Info{TypeGIF, 0, 0, 1}, ErrCorrupt},
+		{"gif", gifData, sized(TypeGIF, 40, 20, 1), nil},
+		{"gif without trailer", gifData[:len(gifData)-1], sized(TypeGIF, 40, 20, 1), ErrTruncated},
+		{"gif cut in image data", gifData[:len(gifData)/2], sized(TypeGIF, 40, 20, 1), ErrTruncated},
+		{"gif header only", gifData[:10], sized(TypeGIF, 0, 0, 1), ErrTruncated},
+		{"gif unknown block", badGIF, sized(TypeGIF, 40, 20, 1), ErrCorrupt},
+		{"gif screen 0x0", patch(gifData, 6, 0, 0, 0, 0), sized(TypeGIF, 0, 0, 1), ErrCorrupt},
 
-		{"webp lossless", webpSimple, Info{TypeWebP, 24, 16, 1}, nil},
-		{"webp lossy", readTestdata(t, "lossy.webp"), Info{TypeWebP, 150, 100, 1}, nil},
-		{"webp extended with exif", webpFile(vp8xChunk(vp8xEXIF, 24, 16), riffChunk("VP8L", vp8l), riffChunk("EXIF", exifLE)), Info{TypeWebP, 24, 16, 6}, nil},
-		{"webp frame does not match canvas", webpFile(vp8xChunk(0, 25, 16), riffChunk("VP8L", vp8l)), Info{TypeWebP, 25, 16, 1}, ErrCorrupt},
-		{"webp riff size beyond data", webpSimple[:len(webpSimple)-4], Info{TypeWebP, 0, 0, 1}, ErrTruncated},
-		{"webp no image chunk", webpFile(riffChunk("VP8X", make([]byte, 10))), Info{TypeWebP, 1, 1, 1}, ErrCorrupt},
-		{"webp animated", animated, Info{TypeWebP, 24, 16, 1}, ErrUnsupported},
+		{"webp lossless", webpSimple, sized(TypeWebP, 24, 16, 1), nil},
+		{"webp lossy", readTestdata(t, "lossy.webp"), sized(TypeWebP, 150, 100, 1), nil},
+		{"webp extended with exif", webpFile(vp8xChunk(vp8xEXIF, 24, 16), riffChunk("VP8L", vp8l), riffChunk("EXIF", exifLE)), sized(TypeWebP, 24, 16, 6), nil},
+		{"webp frame does not match canvas", webpFile(vp8xChunk(0, 25, 16), riffChunk("VP8L", vp8l)), sized(TypeWebP, 25, 16, 1), ErrCorrupt},
+		{"webp riff size beyond data", webpSimple[:len(webpSimple)-4], sized(TypeWebP, 0, 0, 1), ErrTruncated},
+		{"webp no image chunk", webpFile(riffChunk("VP8X", make([]byte, 10))), sized(TypeWebP, 1, 1, 1), ErrCorrupt},
+		{"webp animated", animated, sized(TypeWebP, 24, 16, 1), ErrUnsupported},
 
-		{"heic", ftyp("heic", "mif1", "heic"), Info{TypeHEIC, 0, 0, 1}, ErrUnsupported},
-		{"avif", ftyp("avif", "mif1"), Info{TypeAVIF, 0, 0, 1}, ErrUnsupported},
-		{"bmp", []byte("BM\x00\x00\x00\x00\x00\x00\x00\x00"), Info{"image/bmp", 0, 0, 1}, ErrUnsupported},
-		{"text", []byte("just some text\n"), Info{"text/plain", 0, 0, 1}, ErrNotImage},
+		{"heic", ftyp("heic", "mif1", "heic"), sized(TypeHEIC, 0, 0, 1), ErrUnsupported},
+		{"avif", ftyp("avif", "mif1"), sized(TypeAVIF, 0, 0, 1), ErrUnsupported},
+		{"bmp", []byte("BM\x00\x00\x00\x00\x00\x00\x00\x00"), sized("image/bmp", 0, 0, 1), ErrUnsupported},
+		{"text", []byte("just some text\n"), sized("text/plain", 0, 0, 1), ErrNotImage},
 		{"empty", []byte{}, Info{}, ErrEmpty},
 	}
 	for _, tt := range tests {
@@ -189,7 +191,7 @@ func TestInspect(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
 				t.Errorf("Inspect() error = %v; want %v", err, tt.wantErr)
 			}
-			if got != tt.want {
+			if got := sizeOf(got); got != tt.want {
 				t.Errorf("Inspect() = %+v; want %+v", got, tt.want)
 			}
 		})
@@ -271,4 +273,59 @@ func TestInspectAllocatesNothing(t *testing.T) {
 			t.Errorf("Inspect(%s) allocates %.0f times per call; want 0", name, allocs)
 		}
 	}
+}
+
+// TestInspectRefusesScanBomb checks that a progressive JPEG of absurdly many
+// tiny scans is refused from its structure, before anything decodes it:
+// 20,000 scans of a 2048x2048 image take minutes to decode.
+func TestInspectRefusesScanBomb(t *testing.T) {
+	bomb := manyScansJPEG(2048, 2048, 20000)
+	start := time.Now()
+	_, err := Inspect(bomb)
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrTooComplex) || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Inspect(%d-byte file of 20001 scans) error = %v; want ErrTooComplex, an ErrUnsupported", len(bomb), err)
+	}
+	if elapsed > time.Second { // it walks 364 KB; decoding would take minutes
+		t.Errorf("Inspect took %v to refuse the scan bomb", elapsed)
+	}
+
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr bool
+	}{
+		{"real progressive, 10 scans", readTestdata(t, "progressive.jpeg"), false},
+		{"15 scans", manyScansJPEG(256, 128, 14), false},
+		{"MaxJPEGScans scans", manyScansJPEG(128, 128, MaxJPEGScans-1), false},
+		{"one scan more", manyScansJPEG(128, 128, MaxJPEGScans), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Inspect(tt.data)
+			if gotErr := errors.Is(err, ErrTooComplex); gotErr != tt.wantErr {
+				t.Fatalf("Inspect() error = %v; want ErrTooComplex: %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if err != nil {
+				t.Fatalf("Inspect() error = %v", err)
+			}
+			// The crafted files are real JPEGs, not just structurally valid.
+			if _, err := jpeg.Decode(bytes.NewReader(tt.data)); err != nil {
+				t.Errorf("jpeg.Decode() error = %v", err)
+			}
+		})
+	}
+}
+
+// sized returns an Info with only the fields every format has.
+func sized(contentType string, w, h, orientation int) Info {
+	return Info{ContentType: contentType, Width: w, Height: h, Orientation: orientation}
+}
+
+// sizeOf returns info with only the fields sized sets.
+func sizeOf(info Info) Info {
+	return sized(info.ContentType, info.Width, info.Height, info.Orientation)
 }

@@ -7,6 +7,8 @@ const (
 	vp8xAnimation = 1 << 1
 	vp8xXMP       = 1 << 2
 	vp8xEXIF      = 1 << 3
+	vp8xAlpha     = 1 << 4
+	vp8xICC       = 1 << 5
 )
 
 // webpChunk locates one RIFF chunk: data[start:end] holds the FourCC, the
@@ -65,7 +67,7 @@ func walkWebP(data []byte, visit func(webpChunk) error) (int, error) {
 // simple-format VP8 or VP8L chunk, and the orientation from an EXIF chunk of
 // the extended format.
 func inspectWebP(data []byte, info *Info) error {
-	var extended, animated, sawImage, sawExif bool
+	var extended, animated, sawImage, sawExif, alpha bool
 	first := true
 	_, err := walkWebP(data, func(c webpChunk) error {
 		p := c.payload(data)
@@ -85,6 +87,7 @@ func inspectWebP(data []byte, info *Info) error {
 			}
 			extended = true
 			animated = p[0]&vp8xAnimation != 0
+			alpha = p[0]&vp8xAlpha != 0
 			info.Width = int(uint32(p[4])|uint32(p[5])<<8|uint32(p[6])<<16) + 1
 			info.Height = int(uint32(p[7])|uint32(p[8])<<8|uint32(p[9])<<16) + 1
 			if info.Pixels() > 1<<32-1 {
@@ -103,6 +106,10 @@ func inspectWebP(data []byte, info *Info) error {
 				return corruptf("webp: frame %dx%d on a %dx%d canvas", w, h, info.Width, info.Height)
 			}
 			info.Width, info.Height = w, h
+			info.Lossless, info.BitDepth, info.Components = c.is("VP8L"), 8, 3
+			if info.Lossless || alpha {
+				info.Components = 4
+			}
 			if !extended {
 				return errStopWalk // the simple format has nothing else we read
 			}

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -23,7 +24,13 @@ const defaultJPEGQuality = 90
 // XMP, IPTC, comments, PNG text and time chunks, WebP EXIF and XMP, and any
 // bytes after the end of the image), and scaled down, keeping the aspect
 // ratio, to fit opt.MaxSide and opt.MaxPixels. The ICC colour profile is kept
-// because it is colour, not privacy.
+// because it is colour, not privacy, unless it is over MaxICCProfileBytes.
+//
+// The bytes Prepare returns shrink with the pixels: once it re-encodes (any
+// scaling), the output is the encoded pixels plus at most MaxICCProfileBytes
+// of profile and a few KB of headers, so a caller over its byte budget can
+// always get under it, if the budget is above that, by asking again with a
+// smaller MaxSide.
 //
 // info must be what Inspect returned without error for data; a zero Info
 // makes Prepare call Inspect itself. Prepare trusts info.Pixels to have been
@@ -37,8 +44,18 @@ const defaultJPEGQuality = 90
 // everything else as PNG, because Go cannot encode WebP and providers do not
 // take GIF. GIF therefore always takes the slow path, keeping its first frame.
 //
-// Errors wrap ErrUnsupported, ErrTruncated or ErrCorrupt.
-func Prepare(data []byte, info Info, opt Options) (Prepared, error) {
+// Prepare stops when ctx is done, returning an error that wraps ctx.Err(): a
+// request nobody waits for any more should not keep a core busy. It checks
+// between stages (before decoding, after it, after scaling and orienting) and
+// within them where the code allows: the decoders read data through ctx, so
+// they stop at their next read, and the JPEG encoder checks before each
+// stripe, the PNG encoder at each write.
+//
+// Errors wrap ErrUnsupported, ErrTruncated, ErrCorrupt or ctx.Err().
+func Prepare(ctx context.Context, data []byte, info Info, opt Options) (Prepared, error) {
+	if err := ctxErr(ctx); err != nil {
+		return Prepared{}, err
+	}
 	if info.ContentType == "" {
 		var err error
 		if info, err = Inspect(data); err != nil {
@@ -63,22 +80,40 @@ func Prepare(data []byte, info Info, opt Options) (Prepared, error) {
 		}
 		return Prepared{Data: out, ContentType: info.ContentType, Width: w, Height: h}, nil
 	}
-	return transcode(data, info, o, opt)
+	return transcode(ctx, data, info, o, opt)
+}
+
+// ctxErr returns an error wrapping ctx.Err() once ctx is done, else nil.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("imaging: prepare: %w", err)
+	}
+	return nil
 }
 
 // transcode is the slow path of Prepare: decode, scale, orient, encode.
 // Scaling happens before orienting, in the stored orientation, so the
 // orientation pass touches only the smaller output.
-func transcode(data []byte, info Info, o int, opt Options) (Prepared, error) {
-	src, err := decode(data, info)
+func transcode(ctx context.Context, data []byte, info Info, o int, opt Options) (Prepared, error) {
+	src, err := decode(ctx, data, info)
 	if err != nil {
+		return Prepared{}, err
+	}
+	if err := ctxErr(ctx); err != nil {
 		return Prepared{}, err
 	}
 	b := src.Bounds()
 	w, h := orientedSize(b.Dx(), b.Dy(), o)
 	tw, th := fitSize(w, h, opt.MaxSide, opt.MaxPixels)
 	sw, sh := orientedSize(tw, th, o)
-	img := orient(resize(src, sw, sh), o)
+	scaled := resize(src, sw, sh)
+	if err := ctxErr(ctx); err != nil {
+		return Prepared{}, err
+	}
+	img := orient(scaled, o)
+	if err := ctxErr(ctx); err != nil {
+		return Prepared{}, err
+	}
 
 	// Size the output buffer from the input's bytes per pixel, so that a
 	// typical result needs no regrowth.
@@ -91,9 +126,12 @@ func transcode(data []byte, info Info, o int, opt Options) (Prepared, error) {
 	out := Prepared{ContentType: TypePNG, Width: tw, Height: th}
 	if info.ContentType == TypeJPEG {
 		out.ContentType = TypeJPEG
-		err = encodeJPEG(buf, img, opt.JPEGQuality, sourceProfile(data, info.ContentType, isGray(img)))
+		err = encodeJPEG(ctx, buf, img, opt.JPEGQuality, sourceProfile(data, info.ContentType, isGray(img)))
 	} else {
-		err = encodePNG(buf, img, sourceProfile(data, info.ContentType, isGray(img)))
+		err = encodePNG(ctx, buf, img, sourceProfile(data, info.ContentType, isGray(img)))
+	}
+	if err := ctxErr(ctx); err != nil {
+		return Prepared{}, err
 	}
 	if err != nil {
 		return Prepared{}, fmt.Errorf("imaging: encode %s: %w", out.ContentType, err)
@@ -104,8 +142,10 @@ func transcode(data []byte, info Info, o int, opt Options) (Prepared, error) {
 
 // decode decodes data with the decoder for info.ContentType. A GIF gives its
 // first frame, placed on the logical screen when it covers only part of it.
-func decode(data []byte, info Info) (image.Image, error) {
-	r := bytes.NewReader(data)
+// The decoders read through ctx, so they stop at their next read once ctx is
+// done.
+func decode(ctx context.Context, data []byte, info Info) (image.Image, error) {
+	r := &ctxReader{ctx: ctx, r: bytes.NewReader(data)}
 	var (
 		img image.Image
 		err error
@@ -124,9 +164,26 @@ func decode(data []byte, info Info) (image.Image, error) {
 		}
 	}
 	if err != nil {
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
 		return nil, decodeError(info.ContentType, err)
 	}
 	return img, nil
+}
+
+// ctxReader is a reader that fails once its context is done. The decoders
+// read in buffers of a few KB, so the check costs nothing next to decoding.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // onScreen returns the GIF frame img on a transparent w×h canvas, or img

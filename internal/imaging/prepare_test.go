@@ -2,12 +2,14 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"testing"
 
@@ -21,7 +23,7 @@ func prepare(tb testing.TB, data []byte, opt Options) Prepared {
 	if err != nil {
 		tb.Fatalf("Inspect() error = %v", err)
 	}
-	out, err := Prepare(data, info, opt)
+	out, err := Prepare(context.Background(), data, info, opt)
 	if err != nil {
 		tb.Fatalf("Prepare() error = %v", err)
 	}
@@ -438,7 +440,7 @@ func TestPrepareErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Prepare(tt.data, tt.info, Options{}); !errors.Is(err, tt.wantErr) {
+			if _, err := Prepare(context.Background(), tt.data, tt.info, Options{}); !errors.Is(err, tt.wantErr) {
 				t.Errorf("Prepare() error = %v; want %v", err, tt.wantErr)
 			}
 		})
@@ -455,12 +457,12 @@ func TestPrepareInPlaceReusesTheBuffer(t *testing.T) {
 		{"png with text", withChunks(pngBytes(t, quadrants(32, 32)), pngChunkBytes("tEXt", []byte("Comment\x00secret")))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			want, err := Prepare(bytes.Clone(tc.data), Info{}, Options{})
+			want, err := Prepare(context.Background(), bytes.Clone(tc.data), Info{}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			data := bytes.Clone(tc.data)
-			got, err := Prepare(data, Info{}, Options{InPlace: true})
+			got, err := Prepare(context.Background(), data, Info{}, Options{InPlace: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -472,9 +474,152 @@ func TestPrepareInPlaceReusesTheBuffer(t *testing.T) {
 			}
 			if allocs := testing.AllocsPerRun(10, func() {
 				d := bytes.Clone(tc.data)
-				_, _ = Prepare(d, Info{}, Options{InPlace: true})
+				_, _ = Prepare(context.Background(), d, Info{}, Options{InPlace: true})
 			}); allocs > 3 { // the clone, and the drop list
 				t.Errorf("%.0f allocations per in-place strip", allocs)
+			}
+		})
+	}
+}
+
+// TestPrepareStopsWhenCancelled checks that a request nobody waits for does
+// no work: Prepare, the decoders and the encoders return the context's error.
+func TestPrepareStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rotated := withExif(jpegBytes(t, photo(t, 64, 48), 90), 6, false)
+	for name, data := range map[string][]byte{
+		"fast path": jpegBytes(t, photo(t, 64, 48), 90),
+		"slow path": rotated,
+	} {
+		if _, err := Prepare(ctx, data, Info{}, Options{}); !errors.Is(err, context.Canceled) {
+			t.Errorf("Prepare(cancelled, %s) error = %v; want context.Canceled", name, err)
+		}
+	}
+
+	pngData := pngBytes(t, photo(t, 64, 48))
+	if _, err := decode(ctx, pngData, Info{ContentType: TypePNG}); !errors.Is(err, context.Canceled) {
+		t.Errorf("decode(cancelled) error = %v; want context.Canceled", err)
+	}
+	img := photo(t, 64, 256)
+	var b bytes.Buffer
+	if err := encodeJPEGStriped(ctx, &b, img, &jpeg.Options{Quality: 90}, 32, 2); !errors.Is(err, context.Canceled) {
+		t.Errorf("encodeJPEGStriped(cancelled) error = %v; want context.Canceled", err)
+	}
+	if err := encodePNG(ctx, &b, img, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("encodePNG(cancelled) error = %v; want context.Canceled", err)
+	}
+}
+
+// planted is the text the crafted files below hide where a negative list of
+// metadata would not look.
+const planted = "GPS 48.8584N 2.2945E"
+
+// TestPrepareFastPathKeepsOnlyWhatRenders checks that stripping is a positive
+// list: metadata in segments and chunks nobody thinks of as metadata goes,
+// and the pixels stay the same.
+func TestPrepareFastPathKeepsOnlyWhatRenders(t *testing.T) {
+	plainJPEG := jpegBytes(t, photo(t, 32, 24), 90)
+	plainPNG := pngBytes(t, photo(t, 32, 24))
+	sPLT := append([]byte(planted+"\x00\x08"), 1, 2, 3, 4, 0, 1) // name, depth, one entry
+	tests := []struct {
+		name  string
+		data  []byte
+		plain []byte
+	}{
+		{"JPEG JPG7 segment", withSegment(plainJPEG, 0xF7, []byte(planted)), plainJPEG},
+		{"JPEG JPG13 segment", withSegment(plainJPEG, 0xFD, []byte(planted)), plainJPEG},
+		{"JPEG JFIF with a thumbnail", withSegment(plainJPEG, markerAPP0,
+			append([]byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x07\x01"), planted+"\x00"...)), plainJPEG},
+		{"JPEG Adobe with a tail", withSegment(plainJPEG, markerAPP14,
+			append([]byte("Adobe\x00\x64\x00\x00\x00\x00\x01"), planted...)), plainJPEG},
+		{"PNG sPLT", withChunks(plainPNG, pngChunkBytes("sPLT", sPLT)), plainPNG},
+		{"PNG APNG frame control", withChunks(plainPNG, pngChunkBytes("acTL", []byte(planted[:8]))), plainPNG},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := prepare(t, tt.data, Options{})
+			if bytes.Contains(out.Data, []byte(planted)) || bytes.Contains(out.Data, []byte(planted[:8])) {
+				t.Errorf("Prepare() output contains the planted %q", planted)
+			}
+			if x, y, ok := samePixels(decodeBytes(t, out.Data), decodeBytes(t, tt.plain), 0); !ok {
+				t.Errorf("Prepare() pixels differ at (%d,%d)", x, y)
+			}
+		})
+	}
+}
+
+// TestPrivateCriticalPNGChunkRefused checks that a PNG with a critical chunk
+// no decoder knows is refused, as the PNG specification tells decoders to:
+// neither forwarded (a provider's decoder would fail on it) nor silently
+// altered.
+func TestPrivateCriticalPNGChunkRefused(t *testing.T) {
+	data := withChunks(pngBytes(t, photo(t, 32, 24)), pngChunkBytes("GpSx", []byte(planted)))
+	if _, err := Inspect(data); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Inspect() error = %v; want ErrUnsupported", err)
+	}
+	out, err := Prepare(context.Background(), data, Info{}, Options{})
+	if !errors.Is(err, ErrUnsupported) || bytes.Contains(out.Data, []byte(planted)) {
+		t.Errorf("Prepare() = %d bytes, %v; want nothing and ErrUnsupported", len(out.Data), err)
+	}
+}
+
+// hugeICCJPEG returns jpegBytes with an ICC profile of n bytes split over as
+// many APP2 segments as it needs, as writers do for large profiles.
+func hugeICCJPEG(jpegBytes []byte, n int) []byte {
+	const part = 65519 // the most a segment holds after its 14-byte header
+	profile := bytes.Repeat([]byte("ICCLUT!!"), n/8)
+	count := ceilDiv(len(profile), part)
+	out := jpegBytes
+	for i := count - 1; i >= 0; i-- { // withSegment inserts after SOI: go backwards
+		p := append([]byte(iccJPEGPrefix), byte(i+1), byte(count))
+		out = withSegment(out, markerAPP2, append(p, profile[i*part:min(len(profile), (i+1)*part)]...))
+	}
+	return out
+}
+
+// TestPrepareDropsHugeICCProfiles checks that a file made mostly of colour
+// profile can be brought under a byte budget: a profile over
+// MaxICCProfileBytes goes, on both paths and for every format that has one.
+func TestPrepareDropsHugeICCProfiles(t *testing.T) {
+	plainJPEG := jpegBytes(t, photo(t, 64, 48), 90)
+	bigJPEG := hugeICCJPEG(plainJPEG, 5<<20)
+	plainPNG := pngBytes(t, photo(t, 64, 48))
+	iccp := append([]byte("big\x00\x00"), bytes.Repeat([]byte{0x78}, 2<<20)...) // not even valid zlib
+	marker := toNRGBAImage(quadrants(16, 16))
+	webpICC := webpFile(vp8xChunk(0x20|0x10, 16, 16), riffChunk("ICCP", bytes.Repeat([]byte("ICCLUT!!"), 2<<17)),
+		riffChunk("VP8L", vp8lPayload(t, marker)))
+	tests := []struct {
+		name  string
+		data  []byte
+		opt   Options
+		plain []byte
+	}{
+		{"JPEG fast path", bigJPEG, Options{}, plainJPEG},
+		{"JPEG slow path", withExif(bigJPEG, 3, false), Options{}, nil},
+		{"JPEG scaled", bigJPEG, Options{MaxSide: 32}, nil},
+		{"PNG fast path", withChunks(plainPNG, pngChunkBytes("iCCP", iccp)), Options{}, plainPNG},
+		{"WebP fast path", webpICC, Options{}, nil},
+		{"WebP slow path", webpICC, Options{MaxSide: 8}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := prepare(t, tt.data, tt.opt)
+			if len(out.Data) > 64<<10 {
+				t.Errorf("Prepare() = %d bytes from %d; want the pixels alone, under 64 KB", len(out.Data), len(tt.data))
+			}
+			for _, leak := range []string{"ICC_PROFILE", "iCCP", "ICCP", "ICCLUT!!"} {
+				if bytes.Contains(out.Data, []byte(leak)) {
+					t.Errorf("Prepare() output contains %q", leak)
+				}
+			}
+			if out.ContentType == TypeWebP && out.Data[20]&0x20 != 0 {
+				t.Error("Prepare() kept the VP8X flag of the ICC profile it dropped")
+			}
+			if tt.plain != nil {
+				if x, y, ok := samePixels(decodeBytes(t, out.Data), decodeBytes(t, tt.plain), 0); !ok {
+					t.Errorf("Prepare() pixels differ at (%d,%d)", x, y)
+				}
 			}
 		})
 	}

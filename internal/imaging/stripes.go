@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,7 +49,8 @@ func stripeHeight(w, h, workers int) int {
 
 // encodeJPEGStriped writes img as a baseline JPEG encoded in stripes of
 // stripeH rows on up to workers goroutines; stripeH 0 encodes in one piece.
-func encodeJPEGStriped(w io.Writer, img image.Image, o *jpeg.Options, stripeH, workers int) error {
+// Once ctx is done no further stripe starts, and it returns ctx.Err().
+func encodeJPEGStriped(ctx context.Context, w io.Writer, img image.Image, o *jpeg.Options, stripeH, workers int) error {
 	b := img.Bounds()
 	sub, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image
@@ -64,6 +66,9 @@ func encodeJPEGStriped(w io.Writer, img image.Image, o *jpeg.Options, stripeH, w
 	for range min(workers, n) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if errs[i] = ctx.Err(); errs[i] != nil {
+					continue
+				}
 				r := image.Rect(b.Min.X, b.Min.Y+i*stripeH, b.Max.X, min(b.Max.Y, b.Min.Y+(i+1)*stripeH))
 				// Half a byte per pixel fits a photo at the usual qualities
 				// (a 12 MP phone JPEG is ~0.4), so a stripe rarely regrows.

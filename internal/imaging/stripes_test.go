@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -55,7 +56,7 @@ func TestEncodeJPEGStriped(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := &jpeg.Options{Quality: 85}
 			var striped, whole bytes.Buffer
-			if err := encodeJPEGStriped(&striped, c.img, o, c.stripeH, c.workers); err != nil {
+			if err := encodeJPEGStriped(context.Background(), &striped, c.img, o, c.stripeH, c.workers); err != nil {
 				t.Fatalf("striped: %v", err)
 			}
 			if err := jpeg.Encode(&whole, c.img, o); err != nil {

@@ -183,6 +183,7 @@ func TestPrepareErrorCodes(t *testing.T) {
 		{fmt.Errorf("imaging: jpeg: %w: bad Huffman code", imaging.ErrCorrupt), frameforge.EInvalidImage},
 		{fmt.Errorf("imaging: %w", imaging.ErrTruncated), frameforge.EInvalidImage},
 		{fmt.Errorf("imaging: jpeg: %w: arithmetic coding", imaging.ErrUnsupported), frameforge.EUnsupportedImage},
+		{fmt.Errorf("imaging: jpeg: 20000 scans: %w", imaging.ErrTooComplex), frameforge.EImageTooComplex},
 		{fmt.Errorf("imaging: encode image/jpeg: %w", io.ErrShortWrite), frameforge.EInternal},
 	} {
 		up := Upload{Image: frameforge.Image{Filename: "a.jpg"}, Info: imaging.Info{ContentType: imaging.TypeJPEG}}

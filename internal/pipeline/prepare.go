@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -44,6 +45,10 @@ func CheckImage(data []byte, name string, maxPixels int64) (Upload, error) {
 // our own failure to Prepare.
 func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 	switch {
+	case errors.Is(err, imaging.ErrTooComplex): // before ErrUnsupported, which it wraps
+		return frameforge.Wrap(err, frameforge.EImageTooComplex, fmt.Sprintf(
+			"File %q is too costly to decode (for example a JPEG with an absurd number of progressive scans); "+
+				"save it again as a standard JPEG or PNG.", name)), true
 	case errors.Is(err, imaging.ErrUnsupported):
 		return frameforge.Wrap(err, frameforge.EUnsupportedImage, unsupportedMessage(name, contentType)), true
 	case errors.Is(err, imaging.ErrNotImage):
@@ -92,16 +97,21 @@ func (p *Pipeline) prepare(ctx context.Context, ups []Upload) ([]frameforge.Imag
 		if err != nil {
 			return nil, err
 		}
-		pr, err := imaging.Prepare(u.Image.Data, u.Info, opt)
+		pr, err := imaging.Prepare(ctx, u.Image.Data, u.Info, opt)
 		if err == nil && share > 0 && int64(len(pr.Data)) > share {
 			// JPEG size grows about with the pixel count: shrink the sides by
 			// the square root of the excess, with a margin for the estimate.
 			// pr.Data is the input now: in place, the upload itself is gone.
 			o := opt
 			o.MaxSide = int(float64(max(pr.Width, pr.Height)) * math.Sqrt(float64(share)/float64(len(pr.Data))) * 0.9)
-			pr, err = imaging.Prepare(pr.Data, imaging.Info{}, o)
+			pr, err = imaging.Prepare(ctx, pr.Data, imaging.Info{}, o)
 		}
 		release()
+		if err != nil && ctx.Err() != nil {
+			// The client is gone or out of time: neither its photo's fault
+			// nor an encoder failure.
+			return nil, preparingStopped(ctx, err)
+		}
 		if err != nil {
 			return nil, prepareError(err, u)
 		}
@@ -145,6 +155,16 @@ func (p *Pipeline) slotWaitError(ctx context.Context, err error) error {
 	return p.waitError(ctx, err, "slot to prepare the images")
 }
 
+// preparingStopped names an edit stopped while its images were prepared: the
+// client left (ctx's error as it is), or the edit's time limit ran out.
+func preparingStopped(ctx context.Context, err error) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return &frameforge.Error{Code: frameforge.EOverloaded, RetryAfter: time.Second, Err: err,
+			Message: "The server is busy: the edit's time limit ran out while its images were being prepared."}
+	}
+	return ctx.Err()
+}
+
 // prepareError tells the client's bad photo (a decode that fails: 4xx, as
 // when Inspect refuses it) from our own failure (an encoder error: 500).
 func prepareError(err error, u Upload) error {
@@ -154,10 +174,9 @@ func prepareError(err error, u Upload) error {
 	return frameforge.Wrap(err, frameforge.EInternal, "The server failed to prepare the images.")
 }
 
-// decodeCost estimates the bytes a full Prepare of the image holds at its
-// peak: the decoded image plus the turned or scaled copy and the encoder's
-// buffers. Until imaging estimates per format, 8 bytes per pixel covers the
-// common RGBA and YCbCr decodes (see docs/imaging.md).
-func decodeCost(info imaging.Info) int64 { return max(info.Pixels()*8, 1) }
+// decodeCost is imaging's worst-case estimate of what a full Prepare of the
+// image allocates, from its header: format, coding, components, bit depth
+// (docs/imaging.md, "Decode memory").
+func decodeCost(info imaging.Info) int64 { return max(info.DecodeBytes(), 1) }
 
 func mib(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
