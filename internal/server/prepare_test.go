@@ -8,6 +8,8 @@ import (
 	"image/jpeg"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +149,27 @@ func TestPrepareFailures(t *testing.T) {
 		t.Errorf("%d requests reached Gemini; want none", n)
 	}
 
+}
+
+// A progressive JPEG with hundreds of scans (each a full pass of Go's
+// decoder over the image) is refused from its header with 413
+// image_too_complex, before any decode, and nothing reaches the provider.
+func TestScanBombRefused(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "imaging", "testdata", "progressive.jpeg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Repeat the last scan (its SOS segment and entropy-coded data) 150 times.
+	last := bytes.LastIndex(src, []byte{0xFF, 0xDA})
+	eoi := len(src) - 2
+	bomb := append(bytes.Clone(src[:eoi]), bytes.Repeat(src[last:eoi], 150)...)
+	bomb = append(bomb, 0xFF, 0xD9)
+	st := newStack(t, newTestConfig(), serverKeys{google: true})
+	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "bomb.jpg", bomb)))
+	if e := decodeError(t, w); w.Code != http.StatusRequestEntityTooLarge || e.Code != "image_too_complex" || !strings.Contains(e.Detail, "bomb.jpg") {
+		t.Errorf("scan bomb = %d %s %q; want 413 image_too_complex naming the file", w.Code, e.Code, e.Detail)
+	}
+	if n := len(st.gemini.Requests()); n != 0 {
+		t.Errorf("%d requests reached Gemini; want none", n)
+	}
 }
