@@ -36,6 +36,16 @@ const (
 	ERequestTimeout    = "request_timeout"         // client too slow sending its request
 	EHeadersTooLarge   = "headers_too_large"       // the request headers are over the limit
 	EExpectationFailed = "expectation_failed"      // an Expect header other than 100-continue
+	EJobNotFound       = "job_not_found"           // no such job, or it expired
+	EJobNotFinished    = "job_not_finished"        // a result asked for while the job is queued or running
+	EResultNotFound    = "result_not_found"        // the job ended without that result
+	EJobFinished       = "job_finished"            // cancel asked for a job already ended
+	EIdemKeyInvalid    = "invalid_idempotency_key" // Idempotency-Key too long or not printable ASCII
+	EIdemKeyReused     = "idempotency_key_reused"  // the key was used for a different request
+	EIdemInProgress    = "idempotency_in_progress" // the first request with that key is still being accepted
+	EInvalidPreset     = "invalid_preset"          // unknown room_type or style
+	EInvalidWebhookURL = "invalid_webhook_url"     // webhook_url not an acceptable https URL
+	ETokenRequired     = "token_required"          // the endpoint needs an API token
 	ENotFound          = "not_found"
 	EMethodNotAllowed  = "method_not_allowed"
 	ENotImplemented    = "not_implemented"
@@ -48,7 +58,9 @@ func Codes() []string {
 	return []string{EInvalidRequest, EMissingImage, EInvalidImage, EUnsupportedImage, EImageTooLarge,
 		ERequestTooLarge, ETooManyImages, ETooManyPixels, EImageTooComplex, EUnknownProvider, EInvalidAPIKey,
 		EProviderAuth, EProviderInput, EContentBlocked, EUpstreamRateLimit, EUpstreamUnavail, EUpstreamError,
-		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, EHeadersTooLarge, EExpectationFailed, ENotFound,
+		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, EHeadersTooLarge, EExpectationFailed,
+		EJobNotFound, EJobNotFinished, EResultNotFound, EJobFinished, EIdemKeyInvalid, EIdemKeyReused, EIdemInProgress,
+		EInvalidPreset, EInvalidWebhookURL, ETokenRequired, ENotFound,
 		EMethodNotAllowed, ENotImplemented, EInternal}
 }
 

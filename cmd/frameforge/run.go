@@ -23,11 +23,15 @@ import (
 
 	"frameforge"
 	"frameforge/internal/admission"
+	"frameforge/internal/blobstore"
 	"frameforge/internal/config"
+	"frameforge/internal/jobs"
 	"frameforge/internal/logging"
 	"frameforge/internal/metrics"
 	"frameforge/internal/pipeline"
+	"frameforge/internal/presets"
 	"frameforge/internal/provider"
+	"frameforge/internal/secret"
 	"frameforge/internal/server"
 )
 
@@ -87,12 +91,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gate.OnIdle(200*time.Millisecond, runtime.GC)
 	gate.OnIdle(5*time.Second, debug.FreeOSMemory)
 	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
+	pipe := pipeline.New(cfg.Edit, gate, m, log)
+	engine, err := openJobs(ctx, cfg.Jobs, reg, pipe, m, log)
+	if err != nil {
+		return err
+	}
 	var draining atomic.Bool
 	handler := server.NewServer(log, cfg.Server, server.Deps{
 		Registry: reg,
-		Pipeline: pipeline.New(cfg.Edit, gate, m, log),
+		Pipeline: pipe,
 		Metrics:  m,
 		Draining: draining.Load,
+		Jobs:     engine.Service,
+		Presets:  presets.Default(),
 	})
 
 	// In-flight requests derive from base; cancelling it after a drain that
@@ -120,6 +131,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				"provider", p.ID, "key_env", p.KeyEnv)
 		}
 	}
+	if err := engine.Start(base); err != nil {
+		return fmt.Errorf("start the job queue: %w", err)
+	}
+	log.Info("job queue started", "store", engine.Kind(), "workers", cfg.Jobs.Queue.Workers)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(server.JSONErrors(ln)) }()
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
@@ -155,6 +170,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			_ = srv.Close()
 		}
 	}
+	// Running jobs get what is left of the drain time, then are put back
+	// for the next start (nothing is lost either way).
+	jctx, jcancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer jcancel()
+	if err := engine.Stop(jctx); err != nil {
+		log.Warn("job queue stop", "err", err)
+	}
 	log.Info("stopped")
 	return nil
 }
@@ -187,4 +209,32 @@ func newHTTPClient() *http.Client {
 	t.ResponseHeaderTimeout = 0 // image generation can take minutes before the first byte
 	t.TLSHandshakeTimeout = 10 * time.Second
 	return &http.Client{Transport: t}
+}
+
+// openJobs opens the job engine and what it stands on: DATA_DIR, the blob
+// store, the server secret that seals per-request keys.
+func openJobs(ctx context.Context, c config.Jobs, reg *provider.Registry, pipe *pipeline.Pipeline, m *metrics.Metrics, log *slog.Logger) (*jobs.Engine, error) {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	blobs, err := blobstore.Open(ctx, string(c.StorageURL), c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("STORAGE_URL: %w", err)
+	}
+	key, err := secret.Load(string(c.SecretKey), c.DataDir, "secret_key")
+	if err != nil {
+		return nil, fmt.Errorf("SECRET_KEY: %w", err)
+	}
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := jobs.Open(ctx, string(c.DatabaseURL), c.DataDir, c.Queue, jobs.Deps{
+		Registry: reg, Pipeline: pipe, Blobs: blobs, Sealer: sealer, Log: log, Register: m.Register,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job store: %w", err)
+	}
+	log.Info("job store open", "store", engine.Kind(), "blobs", blobs.String(), "data_dir", c.DataDir)
+	return engine, nil
 }

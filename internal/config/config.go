@@ -16,6 +16,7 @@ import (
 
 	"frameforge/internal/envconf"
 	"frameforge/internal/imaging"
+	"frameforge/internal/jobs"
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
@@ -67,6 +68,16 @@ type Config struct {
 	Edit      pipeline.Config
 	Admission Admission
 	Providers []Provider // the provider table, each with its server key and settings
+	Jobs      Jobs
+}
+
+// Jobs configures the asynchronous API and its stores (docs/jobs.md).
+type Jobs struct {
+	DataDir     string // the embedded defaults: SQLite file, stored images, generated secrets
+	DatabaseURL Secret // empty: SQLite in DataDir; postgres://… (may hold a password)
+	StorageURL  Secret // empty: files under DataDir/objects; s3://… (may hold credentials)
+	SecretKey   Secret // empty: generated once into DataDir
+	Queue       jobs.Config
 }
 
 // Admission bounds the edits in progress (see internal/admission).
@@ -97,7 +108,7 @@ const (
 	// default, ~1.5 GB by imaging's estimate) or two 48 MP phone photos at
 	// once; a 100 MP progressive CMYK JPEG (~4 GB) is refused.
 	DefaultDecodeMemory = 2 << 30
-	DefaultQueueTimeout  = 30 * time.Second
+	DefaultQueueTimeout = 30 * time.Second
 )
 
 // Load reads the configuration through getenv. It returns every problem at
@@ -163,6 +174,20 @@ func Load(getenv func(string) string) (Config, error) {
 		SlotTimeout:   a.EditQueueTimeout,
 	}
 
+	j := &c.Jobs
+	j.DataDir = l.Str("DATA_DIR", "data")
+	j.DatabaseURL = Secret(l.Str("DATABASE_URL", ""))
+	j.StorageURL = Secret(l.Str("STORAGE_URL", ""))
+	j.SecretKey = Secret(l.Str("SECRET_KEY", ""))
+	q := &j.Queue
+	q.ResultTTL = l.Duration("RESULT_TTL", 168*time.Hour)
+	q.Workers = l.IntRange("JOB_WORKERS", a.MaxConcurrentEdits, 1, 10_000)
+	q.MaxAttempts = l.IntRange("JOB_MAX_ATTEMPTS", 3, 1, 20)
+	q.RetryBackoff = l.Duration("JOB_RETRY_BACKOFF", time.Second)
+	q.EditTimeout = s.EditTimeout
+	q.RescueAfter = l.Duration("JOB_RESCUE_AFTER", s.EditTimeout+time.Minute)
+	q.IdemWindow = min(24*time.Hour, q.ResultTTL)
+
 	c.HTTP.ReadHeaderTimeout = l.Duration("READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTP.ReadTimeout = l.Duration("READ_TIMEOUT", 2*time.Minute)
 	c.Server.Upload.ReadTimeout = c.HTTP.ReadTimeout
@@ -206,6 +231,15 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("write_timeout", c.HTTP.WriteTimeout),
 		slog.Duration("shutdown_timeout", c.HTTP.ShutdownTimeout),
 		slog.Duration("drain_delay", c.HTTP.DrainDelay),
+		slog.String("data_dir", c.Jobs.DataDir),
+		slog.Any("database_url", c.Jobs.DatabaseURL),
+		slog.Any("storage_url", c.Jobs.StorageURL),
+		slog.Any("secret_key", c.Jobs.SecretKey),
+		slog.Duration("result_ttl", c.Jobs.Queue.ResultTTL),
+		slog.Int("job_workers", c.Jobs.Queue.Workers),
+		slog.Int("job_max_attempts", c.Jobs.Queue.MaxAttempts),
+		slog.Duration("job_retry_backoff", c.Jobs.Queue.RetryBackoff),
+		slog.Duration("job_rescue_after", c.Jobs.Queue.RescueAfter),
 	}
 	for _, p := range c.Providers {
 		attrs = append(attrs, slog.Group(p.ID, slog.Any("key", p.ServerKey), slog.Any("settings", p.Setup.Settings)))

@@ -129,3 +129,14 @@ func (m *Metrics) RateLimited(budget string) { m.rateLimited.WithLabelValues(bud
 
 // EditRefused counts an edit refused by backpressure.
 func (m *Metrics) EditRefused(reason string) { m.refused.WithLabelValues(reason).Inc() }
+
+// Register adds collectors owned by another package (the job queue's) to
+// the same registry, so one scrape shows everything.
+func (m *Metrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

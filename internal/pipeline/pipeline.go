@@ -136,6 +136,13 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 	return Result{Image: out, Provider: route.ID}, nil
 }
 
+// Prepare makes uploads ready to leave the server, exactly as Run's first
+// step does, for a caller that stores them first (a job submission keeps
+// the prepared photos, so no GPS position is ever at rest).
+func (p *Pipeline) Prepare(ctx context.Context, ups []Upload) ([]frameforge.Image, error) {
+	return p.prepare(ctx, ups)
+}
+
 // call asks the provider and checks its answer like an upload: a provider
 // is an outside party, and its bytes go to our client.
 func (p *Pipeline) call(ctx context.Context, route provider.Route, req frameforge.EditRequest, requestID string) (frameforge.Image, error) {

@@ -34,8 +34,9 @@ const (
 // editForm is a parsed and checked POST /api/edit body.
 type editForm struct {
 	uploads  []pipeline.Upload
-	prompt   string // trimmed; empty means "use the default"
-	provider string // the form field; empty when absent
+	prompt   string            // trimmed; empty means "use the default"
+	provider string            // the form field; empty when absent
+	fields   map[string]string // the job fields (jobFields), trimmed
 }
 
 // parseEditForm streams the multipart body, accepting files under "images"
@@ -82,6 +83,15 @@ func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm
 			if f.provider, err = readField(p, "provider", maxProviderBytes, lim); err != nil {
 				return f, err
 			}
+		case "variations", "webhook_url", "room_type", "style", "metadata":
+			v, err := readField(p, p.FormName(), maxMetadataBytes+1, lim)
+			if err != nil {
+				return f, err
+			}
+			if f.fields == nil {
+				f.fields = map[string]string{}
+			}
+			f.fields[p.FormName()] = v
 		default:
 			// Unknown fields are ignored, as FastAPI did; their bytes still count
 			// against the request limit.

@@ -29,19 +29,34 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	h("GET /{$}", api, webHandler)
 	h("GET /assets/", api, webHandler)
 	doc := apidoc.New(d.Registry.Describe())
+	h("GET /api/presets", api, handlePresets(d.Presets))
+	if d.Jobs != nil {
+		// An event stream lasts as long as its job: no deadline of its own.
+		stream := policy{budget: rl.other}
+		jh := &jobsHandler{log: log, cfg: cfg, reg: d.Registry, pipe: d.Pipeline, jobs: d.Jobs, presets: d.Presets}
+		h("POST /api/jobs", edit, jh.submit())
+		h("GET /api/jobs", api, jh.list())
+		h("GET /api/jobs/{id}", api, jh.get())
+		h("DELETE /api/jobs/{id}", api, jh.cancel())
+		h("GET /api/jobs/{id}/results/{n}", api, jh.image("results"))
+		h("GET /api/jobs/{id}/inputs/{n}", api, jh.image("inputs"))
+		h("GET /api/jobs/{id}/events", stream, jh.events())
+	}
 	h("GET /api/openapi.json", api, doc.JSONHandler())
 	h("GET /api/docs", api, doc.DocsHandler())
 }
 
 // policy is what a route may spend: a per-client budget (nil: none) and a
-// deadline for the whole request.
+// deadline for the whole request (0: none).
 type policy struct {
 	budget  *ratelimit.Limiter
 	timeout time.Duration
 }
 
 func (p policy) wrap(log *slog.Logger, rl *rateLimits, h http.Handler) http.Handler {
-	h = withTimeout(p.timeout, h)
+	if p.timeout > 0 {
+		h = withTimeout(p.timeout, h)
+	}
 	if p.budget != nil {
 		h = withRateLimit(log, rl, p.budget, h)
 	}

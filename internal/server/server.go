@@ -14,8 +14,10 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/cors"
 
+	"frameforge/internal/jobs"
 	"frameforge/internal/metrics"
 	"frameforge/internal/pipeline"
+	"frameforge/internal/presets"
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
 )
@@ -113,7 +115,9 @@ type Deps struct {
 	Registry *provider.Registry
 	Pipeline *pipeline.Pipeline
 	Metrics  *metrics.Metrics
-	Draining func() bool // the process is shutting down (the readiness endpoint says so); nil: never
+	Draining func() bool     // the process is shutting down (the readiness endpoint says so); nil: never
+	Jobs     *jobs.Service   // the asynchronous API; nil: no job endpoints
+	Presets  presets.Catalog // room types and styles
 }
 
 // NewServer returns the whole HTTP API as one handler. Middleware order,
@@ -142,10 +146,11 @@ func withCORS(origins, keyHeaders []string) func(http.Handler) http.Handler {
 	}
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
-		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID"}, keyHeaders...),
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodDelete},
+		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID", "Idempotency-Key", "Prefer"}, keyHeaders...),
 		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, "X-FrameForge-Provider", "Content-Disposition",
-			"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"},
+			"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Location",
+			"Idempotent-Replayed", "Preference-Applied"},
 		MaxAge: 600,
 	})
 	return c.Handler

@@ -1,0 +1,375 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
+
+	"frameforge/internal/admission"
+	"frameforge/internal/blobstore"
+	"frameforge/internal/pipeline"
+	"frameforge/internal/provider"
+	"frameforge/internal/secret"
+)
+
+// Deps are what the job engine uses and does not own.
+type Deps struct {
+	Registry *provider.Registry
+	Pipeline *pipeline.Pipeline
+	Blobs    *blobstore.Store
+	Sealer   *secret.Sealer
+	Log      *slog.Logger
+	// Register adds the job metrics to the server's registry (nil: none).
+	Register func(...prometheus.Collector) error
+}
+
+// Engine is the job service with its queue and store.
+type Engine struct {
+	*Service
+	kind  string // "sqlite" or "postgres", for the log
+	start func(context.Context) error
+	stop  func(context.Context) error
+	close func()
+}
+
+// Open connects to the job store (databaseURL empty: SQLite in dataDir;
+// postgres://…: PostgreSQL), runs the migrations (River's and ours), puts
+// back jobs a previous process left running (SQLite), and returns an engine
+// ready to Start.
+func Open(ctx context.Context, databaseURL, dataDir string, cfg Config, d Deps) (*Engine, error) {
+	s := &Service{cfg: cfg, blobs: d.Blobs, sealer: d.Sealer, log: d.Log, cancel: newCancels(), now: time.Now}
+	m := newMetrics(s)
+	s.m = m
+	if d.Register != nil {
+		if err := d.Register(m.collectors()...); err != nil {
+			return nil, err
+		}
+	}
+	gate := admission.New(max(cfg.Workers, 1), 0, cfg.EditTimeout)
+	w := &editWorker{s: s, reg: d.Registry, pipe: d.Pipeline, gate: gate, m: m}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, w)
+	river.AddWorker(workers, &cleanupWorker{s: s})
+	rcfg := &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: max(cfg.Workers, 1)}},
+		Workers:              workers,
+		Logger:               riverLogger(d.Log),
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		JobTimeout:           -1,
+		// Our table is the jobs' history; River's finished rows are only
+		// bookkeeping.
+		CompletedJobRetentionPeriod: time.Hour,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cleanupEvery(cfg.ResultTTL)),
+			func() (river.JobArgs, *river.InsertOpts) { return cleanupArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
+	}
+	e := &Engine{Service: s}
+	if databaseURL == "" {
+		return e, openSQLite(ctx, e, filepath.Join(dataDir, "frameforge.db"), rcfg, cfg)
+	}
+	if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") {
+		return nil, errors.New("DATABASE_URL: must be postgres://… (or empty for the embedded SQLite store)")
+	}
+	return e, openPostgres(ctx, e, databaseURL, rcfg, cfg)
+}
+
+// Kind is "sqlite" or "postgres".
+func (e *Engine) Kind() string { return e.kind }
+
+// Start begins working jobs.
+func (e *Engine) Start(ctx context.Context) error { return e.start(ctx) }
+
+// Stop stops fetching jobs and waits for the running ones until ctx ends,
+// then cancels them (each is put back for the next start) and closes the
+// store.
+func (e *Engine) Stop(ctx context.Context) error {
+	err := e.stop(ctx)
+	e.close()
+	return err
+}
+
+func openSQLite(ctx context.Context, e *Engine, path string, rcfg *river.Config, cfg Config) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	// WAL lets readers (event streams, GETs) run beside the writer; one
+	// connection, because SQLite allows one writer and River's driver says
+	// so; busy_timeout covers another process opening the file.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(1)
+	driver := riversqlite.New(db)
+	if err := migrate(ctx, driver, &store{db: db, d: sqlite}); err != nil {
+		db.Close()
+		return err
+	}
+	st := &store{db: db, d: sqlite}
+	// One process owns this file: whatever was running when the last one
+	// died runs again now, not after the rescue delay.
+	if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', attempted_by = NULL WHERE state = 'running'`); err != nil {
+		db.Close()
+		return fmt.Errorf("put back running jobs: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE frameforge_jobs SET status = 'queued' WHERE status = 'running'`); err != nil {
+		db.Close()
+		return fmt.Errorf("put back running jobs: %w", err)
+	}
+	rcfg.PollOnly = true
+	rcfg.FetchPollInterval = 100 * time.Millisecond
+	rcfg.FetchCooldown = 50 * time.Millisecond
+	client, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	e.kind = "sqlite"
+	e.st = st
+	e.q = riverQueue[*sql.Tx]{c: client, maxAttempts: cfg.MaxAttempts}
+	e.start, e.stop = client.Start, stopper(client.Stop, client.StopAndCancel)
+	e.close = func() { db.Close() }
+	return nil
+}
+
+func openPostgres(ctx context.Context, e *Engine, url string, rcfg *river.Config, cfg Config) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return fmt.Errorf("DATABASE_URL: cannot connect: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	st := &store{db: db, d: postgres}
+	driver := riverpgxv5.New(pool)
+	// Several replicas may start at once against an empty database: one
+	// migrates while the others wait on the same advisory lock.
+	conn, err := db.Conn(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, `SELECT pg_advisory_lock(7248190531)`)
+	}
+	if err == nil {
+		err = migrate(ctx, driver, st)
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7248190531)`)
+	}
+	if conn != nil {
+		conn.Close()
+	}
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return err
+	}
+	client, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return err
+	}
+	e.kind = "postgres"
+	e.st = st
+	e.q = riverQueue[pgxTx]{c: client, maxAttempts: cfg.MaxAttempts}
+	e.start, e.stop = client.Start, stopper(client.Stop, client.StopAndCancel)
+	e.close = func() { db.Close(); pool.Close() }
+	return nil
+}
+
+// migrate runs River's migrations, then ours. Both are idempotent.
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], st *store) error {
+	m, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return st.migrate(ctx)
+}
+
+type pgxTx = pgx.Tx
+
+// stopper stops softly until ctx ends, then cancels the running jobs (the
+// worker puts each back) and waits a little for that.
+func stopper(soft, hard func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := soft(ctx)
+		if err == nil || ctx.Err() == nil {
+			return err
+		}
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return hard(hctx)
+	}
+}
+
+// riverQueue adapts a River client of either transaction type.
+type riverQueue[TTx any] struct {
+	c           *river.Client[TTx]
+	maxAttempts int
+}
+
+func (q riverQueue[TTx]) insert(ctx context.Context, jobID string) (int64, error) {
+	// River counts every run, including ones a dead process never
+	// finished; our worker counts real attempts (JOB_MAX_ATTEMPTS). The
+	// margin lets crash recoveries through; past it the cleanup marks the
+	// job failed.
+	res, err := q.c.Insert(ctx, editArgs{JobID: jobID}, &river.InsertOpts{MaxAttempts: q.maxAttempts + 5})
+	if err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
+}
+
+func (q riverQueue[TTx]) cancel(ctx context.Context, riverID int64) error {
+	_, err := q.c.JobCancel(ctx, riverID)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// cleanupEvery is how often expired jobs are deleted: often enough that a
+// short RESULT_TTL is honoured within a tenth of it, at most every 10 min.
+func cleanupEvery(ttl time.Duration) time.Duration {
+	return min(max(ttl/10, 10*time.Second), 10*time.Minute)
+}
+
+type cleanupArgs struct{}
+
+func (cleanupArgs) Kind() string { return "frameforge_cleanup" }
+
+// cleanupWorker deletes expired jobs with their inputs and results, removes
+// submissions that never finished being accepted, and ends jobs whose queue
+// entry is gone (River gave up on them after repeated crashes): an accepted
+// job always ends.
+type cleanupWorker struct {
+	river.WorkerDefaults[cleanupArgs]
+	s *Service
+}
+
+func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) error {
+	s := w.s
+	now := s.now()
+	expired, err := s.st.ids(ctx, `finished_ms > 0 AND finished_ms < ?`, now.Add(-s.cfg.ResultTTL).UnixMilli())
+	if err != nil {
+		return err
+	}
+	stale, err := s.st.ids(ctx, `status = ? AND created_ms < ?`, string(StatusAccepting), now.Add(-10*time.Minute).UnixMilli())
+	if err != nil {
+		return err
+	}
+	for _, id := range append(expired, stale...) {
+		if err := s.blobs.DeletePrefix(ctx, "jobs/"+id+"/"); err != nil {
+			return err
+		}
+		if err := s.st.delete(ctx, id); err != nil {
+			return err
+		}
+	}
+	orphans, err := s.st.ids(ctx, `status IN (?, ?) AND updated_ms < ? AND NOT EXISTS (SELECT 1 FROM river_job r
+		WHERE r.id = frameforge_jobs.river_id AND r.state IN ('available', 'running', 'retryable', 'scheduled', 'pending'))`,
+		string(StatusQueued), string(StatusRunning), now.Add(-s.cfg.RescueAfter).UnixMilli())
+	if err != nil {
+		return err
+	}
+	for _, id := range orphans {
+		_, err := s.st.update(ctx, id, []Status{StatusQueued, StatusRunning}, map[string]any{
+			"status": string(StatusFailed), "finished_ms": now.UnixMilli(), "sealed_key": "",
+			"error_code": "interrupted", "error_detail": "The job was interrupted too many times (the server stopped while running it) and was given up.",
+		})
+		if err != nil {
+			return err
+		}
+		s.cancel.notify(id)
+	}
+	if n := len(expired) + len(stale) + len(orphans); n > 0 {
+		s.log.InfoContext(ctx, "job cleanup", "expired", len(expired), "abandoned_submissions", len(stale), "given_up", len(orphans))
+	}
+	return nil
+}
+
+// Metrics are the job collectors.
+type Metrics struct {
+	s        *Service
+	wait     prometheus.Histogram
+	run      prometheus.Histogram
+	finishes *prometheus.CounterVec
+
+	mu     sync.Mutex
+	at     time.Time
+	counts map[Status]int
+	oldest time.Time
+}
+
+func newMetrics(s *Service) *Metrics {
+	return &Metrics{
+		s: s,
+		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "frameforge_job_queue_wait_seconds", Help: "Time from submission to the first run of a job.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600},
+		}),
+		run: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "frameforge_job_run_seconds", Help: "Time one attempt of a job runs (all its variations).",
+			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600},
+		}),
+		finishes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_jobs_finished_total", Help: "Jobs ended on this replica, by outcome.",
+		}, []string{"outcome"}),
+	}
+}
+
+func (m *Metrics) observeWait(ms int64)       { m.wait.Observe(float64(ms) / 1000) }
+func (m *Metrics) observeRun(d time.Duration) { m.run.Observe(d.Seconds()) }
+func (m *Metrics) finished(st Status)         { m.finishes.WithLabelValues(string(st)).Inc() }
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	return []prometheus.Collector{m.wait, m.run, m.finishes,
+		gauge("frameforge_jobs_queued", "Jobs waiting to run (all replicas).", func() float64 { return float64(m.snapshot()[StatusQueued]) }),
+		gauge("frameforge_jobs_running", "Jobs running (all replicas).", func() float64 { return float64(m.snapshot()[StatusRunning]) }),
+		gauge("frameforge_jobs_oldest_queued_age_seconds", "Age of the oldest queued job (0 when none).", func() float64 {
+			m.snapshot()
+			if m.oldest.IsZero() {
+				return 0
+			}
+			return time.Since(m.oldest).Seconds()
+		}),
+	}
+}
+
+// snapshot reads the counts once per second at most: three gauges of one
+// scrape share one query.
+func (m *Metrics) snapshot() map[Status]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.at) > time.Second && m.s.st != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if c, oldest, err := m.s.st.counts(ctx); err == nil {
+			m.counts, m.oldest, m.at = c, oldest, time.Now()
+		}
+	}
+	return m.counts
+}

@@ -1,0 +1,393 @@
+// Package jobs is the asynchronous edit: a client submits photos and gets a
+// job id at once; a worker runs the same edit pipeline as POST /api/edit,
+// keeps the inputs and results in blob storage, and the job ends succeeded,
+// failed with a cause, or cancelled, whatever process dies in between. The
+// queue is River (github.com/riverqueue/river), the same code on an embedded
+// SQLite file and on PostgreSQL; our own table holds what clients see. See
+// docs/jobs.md.
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"frameforge"
+	"frameforge/internal/blobstore"
+	"frameforge/internal/secret"
+)
+
+// Config is what the job service needs to know.
+type Config struct {
+	ResultTTL    time.Duration // finished jobs, inputs and results are deleted after this
+	Workers      int           // provider calls jobs may run at once on this replica
+	MaxAttempts  int           // attempts for retryable failures
+	RetryBackoff time.Duration // wait before the second attempt; doubles, capped at a minute
+	RescueAfter  time.Duration // a job left running by a dead replica runs again after this
+	EditTimeout  time.Duration // one attempt's provider call, end to end
+	IdemWindow   time.Duration // how long an Idempotency-Key binds (24 h, or RESULT_TTL if shorter)
+}
+
+// Service is the job API's logic. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	st     *store
+	blobs  *blobstore.Store
+	sealer *secret.Sealer
+	q      queue
+	log    *slog.Logger
+	cancel *cancels
+	m      *Metrics
+	now    func() time.Time
+}
+
+// queue is what the service needs of River, whatever its transaction type.
+type queue interface {
+	insert(ctx context.Context, jobID string) (int64, error)
+	cancel(ctx context.Context, riverID int64) error
+}
+
+// Submission is an accepted edit request, its images already prepared.
+type Submission struct {
+	Owner      string
+	IdemKey    string
+	Hash       string // fingerprint of the request, for idempotency
+	Provider   string // the route id
+	Family     string
+	Model      string
+	Key        frameforge.Key // the request's own key, if it sent one (sealed at rest)
+	Images     []frameforge.Image
+	Prompt     string
+	Variations int
+	WebhookURL string
+	Metadata   json.RawMessage
+}
+
+// newID is "job_" and 130 random bits in base32: unguessable, because a job
+// id is a capability to the room photos behind it.
+func newID() string {
+	var b [17]byte
+	_, _ = rand.Read(b[:])
+	return "job_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func inputKey(id string, n int) string  { return fmt.Sprintf("jobs/%s/inputs/%d", id, n) }
+func resultKey(id string, n int) string { return fmt.Sprintf("jobs/%s/results/%d", id, n) }
+
+// Submit stores a job and queues it. With an idempotency key already bound
+// to the same request it returns that job and replayed = true; bound to
+// another request, EIdemKeyReused; still being accepted, EIdemInProgress.
+func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, replayed bool, err error) {
+	if sub.IdemKey != "" {
+		if rec, err := s.replay(ctx, sub); rec != nil || err != nil {
+			return rec, rec != nil, err
+		}
+	}
+	now := s.now()
+	r := &Record{
+		ID: newID(), Owner: sub.Owner, Status: StatusAccepting, Provider: sub.Provider, Family: sub.Family,
+		Model: sub.Model, Prompt: sub.Prompt, Variations: sub.Variations, CreatedAt: now, UpdatedAt: now,
+		WebhookURL: sub.WebhookURL, Metadata: sub.Metadata, IdemKey: sub.IdemKey, IdemHash: sub.Hash,
+	}
+	for _, img := range sub.Images {
+		r.Inputs = append(r.Inputs, Image{ContentType: img.ContentType, Bytes: int64(len(img.Data)), Width: img.Width, Height: img.Height})
+	}
+	if !sub.Key.Empty() {
+		// Bound to this job's id: a sealed key copied to another row does
+		// not open.
+		r.SealedKey = s.sealer.Seal([]byte(sub.Key.Reveal()), []byte(r.ID))
+	}
+	if err := s.st.insert(ctx, r); err != nil {
+		if errors.Is(err, errIdemConflict) { // a concurrent first request won the key
+			if rec, err := s.replay(ctx, sub); rec != nil || err != nil {
+				return rec, rec != nil, err
+			}
+		}
+		return nil, false, fmt.Errorf("store job: %w", err)
+	}
+	// From here on the row exists: any failure removes it, so a refused
+	// submission leaves nothing behind.
+	fail := func(err error) (*Record, bool, error) {
+		_ = s.blobs.DeletePrefix(context.WithoutCancel(ctx), "jobs/"+r.ID+"/")
+		_ = s.st.delete(context.WithoutCancel(ctx), r.ID)
+		return nil, false, err
+	}
+	for i, img := range sub.Images {
+		if err := s.blobs.Put(ctx, inputKey(r.ID, i), img.Data, img.ContentType); err != nil {
+			return fail(fmt.Errorf("store input: %w", err))
+		}
+	}
+	rid, err := s.q.insert(ctx, r.ID)
+	if err != nil {
+		return fail(fmt.Errorf("queue job: %w", err))
+	}
+	// The worker may already have picked it up: only an accepting row moves.
+	if _, err := s.st.update(ctx, r.ID, []Status{StatusAccepting}, map[string]any{"status": string(StatusQueued), "river_id": rid}); err != nil {
+		s.log.WarnContext(ctx, "job queued but its row not updated", "job", r.ID, "err", err)
+	}
+	rec, err = s.st.get(ctx, r.ID)
+	return rec, false, err
+}
+
+// replay answers a request whose idempotency key is already bound, or
+// returns nil, nil when the key is free (never used, or its binding expired).
+func (s *Service) replay(ctx context.Context, sub Submission) (*Record, error) {
+	prev, err := s.st.byIdemKey(ctx, sub.Owner, sub.IdemKey)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.now().Sub(prev.CreatedAt) > s.cfg.IdemWindow {
+		// Expired binding: free the key for this request.
+		_, err := s.st.update(ctx, prev.ID, nil, map[string]any{"idem_key": nil})
+		return nil, err
+	}
+	switch {
+	case prev.Status == StatusAccepting:
+		return nil, frameforge.Errorf(frameforge.EIdemInProgress,
+			"A request with this Idempotency-Key is still being accepted; try again in a moment.")
+	case prev.IdemHash != sub.Hash:
+		return nil, frameforge.Errorf(frameforge.EIdemKeyReused,
+			"This Idempotency-Key was already used for a different request; use a new key for a new request.")
+	}
+	return prev, nil
+}
+
+// Get returns a job that clients may see.
+func (s *Service) Get(ctx context.Context, id string) (*Record, error) {
+	r, err := s.st.get(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && (r.Status == StatusAccepting || s.expired(r))) {
+		return nil, errJobNotFound(id)
+	}
+	return r, err
+}
+
+func (s *Service) expired(r *Record) bool {
+	return r.Status.Terminal() && !r.FinishedAt.IsZero() && s.now().Sub(r.FinishedAt) > s.cfg.ResultTTL
+}
+
+func errJobNotFound(id string) error {
+	return frameforge.Errorf(frameforge.EJobNotFound, "No job %q: it does not exist, or it expired and was deleted.", truncate(id, 80))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Cancel ends a queued or running job as cancelled; a running provider call
+// is cancelled upstream (the worker's context ends). A job already ended is
+// EJobFinished.
+func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UnixMilli()
+	ok, err := s.st.update(ctx, id, []Status{StatusAccepting, StatusQueued, StatusRunning},
+		map[string]any{"status": string(StatusCancelled), "finished_ms": now, "sealed_key": ""})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, frameforge.Errorf(frameforge.EJobFinished, "The job has already ended (%s); there is nothing to cancel.", r.Status)
+	}
+	s.m.finished(StatusCancelled)
+	// This replica's worker stops at once; another replica's notices the
+	// status within a second (watchStatus), and River does not run a
+	// queued one.
+	s.cancel.fire(id)
+	if r.RiverID != 0 {
+		if err := s.q.cancel(context.WithoutCancel(ctx), r.RiverID); err != nil {
+			s.log.WarnContext(ctx, "cancelling the queued job in River failed; the worker will skip it", "job", id, "err", err)
+		}
+	}
+	return s.st.get(ctx, id)
+}
+
+// Image returns a stored input or result. A result of a job still queued or
+// running is EJobNotFinished; one the job does not have, EResultNotFound.
+func (s *Service) Image(ctx context.Context, id, kind string, n int) ([]byte, string, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	list, key := r.Inputs, inputKey(id, n)
+	if kind == "results" {
+		if !r.Status.Terminal() {
+			return nil, "", frameforge.Errorf(frameforge.EJobNotFinished, "The job is %s: its results are not ready yet.", r.Status)
+		}
+		list, key = r.Results, resultKey(id, n)
+	}
+	if n < 0 || n >= len(list) {
+		return nil, "", frameforge.Errorf(frameforge.EResultNotFound, "The job has no %s number %d.", strings.TrimSuffix(kind, "s"), n)
+	}
+	data, err := s.blobs.Get(ctx, key)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return nil, "", frameforge.Errorf(frameforge.EResultNotFound, "The job's %s number %d is no longer stored.", strings.TrimSuffix(kind, "s"), n)
+	}
+	return data, list[n].ContentType, err
+}
+
+// List returns the owner's jobs, newest first, and the id to continue after
+// (empty at the end).
+func (s *Service) List(ctx context.Context, owner, after string, limit int) ([]*Record, string, error) {
+	recs, err := s.st.list(ctx, owner, after, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(recs) > limit {
+		recs, next = recs[:limit], recs[limit-1].ID
+	}
+	return recs, next, nil
+}
+
+// Watch calls emit with the job now and on every change, until the job has
+// ended (after emitting its terminal state) or ctx ends. It reads the store,
+// so it sees what any replica does; this replica's own changes wake it at
+// once.
+func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error) error {
+	var last time.Time
+	var lastPos int
+	for {
+		r, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		pos := 0
+		if r.Status == StatusQueued {
+			pos, _ = s.st.queuePosition(ctx, r.CreatedAt)
+		}
+		if !r.UpdatedAt.Equal(last) || pos != lastPos {
+			if err := emit(r); err != nil {
+				return err
+			}
+			last, lastPos = r.UpdatedAt, pos
+		}
+		if r.Status.Terminal() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.cancel.changed(id):
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Wait returns the job once it has ended or d has passed (Prefer: wait=N).
+func (s *Service) Wait(ctx context.Context, id string, d time.Duration) (*Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last *Record
+	err := s.Watch(ctx, id, func(r *Record) error { last = r; return nil })
+	if last != nil && (err == nil || errors.Is(err, context.DeadlineExceeded)) {
+		return last, nil
+	}
+	return last, err
+}
+
+// QueuePosition is the job's place in the queue (1 = next), while queued.
+func (s *Service) QueuePosition(ctx context.Context, r *Record) int {
+	if r.Status != StatusQueued {
+		return 0
+	}
+	n, err := s.st.queuePosition(ctx, r.CreatedAt)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// View is the job object clients see (docs/jobs.md).
+type View struct {
+	ID            string          `json:"id"`
+	Status        Status          `json:"status"`
+	Provider      string          `json:"provider"`
+	Model         string          `json:"model"`
+	Prompt        string          `json:"prompt"`
+	Variations    int             `json:"variations"`
+	CreatedAt     time.Time       `json:"created_at"`
+	StartedAt     *time.Time      `json:"started_at"`
+	FinishedAt    *time.Time      `json:"finished_at"`
+	Attempts      int             `json:"attempts"`
+	QueuePosition int             `json:"queue_position,omitempty"`
+	Inputs        []ImageView     `json:"inputs"`
+	Results       []ImageView     `json:"results"`
+	Error         *ErrorView      `json:"error,omitempty"`
+	Fallback      bool            `json:"fallback,omitempty"`
+	WebhookURL    string          `json:"webhook_url,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+	Links         Links           `json:"links"`
+}
+
+// ImageView is one stored picture, with the relative URL it is served at.
+type ImageView struct {
+	URL string `json:"url"`
+	Image
+}
+
+// ErrorView is why a job failed: the same code /api/edit would give.
+type ErrorView struct {
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// Links are where to follow and cancel the job.
+type Links struct {
+	Self   string `json:"self"`
+	Events string `json:"events"`
+	Cancel string `json:"cancel"`
+}
+
+// View renders a record for clients.
+func (s *Service) View(ctx context.Context, r *Record) View {
+	self := "/api/jobs/" + r.ID
+	st := r.Status
+	if st == StatusAccepting {
+		st = StatusQueued
+	}
+	v := View{ID: r.ID, Status: st, Provider: r.Provider, Model: r.Model, Prompt: r.Prompt, Variations: r.Variations,
+		CreatedAt: r.CreatedAt, StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt), Attempts: r.Attempts,
+		Inputs: []ImageView{}, Results: []ImageView{}, Fallback: r.Fallback, WebhookURL: r.WebhookURL, Metadata: r.Metadata,
+		Links: Links{Self: self, Events: self + "/events", Cancel: self}}
+	if st == StatusQueued {
+		v.QueuePosition = s.QueuePosition(ctx, r)
+	}
+	for i, img := range r.Inputs {
+		v.Inputs = append(v.Inputs, ImageView{URL: fmt.Sprintf("%s/inputs/%d", self, i), Image: img})
+	}
+	if r.Status == StatusSucceeded {
+		for i, img := range r.Results {
+			v.Results = append(v.Results, ImageView{URL: fmt.Sprintf("%s/results/%d", self, i), Image: img})
+		}
+	}
+	if r.Status == StatusFailed {
+		v.Error = &ErrorView{Detail: r.ErrorDetail, Code: r.ErrorCode}
+	}
+	return v
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,327 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"frameforge"
+	"frameforge/internal/admission"
+	"frameforge/internal/blobstore"
+	"frameforge/internal/imaging"
+	"frameforge/internal/imaging/imagingtest"
+	"frameforge/internal/metrics"
+	"frameforge/internal/pgtest"
+	"frameforge/internal/pipeline"
+	"frameforge/internal/provider"
+	"frameforge/internal/provider/gemini"
+	"frameforge/internal/provider/gemini/geminitest"
+	"frameforge/internal/secret"
+)
+
+// rig is a started engine on a real store (SQLite in a temporary DATA_DIR,
+// or a fresh PostgreSQL schema), whose Google provider is the Gemini fake.
+type rig struct {
+	e       *Engine
+	fake    *geminitest.Server
+	dataDir string
+	photo   frameforge.Image
+}
+
+type storeKind string
+
+const (
+	onSQLite   storeKind = "sqlite"
+	onPostgres storeKind = "postgres"
+)
+
+// forEachStore runs f on SQLite, and on PostgreSQL when the test database
+// is there (scripts/test always provides one).
+func forEachStore(t *testing.T, f func(t *testing.T, kind storeKind)) {
+	for _, k := range []storeKind{onSQLite, onPostgres} {
+		t.Run(string(k), func(t *testing.T) { f(t, k) })
+	}
+}
+
+func newRig(t *testing.T, kind storeKind, cfg Config) *rig {
+	t.Helper()
+	t.Setenv("GEMINI_API_KEY", "")
+	t.Setenv("GOOGLE_API_KEY", "")
+	dbURL := ""
+	if kind == onPostgres {
+		dbURL = pgtest.FreshSchema(t)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fake := geminitest.NewServer(t)
+	gcfg := gemini.NewDefaultConfig()
+	gcfg.BaseURL, gcfg.BaseBackoff, gcfg.MaxAttempts = fake.URL, time.Millisecond, 1
+	reg := provider.NewRegistry(provider.Entry{Spec: provider.Google(), Provider: gemini.New(gcfg, fake.Client(), log),
+		ServerKey: fake.Key, Model: gcfg.Model})
+	gate := admission.New(4, 4, time.Second)
+	m := metrics.New(metrics.Gauges{})
+	pipe := pipeline.New(pipeline.Config{Prepare: imaging.Options{MaxSide: 1024}, UpstreamBytes: 4 << 20,
+		MaxPixels: 40_000_000, SlotTimeout: 5 * time.Second, DecodeMemory: 1 << 30}, gate, m, log)
+	dir := t.TempDir()
+	blobs, err := blobstore.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := secret.Load("", dir, "secret_key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ResultTTL == 0 {
+		cfg.ResultTTL = time.Hour
+	}
+	cfg.Workers = max(cfg.Workers, 2)
+	cfg.MaxAttempts = max(cfg.MaxAttempts, 3)
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = 10 * time.Millisecond
+	}
+	cfg.EditTimeout = max(cfg.EditTimeout, 10*time.Second)
+	cfg.RescueAfter = max(cfg.RescueAfter, time.Minute)
+	cfg.IdemWindow = max(cfg.IdemWindow, time.Hour)
+	e, err := Open(context.Background(), dbURL, dir, cfg, Deps{Registry: reg, Pipeline: pipe, Blobs: blobs, Sealer: sealer,
+		Log: log, Register: m.Register})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+		_ = blobs.Close()
+	})
+	data := imagingtest.JPEG(t, imagingtest.Photo(t, 320, 240), 85)
+	return &rig{e: e, fake: fake, dataDir: dir,
+		photo: frameforge.Image{Data: data, ContentType: imaging.TypeJPEG, Width: 320, Height: 240}}
+}
+
+func (r *rig) submit(t *testing.T, mod func(*Submission)) *Record {
+	t.Helper()
+	sub := Submission{Owner: "ip:127.0.0.1", Provider: "google", Family: "google", Model: "m", Prompt: "stage it",
+		Variations: 1, Images: []frameforge.Image{r.photo}, Hash: "h1"}
+	if mod != nil {
+		mod(&sub)
+	}
+	rec, _, err := r.e.Submit(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// waitEnd waits for the job's terminal status.
+func (r *rig) waitEnd(t *testing.T, id string) *Record {
+	t.Helper()
+	rec, err := r.e.Wait(context.Background(), id, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Status.Terminal() {
+		t.Fatalf("job still %s after 30 s", rec.Status)
+	}
+	return rec
+}
+
+func TestJobSucceeds(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+		rec := r.submit(t, func(s *Submission) { s.Variations = 2 })
+		if rec.Status != StatusQueued || len(rec.Inputs) != 1 {
+			t.Fatalf("submitted = %s with %d inputs; want queued with 1", rec.Status, len(rec.Inputs))
+		}
+		done := r.waitEnd(t, rec.ID)
+		if done.Status != StatusSucceeded || len(done.Results) != 2 || done.Attempts != 1 {
+			t.Fatalf("job = %s, %d results, %d attempts; want succeeded, 2, 1", done.Status, len(done.Results), done.Attempts)
+		}
+		for n := range 2 {
+			data, ct, err := r.e.Image(context.Background(), rec.ID, "results", n)
+			if err != nil || ct != imaging.TypePNG || len(data) == 0 {
+				t.Errorf("result %d = %d bytes %q, %v", n, len(data), ct, err)
+			}
+		}
+		in, _, err := r.e.Image(context.Background(), rec.ID, "inputs", 0)
+		if err != nil || !bytes.Equal(in, r.photo.Data) {
+			t.Errorf("input = %d bytes, %v; want the stored photo", len(in), err)
+		}
+		if _, _, err := r.e.Image(context.Background(), rec.ID, "results", 2); frameforge.ErrorCode(err) != frameforge.EResultNotFound {
+			t.Errorf("result 2 = %v; want result_not_found", err)
+		}
+		if n := len(r.fake.Requests()); n != 2 {
+			t.Errorf("%d provider calls; want 2 (one per variation)", n)
+		}
+		v := r.e.View(context.Background(), done)
+		if v.Results[1].URL != "/api/jobs/"+rec.ID+"/results/1" || v.FinishedAt == nil || v.Error != nil {
+			t.Errorf("view = %+v", v)
+		}
+	})
+}
+
+func TestRetryableFailureIsRetried(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{MaxAttempts: 3})
+		r.fake.Script(geminitest.Scenario{Kind: geminitest.Unavailable}, geminitest.Scenario{Kind: geminitest.ImageOnly})
+		done := r.waitEnd(t, r.submit(t, nil).ID)
+		if done.Status != StatusSucceeded || done.Attempts != 2 {
+			t.Errorf("job = %s after %d attempts; want succeeded after 2", done.Status, done.Attempts)
+		}
+	})
+}
+
+func TestRefusalFailsAtOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{MaxAttempts: 3})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.Finish, FinishReason: "IMAGE_SAFETY"})
+		done := r.waitEnd(t, r.submit(t, nil).ID)
+		if done.Status != StatusFailed || done.ErrorCode != frameforge.EContentBlocked || done.Attempts != 1 {
+			t.Errorf("job = %s %s after %d attempts; want failed content_blocked after 1", done.Status, done.ErrorCode, done.Attempts)
+		}
+		if n := len(r.fake.Requests()); n != 1 {
+			t.Errorf("%d provider calls; want 1", n)
+		}
+	})
+}
+
+func TestRetriesRunOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{MaxAttempts: 2})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.Unavailable})
+		done := r.waitEnd(t, r.submit(t, nil).ID)
+		if done.Status != StatusFailed || done.ErrorCode != frameforge.EUpstreamUnavail || done.Attempts != 2 {
+			t.Errorf("job = %s %s after %d attempts; want failed upstream_unavailable after 2", done.Status, done.ErrorCode, done.Attempts)
+		}
+	})
+}
+
+func TestCancelRunningJob(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 20 * time.Second})
+		rec := r.submit(t, nil)
+		if !r.fake.WaitFor(10*time.Second, func(rs []geminitest.Request) bool { return len(rs) == 1 }) {
+			t.Fatal("the job never reached the provider")
+		}
+		got, err := r.e.Cancel(context.Background(), rec.ID)
+		if err != nil || got.Status != StatusCancelled {
+			t.Fatalf("cancel = %v, %v", got, err)
+		}
+		if !r.fake.WaitFor(5*time.Second, func(rs []geminitest.Request) bool { return rs[0].Cancelled }) {
+			t.Error("the provider call was not cancelled")
+		}
+		if _, err := r.e.Cancel(context.Background(), rec.ID); frameforge.ErrorCode(err) != frameforge.EJobFinished {
+			t.Errorf("second cancel = %v; want job_finished", err)
+		}
+		time.Sleep(200 * time.Millisecond) // let the worker return: it must not overwrite the status
+		if rec, _ := r.e.Get(context.Background(), rec.ID); rec.Status != StatusCancelled {
+			t.Errorf("status after the worker returned = %s; want cancelled", rec.Status)
+		}
+	})
+}
+
+func TestIdempotency(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+		first := r.submit(t, func(s *Submission) { s.IdemKey = "k-1" })
+		sub := Submission{Owner: "ip:127.0.0.1", Provider: "google", Family: "google", Prompt: "stage it", Variations: 1,
+			Images: []frameforge.Image{r.photo}, Hash: "h1", IdemKey: "k-1"}
+		again, replayed, err := r.e.Submit(context.Background(), sub)
+		if err != nil || !replayed || again.ID != first.ID {
+			t.Errorf("same request again = %v, replayed %v, %v; want the first job", again, replayed, err)
+		}
+		sub.Hash = "h2"
+		if _, _, err := r.e.Submit(context.Background(), sub); frameforge.ErrorCode(err) != frameforge.EIdemKeyReused {
+			t.Errorf("other request, same key = %v; want idempotency_key_reused", err)
+		}
+		sub.Owner = "ip:10.0.0.1" // someone else's key space
+		if _, replayed, err := r.e.Submit(context.Background(), sub); err != nil || replayed {
+			t.Errorf("same key, other owner = replayed %v, %v; want a new job", replayed, err)
+		}
+		r.waitEnd(t, first.ID)
+		if n := len(r.fake.Requests()); n != 2 {
+			t.Errorf("%d provider calls; want 2 (the replay made none)", n)
+		}
+	})
+}
+
+// A key sent with a job is never stored in clear, and is erased when the
+// job ends.
+func TestKeySealedAndErased(t *testing.T) {
+	r := newRig(t, onSQLite, Config{})
+	r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 500 * time.Millisecond})
+	const clientKey = "AIzaCLIENTKEYNEVERINCLEAR"
+	rec := r.submit(t, func(s *Submission) { s.Key = frameforge.NewKey(clientKey, true) })
+	if len(rec.SealedKey) == 0 {
+		t.Fatal("no sealed key stored")
+	}
+	if contains(t, r.dataDir, clientKey) {
+		t.Error("the key is in DATA_DIR in clear")
+	}
+	done := r.waitEnd(t, rec.ID)
+	if done.Status != StatusFailed || done.ErrorCode != frameforge.EInvalidAPIKey {
+		t.Errorf("job = %s %s; want failed invalid_api_key (the fake does not know the client's key)", done.Status, done.ErrorCode)
+	}
+	if len(done.SealedKey) != 0 {
+		t.Error("the sealed key was not erased when the job ended")
+	}
+}
+
+func contains(t *testing.T, dir, s string) bool {
+	t.Helper()
+	found := false
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			found = found || bytes.Contains(b, []byte(s))
+		}
+		return nil
+	})
+	return found
+}
+
+// Expired jobs are deleted with their inputs and results.
+func TestCleanup(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{ResultTTL: time.Hour})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+		rec := r.waitEnd(t, r.submit(t, nil).ID)
+		r.e.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+		if _, err := r.e.Get(context.Background(), rec.ID); frameforge.ErrorCode(err) != frameforge.EJobNotFound {
+			t.Errorf("expired job = %v; want job_not_found", err)
+		}
+		if err := (&cleanupWorker{s: r.e.Service}).Work(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.e.st.get(context.Background(), rec.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("row after cleanup: %v; want deleted", err)
+		}
+		if _, err := r.e.blobs.Get(context.Background(), resultKey(rec.ID, 0)); !errors.Is(err, blobstore.ErrNotFound) {
+			t.Errorf("result after cleanup: %v; want deleted", err)
+		}
+	})
+}
+
+func TestUnknownJob(t *testing.T) {
+	r := newRig(t, onSQLite, Config{})
+	for _, id := range []string{"job_nope", strings.Repeat("x", 500)} {
+		if _, err := r.e.Get(context.Background(), id); frameforge.ErrorCode(err) != frameforge.EJobNotFound {
+			t.Errorf("Get(%.20q) = %v; want job_not_found", id, err)
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is a job's state. "accepting" is internal: the row exists while
+// its inputs are being stored, and no client has been told of it yet.
+type Status string
+
+// The statuses of a job.
+const (
+	StatusAccepting Status = "accepting"
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Terminal reports whether the status is final.
+func (s Status) Terminal() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
+}
+
+// Image describes one stored picture of a job.
+type Image struct {
+	ContentType string `json:"content_type"`
+	Bytes       int64  `json:"bytes"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+}
+
+// Record is one row of the jobs table: everything known about a job.
+type Record struct {
+	ID          string
+	Owner       string // the API token's id, or "ip:<client key>" without auth
+	Status      Status
+	Provider    string // the route id: "google", "fal:<model>"
+	Family      string
+	Model       string
+	Prompt      string
+	Variations  int
+	CreatedAt   time.Time
+	StartedAt   time.Time // zero until it first runs
+	FinishedAt  time.Time // zero until it ends
+	UpdatedAt   time.Time
+	Attempts    int
+	Inputs      []Image
+	Results     []Image
+	ErrorCode   string
+	ErrorDetail string
+	Fallback    bool
+	WebhookURL  string
+	Metadata    json.RawMessage
+	SealedKey   []byte // the per-request provider key, sealed; nil when none or erased
+	RiverID     int64
+	IdemKey     string
+	IdemHash    string
+}
+
+// dialect is what differs between SQLite and PostgreSQL in our queries.
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+// store is the jobs table, on SQLite or PostgreSQL through database/sql.
+// Queries are written with ? placeholders and rebound for PostgreSQL.
+type store struct {
+	db *sql.DB
+	d  dialect
+}
+
+// ErrNotFound is a job that does not exist (or expired).
+var ErrNotFound = errors.New("jobs: not found")
+
+// errIdemConflict is an insert whose (owner, idempotency key) exists.
+var errIdemConflict = errors.New("jobs: idempotency key taken")
+
+// schema is our table; River's tables are River's (rivermigrate). Times are
+// Unix milliseconds, the sealed key base64: the same column types work on
+// both stores.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS frameforge_jobs (
+		id TEXT PRIMARY KEY,
+		owner TEXT NOT NULL,
+		status TEXT NOT NULL,
+		provider TEXT NOT NULL,
+		family TEXT NOT NULL,
+		model TEXT NOT NULL,
+		prompt TEXT NOT NULL,
+		variations INTEGER NOT NULL,
+		created_ms BIGINT NOT NULL,
+		started_ms BIGINT NOT NULL DEFAULT 0,
+		finished_ms BIGINT NOT NULL DEFAULT 0,
+		updated_ms BIGINT NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		inputs TEXT NOT NULL DEFAULT '[]',
+		results TEXT NOT NULL DEFAULT '[]',
+		error_code TEXT NOT NULL DEFAULT '',
+		error_detail TEXT NOT NULL DEFAULT '',
+		fallback BOOLEAN NOT NULL DEFAULT FALSE,
+		webhook_url TEXT NOT NULL DEFAULT '',
+		metadata TEXT NOT NULL DEFAULT '',
+		sealed_key TEXT NOT NULL DEFAULT '',
+		river_id BIGINT NOT NULL DEFAULT 0,
+		idem_key TEXT,
+		idem_hash TEXT NOT NULL DEFAULT ''
+	)`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS frameforge_jobs_idem ON frameforge_jobs (owner, idem_key)`,
+	`CREATE INDEX IF NOT EXISTS frameforge_jobs_status ON frameforge_jobs (status, created_ms)`,
+	`CREATE INDEX IF NOT EXISTS frameforge_jobs_owner ON frameforge_jobs (owner, created_ms)`,
+	`CREATE INDEX IF NOT EXISTS frameforge_jobs_finished ON frameforge_jobs (finished_ms)`,
+}
+
+func (s *store) migrate(ctx context.Context) error {
+	for _, q := range schema {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("jobs schema: %w", err)
+		}
+	}
+	return nil
+}
+
+// q rebinds ? placeholders to $n for PostgreSQL.
+func (s *store) q(query string) string {
+	if s.d == sqlite {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
+	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
+	river_id, idem_key, idem_hash`
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// insert adds a job in status accepting. A row with the same owner and
+// idempotency key makes it fail with errIdemConflict.
+func (s *store) insert(ctx context.Context, r *Record) error {
+	in, _ := json.Marshal(r.Inputs)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
+		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
+		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash)
+	if err != nil && isUniqueViolation(err) {
+		return errIdemConflict
+	}
+	return err
+}
+
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") ||
+		strings.Contains(msg, "duplicate key value")
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(row scanner) (*Record, error) {
+	var r Record
+	var status, inputs, results, metadata, sealed string
+	var idem sql.NullString
+	var created, started, finished, updated int64
+	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
+		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Status = Status(status)
+	r.CreatedAt, r.StartedAt, r.FinishedAt, r.UpdatedAt = fromMS(created), fromMS(started), fromMS(finished), fromMS(updated)
+	_ = json.Unmarshal([]byte(inputs), &r.Inputs)
+	_ = json.Unmarshal([]byte(results), &r.Results)
+	if metadata != "" {
+		r.Metadata = json.RawMessage(metadata)
+	}
+	if sealed != "" {
+		r.SealedKey, _ = base64.StdEncoding.DecodeString(sealed)
+	}
+	r.IdemKey = idem.String
+	return &r, nil
+}
+
+func (s *store) get(ctx context.Context, id string) (*Record, error) {
+	return scanRecord(s.db.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM frameforge_jobs WHERE id = ?`), id))
+}
+
+func (s *store) byIdemKey(ctx context.Context, owner, key string) (*Record, error) {
+	return scanRecord(s.db.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM frameforge_jobs WHERE owner = ? AND idem_key = ?`), owner, key))
+}
+
+// update sets the given columns where the job is in one of the statuses
+// from (none: any), and reports whether a row changed. Every change moves
+// updated_ms, which is what event streams watch.
+func (s *store) update(ctx context.Context, id string, from []Status, set map[string]any) (bool, error) {
+	var cols []string
+	var args []any
+	for k, v := range set {
+		cols = append(cols, k+" = ?")
+		args = append(args, v)
+	}
+	cols = append(cols, "updated_ms = ?")
+	args = append(args, time.Now().UnixMilli(), id)
+	query := `UPDATE frameforge_jobs SET ` + strings.Join(cols, ", ") + ` WHERE id = ?`
+	if len(from) > 0 {
+		query += ` AND status IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ") + `)`
+		for _, st := range from {
+			args = append(args, string(st))
+		}
+	}
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// queuePosition is the number of queued jobs created before this one, plus
+// one.
+func (s *store) queuePosition(ctx context.Context, created time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM frameforge_jobs WHERE status = ? AND created_ms < ?`),
+		string(StatusQueued), ms(created)).Scan(&n)
+	return n + 1, err
+}
+
+// list returns the owner's jobs, newest first, after the job with id after
+// (when set).
+func (s *store) list(ctx context.Context, owner, after string, limit int) ([]*Record, error) {
+	query := `SELECT ` + columns + ` FROM frameforge_jobs WHERE owner = ? AND status <> ?`
+	args := []any{owner, string(StatusAccepting)}
+	if after != "" {
+		query += ` AND (created_ms, id) < (SELECT created_ms, id FROM frameforge_jobs WHERE id = ?)`
+		args = append(args, after)
+	}
+	query += ` ORDER BY created_ms DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ids returns the ids of jobs matching a where clause (for cleanup and
+// recovery).
+func (s *store) ids(ctx context.Context, where string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id FROM frameforge_jobs WHERE `+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (s *store) delete(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM frameforge_jobs WHERE id = ?`), id)
+	return err
+}
+
+// counts returns the number of jobs per status, and the creation time of
+// the oldest queued job (zero when none), for the metrics.
+func (s *store) counts(ctx context.Context) (map[Status]int, time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*), MIN(created_ms) FROM frameforge_jobs GROUP BY status`)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer rows.Close()
+	out := map[Status]int{}
+	var oldest time.Time
+	for rows.Next() {
+		var st string
+		var n int
+		var minCreated int64
+		if err := rows.Scan(&st, &n, &minCreated); err != nil {
+			return nil, time.Time{}, err
+		}
+		out[Status(st)] = n
+		if Status(st) == StatusQueued {
+			oldest = fromMS(minCreated)
+		}
+	}
+	return out, oldest, rows.Err()
+}

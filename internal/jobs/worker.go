@@ -1,0 +1,306 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"frameforge"
+	"frameforge/internal/admission"
+	"frameforge/internal/pipeline"
+	"frameforge/internal/provider"
+)
+
+// editArgs is the River job: only our job's id; everything else is in our
+// table and blob storage (so a queued job holds no image in the queue).
+type editArgs struct {
+	JobID string `json:"job_id"`
+}
+
+func (editArgs) Kind() string { return "frameforge_edit" }
+
+// editWorker runs one job: the same pipeline as POST /api/edit, once per
+// variation, then stores the results.
+type editWorker struct {
+	river.WorkerDefaults[editArgs]
+	s    *Service
+	reg  *provider.Registry
+	pipe *pipeline.Pipeline
+	gate *admission.Gate
+	m    *Metrics
+}
+
+// Timeout lets our own deadlines (EDIT_TIMEOUT per variation) govern, not
+// River's default minute.
+func (w *editWorker) Timeout(*river.Job[editArgs]) time.Duration { return -1 }
+
+// errStopping is a job interrupted because this process is stopping.
+var errStopping = errors.New("jobs: process stopping")
+
+func (w *editWorker) Work(ctx context.Context, job *river.Job[editArgs]) error {
+	s := w.s
+	id := job.Args.JobID
+	rec, err := s.st.get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted (expired, or its submission failed): nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	if rec.Status.Terminal() {
+		return nil // cancelled while queued, or done by an earlier run
+	}
+	if rec.Attempts >= s.cfg.MaxAttempts {
+		// Every attempt was used up by runs that never finished (the
+		// process died mid-call each time): give up with a cause.
+		return w.finish(ctx, rec, &frameforge.Error{Code: frameforge.EInterrupted,
+			Message: fmt.Sprintf("The job was interrupted %d times (the server stopped while running it) and was given up.", rec.Attempts)})
+	}
+	now := s.now().UnixMilli()
+	set := map[string]any{"status": string(StatusRunning), "attempts": rec.Attempts + 1}
+	if rec.StartedAt.IsZero() {
+		set["started_ms"] = now
+		w.m.observeWait(now - rec.CreatedAt.UnixMilli())
+	}
+	if ok, err := s.st.update(ctx, id, []Status{StatusAccepting, StatusQueued, StatusRunning}, set); err != nil || !ok {
+		return err // cancelled meanwhile (ok false): nothing to do
+	}
+	s.cancel.notify(id)
+	rec.Attempts++
+
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.cancel.register(id, func() { stop(context.Canceled) })
+	defer s.cancel.unregister(id)
+	go w.watchStatus(runCtx, id, stop)
+
+	start := time.Now()
+	err = w.run(runCtx, rec)
+	w.m.observeRun(time.Since(start))
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil && context.Cause(runCtx) != context.Canceled:
+		// The process is stopping (River cancelled our context): put the
+		// job back, this attempt not counted, for the next start.
+		_, _ = s.st.update(context.WithoutCancel(ctx), id, []Status{StatusRunning},
+			map[string]any{"status": string(StatusQueued), "attempts": rec.Attempts - 1})
+		return river.JobSnooze(0)
+	case context.Cause(runCtx) == context.Canceled:
+		return nil // cancelled by a client: Cancel has written the status
+	}
+	if retryable(err) && rec.Attempts < s.cfg.MaxAttempts {
+		wait := w.backoff(rec.Attempts, frameforge.RetryAfter(err))
+		s.log.InfoContext(ctx, "job attempt failed; retrying", "job", id, "attempt", rec.Attempts,
+			"code", frameforge.ErrorCode(err), "retry_in", wait)
+		_, _ = s.st.update(context.WithoutCancel(ctx), id, []Status{StatusRunning}, map[string]any{"status": string(StatusQueued)})
+		s.cancel.notify(id)
+		return river.JobSnooze(wait)
+	}
+	return w.finish(ctx, rec, err)
+}
+
+// run performs every variation not stored yet, storing each result as it
+// comes, so a retry does not pay twice for the ones that succeeded.
+func (w *editWorker) run(ctx context.Context, rec *Record) error {
+	s := w.s
+	var key frameforge.Key
+	if len(rec.SealedKey) > 0 {
+		plain, err := s.sealer.Open(rec.SealedKey, []byte(rec.ID))
+		if err != nil {
+			return frameforge.Wrap(err, frameforge.EInternal, "The job's API key could not be read back.")
+		}
+		key = frameforge.NewKey(string(plain), true)
+	}
+	route, err := w.reg.Resolve(rec.Provider, provider.Credentials{rec.Family: key.Reveal()})
+	if err != nil {
+		return err
+	}
+	uploads := make([]pipeline.Upload, len(rec.Inputs))
+	for i := range rec.Inputs {
+		data, err := s.blobs.Get(ctx, inputKey(rec.ID, i))
+		if err != nil {
+			return frameforge.Wrap(err, frameforge.EInternal, "The job's photos could not be read back from storage.")
+		}
+		if uploads[i], err = pipeline.CheckImage(data, fmt.Sprintf("input #%d", i+1), 0); err != nil {
+			return err
+		}
+	}
+	results := rec.Results
+	fallback := false
+	for v := len(results); v < rec.Variations; v++ {
+		ticket, err := w.gate.Admit()
+		if err != nil {
+			return frameforge.Wrap(err, frameforge.EOverloaded, "No slot for the job's provider call.")
+		}
+		callCtx, cancel := context.WithTimeout(ctx, s.cfg.EditTimeout)
+		// Each variation gets its own copy: Prepare may compact its input
+		// in place.
+		in := make([]pipeline.Upload, len(uploads))
+		for i, u := range uploads {
+			u.Image.Data = append([]byte(nil), u.Image.Data...)
+			in[i] = u
+		}
+		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, RequestID: rec.ID})
+		cancel()
+		ticket.Release()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if err := s.blobs.Put(ctx, resultKey(rec.ID, v), res.Image.Data, res.Image.ContentType); err != nil {
+			return frameforge.Wrap(err, frameforge.EInternal, "The result could not be stored.")
+		}
+		results = append(results, Image{ContentType: res.Image.ContentType, Bytes: int64(len(res.Image.Data)),
+			Width: res.Image.Width, Height: res.Image.Height})
+		fallback = fallback || res.Fallback
+		if _, err := s.st.update(ctx, rec.ID, []Status{StatusRunning}, map[string]any{"results": mustJSON(results)}); err != nil {
+			return err
+		}
+	}
+	ok, err := s.st.update(ctx, rec.ID, []Status{StatusRunning}, map[string]any{
+		"status": string(StatusSucceeded), "finished_ms": s.now().UnixMilli(), "fallback": fallback, "sealed_key": "",
+	})
+	if err == nil && ok {
+		w.m.finished(StatusSucceeded)
+		s.cancel.notify(rec.ID)
+	}
+	return err
+}
+
+// finish ends a job as failed with err's public cause and erases its key.
+// It returns nil: our table is the job's truth, River need not retry.
+func (w *editWorker) finish(ctx context.Context, rec *Record, err error) error {
+	s := w.s
+	code, detail := frameforge.ErrorCode(err), frameforge.ErrorMessage(err)
+	ok, uerr := s.st.update(context.WithoutCancel(ctx), rec.ID, []Status{StatusAccepting, StatusQueued, StatusRunning}, map[string]any{
+		"status": string(StatusFailed), "finished_ms": s.now().UnixMilli(), "error_code": code, "error_detail": detail, "sealed_key": "",
+	})
+	if uerr != nil {
+		return uerr
+	}
+	if ok {
+		w.m.finished(StatusFailed)
+		s.log.InfoContext(ctx, "job failed", "job", rec.ID, "code", code, "attempts", rec.Attempts)
+		s.cancel.notify(rec.ID)
+	}
+	return nil
+}
+
+// watchStatus ends the run when the job is cancelled through another
+// replica (this one's Cancel stops it directly).
+func (w *editWorker) watchStatus(ctx context.Context, id string, stop context.CancelCauseFunc) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if r, err := w.s.st.get(ctx, id); err == nil && r.Status == StatusCancelled {
+				stop(context.Canceled)
+				return
+			}
+		}
+	}
+}
+
+// backoff is JOB_RETRY_BACKOFF doubled per attempt, capped at a minute, with
+// jitter; a longer wait asked for by the provider wins.
+func (w *editWorker) backoff(attempt int, hint time.Duration) time.Duration {
+	d := w.s.cfg.RetryBackoff << (attempt - 1)
+	if d > time.Minute || d <= 0 {
+		d = time.Minute
+	}
+	d = d/2 + rand.N(d/2+1)
+	return max(d, hint)
+}
+
+// retryable failures may pass by themselves: quotas, overloads, upstream
+// errors, timeouts. Refusals (a blocked prompt, a bad key, invalid input)
+// never do.
+func retryable(err error) bool {
+	switch frameforge.ErrorCode(err) {
+	case frameforge.EUpstreamRateLimit, frameforge.EUpstreamUnavail, frameforge.EUpstreamError,
+		frameforge.EUpstreamTimeout, frameforge.EOverloaded, frameforge.EInterrupted, frameforge.ENoImageReturned:
+		return true
+	}
+	return false
+}
+
+// cancels maps running jobs to their cancel functions on this replica, and
+// wakes event streams on changes.
+type cancels struct {
+	mu      sync.Mutex
+	running map[string]func()
+	waiters map[string]chan struct{}
+}
+
+func newCancels() *cancels {
+	return &cancels{running: map[string]func(){}, waiters: map[string]chan struct{}{}}
+}
+
+func (c *cancels) register(id string, f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running[id] = f
+}
+
+func (c *cancels) unregister(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.running, id)
+}
+
+func (c *cancels) fire(id string) {
+	c.mu.Lock()
+	f := c.running[id]
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	c.notify(id)
+}
+
+// changed returns a channel closed at the job's next change on this replica.
+func (c *cancels) changed(id string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.waiters[id]
+	if !ok {
+		ch = make(chan struct{})
+		c.waiters[id] = ch
+	}
+	return ch
+}
+
+func (c *cancels) notify(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.waiters[id]; ok {
+		close(ch)
+		delete(c.waiters, id)
+	}
+}
+
+// logger for River: its own lines at warn and above only.
+func riverLogger(log *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{log.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}

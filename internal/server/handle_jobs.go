@@ -1,0 +1,340 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"frameforge"
+	"frameforge/internal/jobs"
+	"frameforge/internal/pipeline"
+	"frameforge/internal/presets"
+	"frameforge/internal/provider"
+)
+
+// jobFields are the multipart fields POST /api/jobs takes beside /api/edit's
+// (docs/jobs.md). /api/edit reads and ignores them, as it does any field.
+var jobFields = []string{"variations", "webhook_url", "room_type", "style", "metadata"}
+
+const (
+	maxMetadataBytes = 4 << 10
+	maxPreferWait    = 60 * time.Second
+	ssePing          = 15 * time.Second
+)
+
+// jobsHandler serves the job endpoints.
+type jobsHandler struct {
+	log     *slog.Logger
+	cfg     Config
+	reg     *provider.Registry
+	pipe    *pipeline.Pipeline
+	jobs    *jobs.Service
+	presets presets.Catalog
+}
+
+// submit serves POST /api/jobs: the same checks as /api/edit, synchronously
+// (a bad photo makes no job), then the prepared photos are stored and the job
+// queued: 202 with the job object.
+func (h *jobsHandler) submit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, v, err := h.doSubmit(w, r)
+		if err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+		w.Header().Set("Location", v.Links.Self)
+		encode(w, status, v)
+	})
+}
+
+func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, jobs.View, error) {
+	ctx := r.Context()
+	idem, err := idempotencyKey(r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		return 0, jobs.View{}, err
+	}
+	wait := preferWait(r.Header.Get("Prefer"))
+	creds := h.reg.Credentials(r.Header.Get)
+	for _, k := range creds {
+		noteSecret(ctx, k)
+	}
+	ticket, err := h.pipe.Admit()
+	if err != nil {
+		return 0, jobs.View{}, err
+	}
+	defer ticket.Release()
+	withMinRate(w, r, h.cfg.Upload.MinRate, h.cfg.Upload.Grace, h.cfg.Upload.ReadTimeout)
+	form, err := parseEditForm(w, r, h.cfg.Limits)
+	if err != nil {
+		return 0, jobs.View{}, err
+	}
+	sub, err := h.submission(r, form, creds)
+	if err != nil {
+		return 0, jobs.View{}, err
+	}
+	sub.Owner = h.owner(r)
+	sub.IdemKey = idem
+	if sub.Images, err = h.pipe.Prepare(ctx, form.uploads); err != nil {
+		return 0, jobs.View{}, err
+	}
+	ticket.Release() // the photos are prepared: the place is free for the next upload
+	sub.Hash = fingerprint(sub, form)
+	rec, replayed, err := h.jobs.Submit(ctx, sub)
+	if err != nil {
+		return 0, jobs.View{}, err
+	}
+	status := http.StatusAccepted
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+		status = http.StatusOK
+	} else if wait > 0 {
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+		if done, err := h.jobs.Wait(ctx, rec.ID, wait); err == nil && done != nil {
+			rec = done
+		}
+	}
+	if rec.Status.Terminal() {
+		status = http.StatusOK
+	}
+	return status, h.jobs.View(ctx, rec), nil
+}
+
+// submission reads the job's own fields and resolves the provider.
+func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Credentials) (jobs.Submission, error) {
+	var sub jobs.Submission
+	name := f.provider
+	if name == "" {
+		name = r.URL.Query().Get("provider")
+	}
+	route, err := h.reg.Resolve(name, creds)
+	if err != nil {
+		return sub, err
+	}
+	sub.Provider, sub.Family, sub.Model = route.ID, route.Family, route.Model
+	if route.Key.FromClient() {
+		sub.Key = route.Key // the server's own key is not stored: the worker uses the server's key of its time
+	}
+	sub.Variations = 1
+	if v := f.fields["variations"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 4 {
+			return sub, frameforge.Errorf(frameforge.EInvalidRequest, "variations must be a whole number from 1 to 4, got %q.", truncateField(v))
+		}
+		sub.Variations = n
+	}
+	if sub.Prompt, err = h.presets.Compose(f.prompt, f.fields["room_type"], f.fields["style"]); err != nil {
+		return sub, frameforge.Wrap(err, frameforge.EInvalidPreset, err.Error())
+	}
+	if u := f.fields["webhook_url"]; u != "" {
+		if sub.WebhookURL, err = webhookURL(u); err != nil {
+			return sub, err
+		}
+	}
+	if m := f.fields["metadata"]; m != "" {
+		var obj map[string]any
+		if len(m) > maxMetadataBytes || json.Unmarshal([]byte(m), &obj) != nil || obj == nil {
+			return sub, frameforge.Errorf(frameforge.EInvalidRequest, "metadata must be a JSON object of at most %d bytes.", maxMetadataBytes)
+		}
+		sub.Metadata = json.RawMessage(m)
+	}
+	return sub, nil
+}
+
+// webhookURL checks the form of a webhook target: an absolute https URL
+// without credentials.
+func webhookURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(s) > 2048 {
+		return "", frameforge.Errorf(frameforge.EInvalidWebhookURL, "webhook_url must be an absolute https:// URL without credentials.")
+	}
+	return u.String(), nil
+}
+
+func truncateField(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// owner is who a job belongs to: without API tokens, the client's address
+// (its /64 for IPv6), which scopes idempotency keys.
+func (h *jobsHandler) owner(r *http.Request) string {
+	return "ip:" + clientKey(r, h.cfg.TrustedProxies, h.cfg.RateLimitIPv6Prefix)
+}
+
+// fingerprint identifies a request for idempotency: the same photos and
+// fields give the same value.
+func fingerprint(sub jobs.Submission, f editForm) string {
+	d := sha256.New()
+	field := func(s string) { fmt.Fprintf(d, "%d:%s;", len(s), s) }
+	field(sub.Provider)
+	field(f.prompt)
+	for _, k := range jobFields {
+		field(f.fields[k])
+	}
+	for _, img := range sub.Images {
+		sum := sha256.Sum256(img.Data)
+		field(hex.EncodeToString(sum[:]))
+	}
+	return hex.EncodeToString(d.Sum(nil))
+}
+
+// idempotencyKey checks the header: at most 255 printable ASCII characters.
+func idempotencyKey(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	ok := len(v) <= 255
+	for i := 0; ok && i < len(v); i++ {
+		ok = v[i] >= 0x20 && v[i] < 0x7f
+	}
+	if !ok {
+		return "", frameforge.Errorf(frameforge.EIdemKeyInvalid, "The Idempotency-Key header must be at most 255 printable ASCII characters.")
+	}
+	return v, nil
+}
+
+// preferWait reads "Prefer: wait=N" (RFC 7240), clamped to a minute.
+func preferWait(v string) time.Duration {
+	for _, p := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "wait") {
+			if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`)); err == nil && n > 0 {
+				return min(time.Duration(n)*time.Second, maxPreferWait)
+			}
+		}
+	}
+	return 0
+}
+
+// get serves GET /api/jobs/{id}.
+func (h *jobsHandler) get() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, err := h.jobs.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		encode(w, http.StatusOK, h.jobs.View(r.Context(), rec))
+	})
+}
+
+// cancel serves DELETE /api/jobs/{id}.
+func (h *jobsHandler) cancel() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, err := h.jobs.Cancel(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+		encode(w, http.StatusOK, h.jobs.View(r.Context(), rec))
+	})
+}
+
+// image serves GET /api/jobs/{id}/results/{n} and /inputs/{n}.
+func (h *jobsHandler) image(kind string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if err != nil {
+			n = -1
+		}
+		data, ct, err := h.jobs.Image(r.Context(), r.PathValue("id"), kind, n)
+		if err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+		hd := w.Header()
+		hd.Set("Content-Type", ct)
+		hd.Set("Content-Length", strconv.Itoa(len(data)))
+		// A stored picture never changes: private, because a job id is a
+		// capability to someone's room.
+		hd.Set("Cache-Control", "private, max-age=86400, immutable")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(data)
+	})
+}
+
+// events serves GET /api/jobs/{id}/events: server-sent events, one "job"
+// event with the job now and one per change, ending after the terminal one;
+// a ": ping" comment every 15 s keeps proxies from closing an idle stream.
+func (h *jobsHandler) events() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		rec, err := h.jobs.Get(ctx, r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Time{}) // a job may wait longer than WRITE_TIMEOUT
+		hd := w.Header()
+		hd.Set("Content-Type", "text/event-stream")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+		w.WriteHeader(http.StatusOK)
+		var mu sync.Mutex
+		write := func(s string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, err := fmt.Fprint(w, s); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+		if err := write(": job " + rec.ID + "\n\n"); err != nil {
+			return
+		}
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			t := time.NewTicker(ssePing)
+			defer t.Stop()
+			for {
+				select {
+				case <-pctx.Done():
+					return
+				case <-t.C:
+					if write(": ping\n\n") != nil {
+						stop()
+						return
+					}
+				}
+			}
+		}()
+		err = h.jobs.Watch(pctx, rec.ID, func(rec *jobs.Record) error {
+			b, _ := json.Marshal(h.jobs.View(pctx, rec))
+			return write("event: job\ndata: " + string(b) + "\n\n")
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			h.log.DebugContext(ctx, "event stream ended", "job", rec.ID, "err", err)
+		}
+	})
+}
+
+// list serves GET /api/jobs. Jobs belong to API tokens; until tokens exist
+// nobody may list, because job ids are capabilities to people's photos.
+func (h *jobsHandler) list() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, h.log, frameforge.Errorf(frameforge.ETokenRequired,
+			"Listing jobs needs an API token (Authorization: Bearer …); this server has none configured. Keep the ids of the jobs you submit."))
+	})
+}
+
+// handlePresets serves GET /api/presets: the room types and styles.
+func handlePresets(c presets.Catalog) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, c)
+	})
+}
