@@ -192,7 +192,7 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
 // folder the prefix names and those below it are removed, never a parent:
 // a parent such as "jobs" may be in use by a concurrent Put.
 func (s *Store) removeEmptyDirs(prefix string) {
-	top := filepath.Join(s.dir, filepath.FromSlash(path.Clean("/" + prefix)))
+	top := filepath.Join(s.dir, filepath.FromSlash(path.Clean("/"+prefix)))
 	if top == s.dir {
 		return
 	}

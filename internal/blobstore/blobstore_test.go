@@ -173,7 +173,6 @@ func TestS3URL(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 
 	endpoint := "http://" + unreachable(t)
 	s := open(t, "s3://staging-results?endpoint="+endpoint+"&region=eu-west-1&use_path_style=true", "ignored")
