@@ -46,10 +46,11 @@ pg_test__bindir() {
 }
 
 # pg_test__as runs a command as the cluster's owner: postgres when we are
-# root, ourselves otherwise.
+# root, ourselves otherwise. It runs from /, since postgres may not be allowed
+# into the current directory and initdb and pg_ctl refuse to start there.
 pg_test__as() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
