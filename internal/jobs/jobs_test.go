@@ -85,7 +85,9 @@ func newRig(t *testing.T, kind storeKind, cfg Config) *rig {
 		cfg.ResultTTL = time.Hour
 	}
 	cfg.Workers = max(cfg.Workers, 2)
-	cfg.MaxAttempts = max(cfg.MaxAttempts, 3)
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 3
+	}
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = 10 * time.Millisecond
 	}
