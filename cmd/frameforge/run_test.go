@@ -29,11 +29,9 @@ func TestRunServesAndStops(t *testing.T) {
 	ready := make(chan string, 1)
 	var out bytes.Buffer
 	done := make(chan error, 1)
+	dataDir := t.TempDir()
 	getenv := func(k string) string {
-		if k == "SERVER_PORT" {
-			return "0"
-		}
-		return ""
+		return map[string]string{"SERVER_PORT": "0", "DATA_DIR": dataDir}[k]
 	}
 	go func() {
 		done <- run(ctx, []string{"frameforge", "-env-file", filepath.Join(t.TempDir(), "none")}, getenv, &out, io.Discard, ready)

@@ -72,7 +72,8 @@ func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, job
 	if err != nil {
 		return 0, jobs.View{}, err
 	}
-	defer ticket.Release()
+	release := sync.OnceFunc(ticket.Release)
+	defer release()
 	withMinRate(w, r, h.cfg.Upload.MinRate, h.cfg.Upload.Grace, h.cfg.Upload.ReadTimeout)
 	form, err := parseEditForm(w, r, h.cfg.Limits)
 	if err != nil {
@@ -87,7 +88,7 @@ func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, job
 	if sub.Images, err = h.pipe.Prepare(ctx, form.uploads); err != nil {
 		return 0, jobs.View{}, err
 	}
-	ticket.Release() // the photos are prepared: the place is free for the next upload
+	release() // the photos are prepared: the place is free for the next upload
 	sub.Hash = fingerprint(sub, form)
 	rec, replayed, err := h.jobs.Submit(ctx, sub)
 	if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -18,12 +19,16 @@ import (
 	"time"
 
 	"frameforge/internal/admission"
+	"frameforge/internal/blobstore"
 	"frameforge/internal/imaging"
+	"frameforge/internal/jobs"
 	"frameforge/internal/logging"
 	"frameforge/internal/logging/logtest"
 	"frameforge/internal/metrics"
 	"frameforge/internal/pipeline"
+	"frameforge/internal/presets"
 	"frameforge/internal/provider"
+	"frameforge/internal/secret"
 )
 
 // logBuffer collects log output from concurrent goroutines.
@@ -37,6 +42,10 @@ type testConfig struct {
 	MaxConcurrentEdits int
 	EditQueueSize      int
 	EditQueueTimeout   time.Duration
+	// Jobs, when set, opens a job engine on SQLite in a temporary DATA_DIR
+	// (the job routes exist only then).
+	Jobs *jobs.Config
+	tb   testing.TB
 }
 
 // editConfig is the pipeline's config, named so testConfig can embed both.
@@ -72,7 +81,53 @@ func newHandler(log *slog.Logger, cfg testConfig, reg *provider.Registry, draini
 	m := metrics.New(metrics.Gauges{EditsRunning: gate.Running, EditsWaiting: gate.Waiting})
 	pc := cfg.editConfig
 	pc.SlotTimeout = cfg.EditQueueTimeout // as config.Load does
-	return NewServer(log, cfg.Config, Deps{Registry: reg, Pipeline: pipeline.New(pc, gate, m, log), Metrics: m, Draining: draining})
+	pipe := pipeline.New(pc, gate, m, log)
+	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default()}
+	if cfg.Jobs != nil {
+		d.Jobs = openTestJobs(cfg.tb, *cfg.Jobs, reg, pipe, m, log).Service
+	}
+	return NewServer(log, cfg.Config, d)
+}
+
+// openTestJobs starts a job engine on SQLite in a temporary DATA_DIR,
+// stopped when the test ends.
+func openTestJobs(tb testing.TB, c jobs.Config, reg *provider.Registry, pipe *pipeline.Pipeline, m *metrics.Metrics, log *slog.Logger) *jobs.Engine {
+	tb.Helper()
+	dir := tb.TempDir()
+	blobs, err := blobstore.Open(context.Background(), "", dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := secret.Load("", dir, "secret_key")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := jobs.Open(context.Background(), "", dir, c, jobs.Deps{Registry: reg, Pipeline: pipe, Blobs: blobs,
+		Sealer: sealer, Log: log, Register: m.Register})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e
+}
+
+// withJobs turns the job routes on, with quick retries.
+func withJobs(tb testing.TB, cfg testConfig) testConfig {
+	cfg.tb = tb
+	cfg.Jobs = &jobs.Config{ResultTTL: time.Hour, Workers: 2, MaxAttempts: 2, RetryBackoff: 10 * time.Millisecond,
+		RescueAfter: time.Minute, EditTimeout: 10 * time.Second, IdemWindow: time.Hour}
+	return cfg
 }
 
 // registry is the built-in table with the given implementations and keys

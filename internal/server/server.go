@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -167,5 +168,14 @@ func withCompression(h http.Handler) http.Handler {
 	if err != nil {
 		panic(err) // static options; cannot fail
 	}
-	return wrap(h)
+	gz := wrap(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An event stream must reach the client event by event: the gzip
+		// writer holds small writes until it has enough to decide.
+		if strings.HasSuffix(r.URL.Path, "/events") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		gz.ServeHTTP(w, r)
+	})
 }
