@@ -327,3 +327,19 @@ func TestUnknownJob(t *testing.T) {
 		}
 	}
 }
+
+// A second request with the key of a first one still being accepted (its
+// row exists, its inputs not yet stored) is told to come back.
+func TestIdempotencyInProgress(t *testing.T) {
+	r := newRig(t, onSQLite, Config{})
+	now := time.Now()
+	if err := r.e.st.insert(context.Background(), &Record{ID: "job_first", Owner: "ip:127.0.0.1", Status: StatusAccepting,
+		Provider: "google", Family: "google", Variations: 1, CreatedAt: now, UpdatedAt: now, IdemKey: "k", IdemHash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := r.e.Submit(context.Background(), Submission{Owner: "ip:127.0.0.1", Provider: "google", Family: "google",
+		Variations: 1, Images: []frameforge.Image{r.photo}, Hash: "h1", IdemKey: "k"})
+	if frameforge.ErrorCode(err) != frameforge.EIdemInProgress {
+		t.Errorf("Submit = %v; want idempotency_in_progress", err)
+	}
+}

@@ -30,7 +30,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // go test ./internal/server -run ErrorBodiesGolden -update).
 // request_timeout needs a real connection's read deadline (TestSlowUploadIs408),
 // headers_too_large and expectation_failed come from net/http itself
-// (TestNetHTTPErrorsAreJSON).
+// (TestNetHTTPErrorsAreJSON), idempotency_in_progress from a race
+// (internal/jobs).
 func TestErrorBodiesGolden(t *testing.T) {
 	img := jpegBytes(t, 32, 24, 1)
 	withImage := func(extra ...part) *http.Request {
@@ -130,6 +131,57 @@ func TestErrorBodiesGolden(t *testing.T) {
 			cancel() // as net/http does when the client closes (or half-closes) its connection
 			return st.h, withImage().WithContext(ctx)
 		}},
+		{frameforge.EJobNotFound, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			return st.h, httptest.NewRequest("GET", "/api/jobs/job_nope", nil)
+		}},
+		{frameforge.EJobNotFinished, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 10 * time.Second})
+			id := submitJob(t, st.h, editRequest(t, "/api/jobs", filePart("image", "room.jpg", img)))
+			return st.h, httptest.NewRequest("GET", "/api/jobs/"+id+"/results/0", nil)
+		}},
+		{frameforge.EResultNotFound, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+			id := submitJob(t, st.h, editRequest(t, "/api/jobs", filePart("image", "room.jpg", img)))
+			waitJob(t, st.h, id)
+			return st.h, httptest.NewRequest("GET", "/api/jobs/"+id+"/results/7", nil)
+		}},
+		{frameforge.EJobFinished, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+			id := submitJob(t, st.h, editRequest(t, "/api/jobs", filePart("image", "room.jpg", img)))
+			waitJob(t, st.h, id)
+			return st.h, httptest.NewRequest("DELETE", "/api/jobs/"+id, nil)
+		}},
+		{frameforge.EIdemKeyInvalid, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			r := editRequest(t, "/api/jobs", filePart("image", "room.jpg", img))
+			r.Header.Set("Idempotency-Key", "bad\x01key")
+			return st.h, r
+		}},
+		{frameforge.EIdemKeyReused, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			r := editRequest(t, "/api/jobs", filePart("image", "room.jpg", img))
+			r.Header.Set("Idempotency-Key", "k1")
+			submitJob(t, st.h, r)
+			r = editRequest(t, "/api/jobs", filePart("image", "room.jpg", img), fieldPart("prompt", "another"))
+			r.Header.Set("Idempotency-Key", "k1")
+			return st.h, r
+		}},
+		{frameforge.EInvalidPreset, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			return st.h, editRequest(t, "/api/jobs", filePart("image", "room.jpg", img), fieldPart("room_type", "attic"))
+		}},
+		{frameforge.EInvalidWebhookURL, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			return st.h, editRequest(t, "/api/jobs", filePart("image", "room.jpg", img), fieldPart("webhook_url", "http://example.com/hook"))
+		}},
+		{frameforge.ETokenRequired, func(t *testing.T) (http.Handler, *http.Request) {
+			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+			return st.h, httptest.NewRequest("GET", "/api/jobs", nil)
+		}},
 		{frameforge.ENotFound, plain(func() *http.Request { return httptest.NewRequest("GET", "/api/nope", nil) })},
 		{frameforge.EMethodNotAllowed, plain(func() *http.Request { return httptest.NewRequest("DELETE", "/api/edit", nil) })},
 		{frameforge.ENotImplemented, func(t *testing.T) (http.Handler, *http.Request) {
@@ -173,7 +225,9 @@ func TestErrorBodiesGolden(t *testing.T) {
 		})
 	}
 	for _, code := range frameforge.Codes() {
-		elsewhere := code == frameforge.ERequestTimeout || code == frameforge.EHeadersTooLarge || code == frameforge.EExpectationFailed
+		// idempotency_in_progress needs two requests racing: internal/jobs TestIdempotencyInProgress.
+		elsewhere := code == frameforge.ERequestTimeout || code == frameforge.EHeadersTooLarge || code == frameforge.EExpectationFailed ||
+			code == frameforge.EIdemInProgress
 		if _, ok := got[code]; !ok && !elsewhere {
 			t.Errorf("no golden case for %s", code)
 		}

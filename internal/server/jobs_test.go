@@ -196,6 +196,9 @@ func TestJobEventsAndCancel(t *testing.T) {
 		}
 	}
 	next(jobs.StatusRunning)
+	if !st.gemini.WaitFor(10*time.Second, func(rs []geminitest.Request) bool { return len(rs) == 1 }) {
+		t.Fatal("the job never reached the provider")
+	}
 	// A client that goes away never cancels a job; DELETE does.
 	ctx, cancel := context.WithCancel(context.Background())
 	r := httptest.NewRequest("GET", "/api/jobs/"+id, nil).WithContext(ctx)
@@ -219,4 +222,14 @@ func TestJobEventsAndCancel(t *testing.T) {
 	if w := serve(st.h, httptest.NewRequest("GET", "/api/jobs/"+id+"/results/0", nil)); w.Code != 404 || !strings.Contains(w.Body.String(), "result_not_found") {
 		t.Errorf("result of a cancelled job = %d %s; want 404 result_not_found", w.Code, w.Body.String())
 	}
+}
+
+// submitJob posts r and returns the new job's id.
+func submitJob(t *testing.T, h http.Handler, r *http.Request) string {
+	t.Helper()
+	w := serve(h, r)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("submit = %d %s", w.Code, w.Body.String())
+	}
+	return decodeJob(t, w).ID
 }

@@ -135,3 +135,37 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestJobResponsesMatchOpenAPI validates the job endpoints' real answers,
+// errors included, against the document.
+func TestJobResponsesMatchOpenAPI(t *testing.T) {
+	v := newValidator(t)
+	st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+	st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+	img := jpegBytes(t, 32, 24, 1)
+	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
+		t.Helper()
+		w := serve(st.h, r)
+		if w.Code != want {
+			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
+		}
+		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
+			for _, e := range errs {
+				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
+			}
+		}
+		return w
+	}
+	w := check("submit", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("metadata", `{"a":1}`)), 202)
+	id := decodeJob(t, w).ID
+	waitJob(t, st.h, id)
+	check("get", httptest.NewRequest("GET", "/api/jobs/"+id, nil), 200)
+	check("result", httptest.NewRequest("GET", "/api/jobs/"+id+"/results/0", nil), 200)
+	check("input", httptest.NewRequest("GET", "/api/jobs/"+id+"/inputs/0", nil), 200)
+	check("missing result", httptest.NewRequest("GET", "/api/jobs/"+id+"/results/3", nil), 404)
+	check("cancel finished", httptest.NewRequest("DELETE", "/api/jobs/"+id, nil), 409)
+	check("unknown", httptest.NewRequest("GET", "/api/jobs/job_nope", nil), 404)
+	check("list", httptest.NewRequest("GET", "/api/jobs", nil), 401)
+	check("presets", httptest.NewRequest("GET", "/api/presets", nil), 200)
+	check("bad preset", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("style", "x")), 400)
+}

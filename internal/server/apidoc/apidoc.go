@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"frameforge"
 	"frameforge/internal/provider"
 )
 
@@ -61,7 +62,8 @@ func (d *Doc) DocsHandler() http.Handler {
 }
 
 // withProviders puts the providers' key headers into POST /api/edit's
-// parameters and their names into the ProviderName schema. The embedded
+// parameters, their names into the ProviderName schema, and every error code
+// into the Error schema. The embedded
 // document lists neither, so a provider added to the table appears here with
 // no edit to the document.
 func withProviders(doc []byte, providers []provider.Info) []byte {
@@ -95,6 +97,8 @@ func withProviders(doc []byte, providers []provider.Info) []byte {
 		}
 	}
 	op["parameters"] = params
+	// Every error code the server has, from the one list (frameforge.Codes).
+	dig(d, "components", "schemas", "Error", "properties", "code")["enum"] = frameforge.Codes()
 	pn := dig(d, "components", "schemas", "ProviderName")
 	pn["description"] = strings.Join(names, ", ") + "; case-insensitive."
 	pn["examples"] = examples
@@ -191,12 +195,12 @@ func render(document []byte) []byte {
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		for _, m := range []string{"get", "post"} {
+		for _, m := range []string{"get", "post", "delete"} {
 			op, ok := s.Paths[p][m]
 			if !ok {
 				continue
 			}
-			v := opView{Method: map[string]string{"get": "GET", "post": "POST"}[m], Path: p, Op: op}
+			v := opView{Method: strings.ToUpper(m), Path: p, Op: op}
 			for c := range op.Responses {
 				v.Codes = append(v.Codes, c)
 			}
