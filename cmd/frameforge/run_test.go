@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"context"
 	"fmt"
 	"io"
@@ -338,4 +339,68 @@ func TestBinaryDrainTimeoutAnswers(t *testing.T) {
 		t.Error("the upstream call was not cancelled")
 	}
 	waitExit(t, cmd, logs, 20*time.Second)
+}
+
+// TestBinaryJobsSurviveSIGKILL submits jobs to the real binary, kills it
+// with SIGKILL while one job runs and the others wait, starts it again on
+// the same DATA_DIR, and checks every accepted job ends succeeded.
+func TestBinaryJobsSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	fake := geminitest.NewServer(t)
+	fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 2 * time.Second})
+	dataDir := t.TempDir()
+	env := []string{"DATA_DIR=" + dataDir, "JOB_WORKERS=1", "GOOGLE_API_KEY=" + fake.Key, "GEMINI_BASE_URL=" + fake.URL}
+	cmd, addr, logs := startBinary(t, env...)
+
+	var ids []string
+	for range 3 {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("image", "room.png")
+		fw.Write(tinyPNG)
+		mw.Close()
+		resp, err := http.Post("http://"+addr+"/api/jobs", mw.FormDataContentType(), &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var job struct{ ID, Status string }
+		_ = json.NewDecoder(resp.Body).Decode(&job)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted || job.ID == "" {
+			t.Fatalf("submit = %d %+v", resp.StatusCode, job)
+		}
+		ids = append(ids, job.ID)
+	}
+	if !fake.WaitFor(20*time.Second, func(rs []geminitest.Request) bool { return len(rs) >= 1 }) {
+		t.Fatalf("no job reached the provider:\n%s", logs)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	_, addr, logs = startBinary(t, env...)
+	for _, id := range ids {
+		var job struct {
+			Status   string
+			Attempts int
+			Results  []struct{ URL string }
+		}
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			resp, err := http.Get("http://" + addr + "/api/jobs/" + id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&job)
+			resp.Body.Close()
+			if job.Status == "succeeded" || job.Status == "failed" || job.Status == "cancelled" {
+				break
+			}
+		}
+		if job.Status != "succeeded" || len(job.Results) != 1 {
+			t.Errorf("job %s after the restart = %s with %d results; want succeeded\n%s", id, job.Status, len(job.Results), logs)
+		}
+	}
 }
