@@ -42,10 +42,11 @@ type testConfig struct {
 	MaxConcurrentEdits int
 	EditQueueSize      int
 	EditQueueTimeout   time.Duration
-	// Jobs, when set, opens a job engine on SQLite in a temporary DATA_DIR
-	// (the job routes exist only then).
-	Jobs *jobs.Config
-	tb   testing.TB
+	// Jobs, when set, opens a job engine in a temporary DATA_DIR (the job
+	// routes exist only then): on SQLite, or on JobsDatabaseURL when set.
+	Jobs            *jobs.Config
+	JobsDatabaseURL string
+	tb              testing.TB
 }
 
 // editConfig is the pipeline's config, named so testConfig can embed both.
@@ -84,14 +85,14 @@ func newHandler(log *slog.Logger, cfg testConfig, reg *provider.Registry, draini
 	pipe := pipeline.New(pc, gate, m, log)
 	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default()}
 	if cfg.Jobs != nil {
-		d.Jobs = openTestJobs(cfg.tb, *cfg.Jobs, reg, pipe, m, log).Service
+		d.Jobs = openTestJobs(cfg.tb, cfg.JobsDatabaseURL, *cfg.Jobs, reg, pipe, m, log).Service
 	}
 	return NewServer(log, cfg.Config, d)
 }
 
 // openTestJobs starts a job engine on SQLite in a temporary DATA_DIR,
 // stopped when the test ends.
-func openTestJobs(tb testing.TB, c jobs.Config, reg *provider.Registry, pipe *pipeline.Pipeline, m *metrics.Metrics, log *slog.Logger) *jobs.Engine {
+func openTestJobs(tb testing.TB, dbURL string, c jobs.Config, reg *provider.Registry, pipe *pipeline.Pipeline, m *metrics.Metrics, log *slog.Logger) *jobs.Engine {
 	tb.Helper()
 	dir := tb.TempDir()
 	blobs, err := blobstore.Open(context.Background(), "", dir)
@@ -106,7 +107,7 @@ func openTestJobs(tb testing.TB, c jobs.Config, reg *provider.Registry, pipe *pi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e, err := jobs.Open(context.Background(), "", dir, c, jobs.Deps{Registry: reg, Pipeline: pipe, Blobs: blobs,
+	e, err := jobs.Open(context.Background(), dbURL, dir, c, jobs.Deps{Registry: reg, Pipeline: pipe, Blobs: blobs,
 		Sealer: sealer, Log: log, Register: m.Register})
 	if err != nil {
 		tb.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"frameforge/internal/provider/gemini/geminitest"
 )
 
-func decodeJob(t *testing.T, w *httptest.ResponseRecorder) jobs.View {
+func decodeJob(t testing.TB, w *httptest.ResponseRecorder) jobs.View {
 	t.Helper()
 	var v jobs.View
 	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
@@ -83,6 +83,14 @@ func TestJobLifecycleOverHTTP(t *testing.T) {
 	}
 	if w := serve(st.h, httptest.NewRequest("DELETE", "/api/jobs/"+v.ID, nil)); w.Code != 409 || !strings.Contains(w.Body.String(), "job_finished") {
 		t.Errorf("cancel after the end = %d %s; want 409 job_finished", w.Code, w.Body.String())
+	}
+	m := serve(st.h, httptest.NewRequest("GET", "/metrics", nil)).Body.String()
+	for _, series := range []string{`frameforge_jobs_finished_total{outcome="succeeded"} 1`, "frameforge_jobs_queued 0",
+		"frameforge_jobs_running 0", "frameforge_job_queue_wait_seconds_count 1", "frameforge_job_run_seconds_count 1",
+		"frameforge_jobs_oldest_queued_age_seconds 0"} {
+		if !strings.Contains(m, series) {
+			t.Errorf("/metrics lacks %q", series)
+		}
 	}
 }
 
@@ -225,7 +233,7 @@ func TestJobEventsAndCancel(t *testing.T) {
 }
 
 // submitJob posts r and returns the new job's id.
-func submitJob(t *testing.T, h http.Handler, r *http.Request) string {
+func submitJob(t testing.TB, h http.Handler, r *http.Request) string {
 	t.Helper()
 	w := serve(h, r)
 	if w.Code != http.StatusAccepted {
