@@ -343,3 +343,35 @@ func TestIdempotencyInProgress(t *testing.T) {
 		t.Errorf("Submit = %v; want idempotency_in_progress", err)
 	}
 }
+
+// Several replicas starting at the same moment against an empty PostgreSQL
+// database all come up: the migrations take turns under one advisory lock.
+func TestConcurrentMigrations(t *testing.T) {
+	url := pgtest.FreshSchema(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	blobs, err := blobstore.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := secret.NewSealer(bytes.Repeat([]byte{7}, 32))
+	cfg := Config{ResultTTL: time.Hour, Workers: 1, MaxAttempts: 3, RetryBackoff: time.Second, RescueAfter: time.Minute,
+		EditTimeout: time.Minute, IdemWindow: time.Hour}
+	errs := make(chan error, 4)
+	engines := make(chan *Engine, 4)
+	for range 4 {
+		go func() {
+			e, err := Open(context.Background(), url, dir, cfg, Deps{Blobs: blobs, Sealer: sealer, Log: log})
+			errs <- err
+			engines <- e
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("replica start: %v", err)
+		}
+		if e := <-engines; e != nil {
+			e.close()
+		}
+	}
+}
