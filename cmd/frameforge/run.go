@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, p := range cfg.Providers {
 		if p.ServerKey == "" {
 			log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",
-				"provider", p.ID, "key_env", p.KeyEnv)
+				"provider", p.ID, "set_one_of", strings.Join(p.KeyEnv, " or "))
 		}
 	}
 	if err := engine.Start(base); err != nil {
