@@ -225,7 +225,7 @@ func (s *Service) Image(ctx context.Context, id, kind string, n int) ([]byte, st
 	list, key := r.Inputs, inputKey(id, n)
 	if kind == "results" {
 		if !r.Status.Terminal() {
-			return nil, "", frameforge.Errorf(frameforge.EJobNotFinished, "The job is %s: its results are not ready yet.", r.Status)
+			return nil, "", frameforge.Errorf(frameforge.EJobNotFinished, "The job has not finished yet: its results are not ready; follow its events or try again later.")
 		}
 		list, key = r.Results, resultKey(id, n)
 	}
