@@ -380,7 +380,7 @@ func (s *Service) View(ctx context.Context, r *Record) View {
 		CreatedAt: r.CreatedAt, StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt), Attempts: r.Attempts,
 		Inputs: []ImageView{}, Results: []ImageView{}, Fallback: r.Fallback, WebhookURL: r.WebhookURL, Metadata: r.Metadata,
 		Links: Links{Self: self, Events: self + "/events", Cancel: self}}
-	if r.WebhookURL != "" {
+	if r.WebhookStatus != "" { // set when the job has a webhook_url
 		v.Webhook = &WebhookView{Status: r.WebhookStatus, Attempts: r.WebhookAttempts}
 	}
 	if st == StatusQueued {

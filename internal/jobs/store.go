@@ -162,6 +162,12 @@ func (s *store) migrate(ctx context.Context) error {
 			return fmt.Errorf("jobs schema: add %s: %w", c[0], err)
 		}
 	}
+	// Jobs queued before webhooks were delivered get theirs when they end;
+	// those already ended before then never will, and show no webhook.
+	if _, err := s.db.ExecContext(ctx, `UPDATE frameforge_jobs SET webhook_status = 'pending'
+		WHERE webhook_status = '' AND webhook_url <> '' AND status IN ('accepting', 'queued', 'running')`); err != nil {
+		return fmt.Errorf("jobs schema: %w", err)
+	}
 	return nil
 }
 
