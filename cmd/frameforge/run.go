@@ -33,6 +33,7 @@ import (
 	"frameforge/internal/provider"
 	"frameforge/internal/secret"
 	"frameforge/internal/server"
+	"frameforge/internal/webhook"
 )
 
 // gcPercent is the garbage collector's target when GOGC is not set.
@@ -66,6 +67,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		// One line, naming every bad variable.
 		return fmt.Errorf("invalid configuration: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	switch cmd := fset.Arg(0); cmd {
+	case "":
+	case "webhook-secret":
+		return printWebhookSecret(cfg.Jobs, stdout)
+	default:
+		return fmt.Errorf("unknown command %q (the only one is webhook-secret)", cmd)
 	}
 	log := logging.New(stdout, cfg.Log.Format, cfg.Log.Level)
 
@@ -229,6 +237,9 @@ func openJobs(ctx context.Context, c config.Jobs, reg *provider.Registry, pipe *
 	if err != nil {
 		return nil, err
 	}
+	if c.Queue.Webhook.Secret, err = webhook.LoadSecret(string(c.WebhookSecret), c.DataDir); err != nil {
+		return nil, err
+	}
 	engine, err := jobs.Open(ctx, string(c.DatabaseURL), c.DataDir, c.Queue, jobs.Deps{
 		Registry: reg, Pipeline: pipe, Blobs: blobs, Sealer: sealer, Log: log, Register: m.Register,
 	})
@@ -237,4 +248,16 @@ func openJobs(ctx context.Context, c config.Jobs, reg *provider.Registry, pipe *
 	}
 	log.Info("job store open", "store", engine.Kind(), "blobs", blobs.String(), "data_dir", c.DataDir)
 	return engine, nil
+}
+
+// printWebhookSecret prints the secret receivers verify deliveries with:
+// WEBHOOK_SECRET, or the one generated into DATA_DIR (created now if this
+// runs before the first start, so both agree).
+func printWebhookSecret(c config.Jobs, stdout io.Writer) error {
+	key, err := webhook.LoadSecret(string(c.WebhookSecret), c.DataDir)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, webhook.FormatSecret(key))
+	return err
 }

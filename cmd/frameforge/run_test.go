@@ -404,3 +404,30 @@ func TestBinaryJobsSurviveSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+// frameforge webhook-secret prints the secret deliveries are signed with:
+// the one generated into DATA_DIR (the same at every call, as the server
+// will use it), or WEBHOOK_SECRET.
+func TestWebhookSecretCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"DATA_DIR": dir}
+	print := func() string {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"frameforge", "-env-file", "/nonexistent", "webhook-secret"},
+			func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	first := print()
+	if !strings.HasPrefix(first, "whsec_") || print() != first {
+		t.Errorf("webhook-secret printed %q, then something else; want the same whsec_… twice", first)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "webhook_secret")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("DATA_DIR/webhook_secret: %v, %v; want mode 0600", fi, err)
+	}
+	env["WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	if got := print(); got != env["WEBHOOK_SECRET"] {
+		t.Errorf("with WEBHOOK_SECRET set, printed %q; want it", got)
+	}
+}

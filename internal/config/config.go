@@ -21,6 +21,7 @@ import (
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
 	"frameforge/internal/server"
+	"frameforge/internal/webhook"
 )
 
 // Secret is a credential from the environment. It never prints.
@@ -77,7 +78,10 @@ type Jobs struct {
 	DatabaseURL Secret // empty: SQLite in DataDir; postgres://… (may hold a password)
 	StorageURL  Secret // empty: files under DataDir/objects; s3://… (may hold credentials)
 	SecretKey   Secret // empty: generated once into DataDir
-	Queue       jobs.Config
+	// WebhookSecret signs webhook deliveries (whsec_…); empty: generated
+	// once into DataDir.
+	WebhookSecret Secret
+	Queue         jobs.Config
 }
 
 // Admission bounds the edits in progress (see internal/admission).
@@ -187,6 +191,16 @@ func Load(getenv func(string) string) (Config, error) {
 	q.EditTimeout = s.EditTimeout
 	q.RescueAfter = l.Duration("JOB_RESCUE_AFTER", s.EditTimeout+time.Minute)
 	q.IdemWindow = min(24*time.Hour, q.ResultTTL)
+	j.WebhookSecret = Secret(l.Str("WEBHOOK_SECRET", ""))
+	if j.WebhookSecret != "" {
+		// Checked here so a bad one is reported with the rest; the key
+		// itself is read when the job store opens (webhook.LoadSecret).
+		_, err := webhook.LoadSecret(string(j.WebhookSecret), "")
+		l.Add(err)
+	}
+	q.Webhook.Schedule = l.Durations("WEBHOOK_RETRY_SCHEDULE", webhook.DefaultSchedule)
+	q.Webhook.Timeout = l.Duration("WEBHOOK_TIMEOUT", webhook.DefaultTimeout)
+	q.Webhook.AllowPrivate = l.Bool("WEBHOOK_ALLOW_PRIVATE", false)
 
 	c.HTTP.ReadHeaderTimeout = l.Duration("READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTP.ReadTimeout = l.Duration("READ_TIMEOUT", 2*time.Minute)
@@ -240,9 +254,21 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("job_max_attempts", c.Jobs.Queue.MaxAttempts),
 		slog.Duration("job_retry_backoff", c.Jobs.Queue.RetryBackoff),
 		slog.Duration("job_rescue_after", c.Jobs.Queue.RescueAfter),
+		slog.Any("webhook_secret", c.Jobs.WebhookSecret),
+		slog.Any("webhook_retry_schedule", durations(c.Jobs.Queue.Webhook.Schedule)),
+		slog.Duration("webhook_timeout", c.Jobs.Queue.Webhook.Timeout),
+		slog.Bool("webhook_allow_private", c.Jobs.Queue.Webhook.AllowPrivate),
 	}
 	for _, p := range c.Providers {
 		attrs = append(attrs, slog.Group(p.ID, slog.Any("key", p.ServerKey), slog.Any("settings", p.Setup.Settings)))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+func durations(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
 }

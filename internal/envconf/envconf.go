@@ -253,3 +253,36 @@ func (l *Reader) Prefixes(name string) []netip.Prefix {
 	}
 	return out
 }
+
+// Bool reads true or false (and the other spellings strconv.ParseBool
+// knows).
+func (l *Reader) Bool(name string, def bool) bool {
+	v := l.Str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.Fail(name, "must be true or false, got %q", v)
+		return def
+	}
+	return b
+}
+
+// Durations reads a comma-separated list of positive Go durations.
+func (l *Reader) Durations(name string, def []time.Duration) []time.Duration {
+	v := l.Str(name, "")
+	if v == "" {
+		return def
+	}
+	var out []time.Duration
+	for f := range strings.SplitSeq(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			l.Fail(name, "must be comma-separated positive Go durations such as 5s,5m,30m, got %q", v)
+			return def
+		}
+		out = append(out, d)
+	}
+	return out
+}

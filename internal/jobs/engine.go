@@ -28,6 +28,7 @@ import (
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
 	"frameforge/internal/secret"
+	"frameforge/internal/webhook"
 )
 
 // Deps are what the job engine uses and does not own.
@@ -56,6 +57,19 @@ type Engine struct {
 // ready to Start.
 func Open(ctx context.Context, databaseURL, dataDir string, cfg Config, d Deps) (*Engine, error) {
 	s := &Service{cfg: cfg, blobs: d.Blobs, sealer: d.Sealer, log: d.Log, cancel: newCancels(), now: time.Now}
+	hcfg := cfg.Webhook
+	if len(hcfg.Secret) == 0 {
+		key, err := webhook.LoadSecret("", dataDir)
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret: %w", err)
+		}
+		hcfg.Secret = key
+	}
+	hooks, err := webhook.New(hcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.hooks = hooks
 	m := newMetrics(s)
 	s.m = m
 	if d.Register != nil {
@@ -68,6 +82,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, cfg Config, d Deps) 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	river.AddWorker(workers, &cleanupWorker{s: s})
+	river.AddWorker(workers, &webhookWorker{s: s})
 	rcfg := &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: max(cfg.Workers, 1)}},
 		Workers:              workers,
@@ -249,6 +264,13 @@ func (q riverQueue[TTx]) insert(ctx context.Context, jobID string) (int64, error
 	return res.Job.ID, nil
 }
 
+func (q riverQueue[TTx]) insertWebhook(ctx context.Context, jobID, typ string) error {
+	// Snoozes do not count as attempts; the margin covers runs a dying
+	// process never finished and errors of our own store.
+	_, err := q.c.Insert(ctx, webhookArgs{JobID: jobID, Type: typ}, &river.InsertOpts{MaxAttempts: 10})
+	return err
+}
+
 func (q riverQueue[TTx]) cancel(ctx context.Context, riverID int64) error {
 	_, err := q.c.JobCancel(ctx, riverID)
 	if errors.Is(err, river.ErrNotFound) {
@@ -310,6 +332,9 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) err
 			return err
 		}
 		s.cancel.notify(id)
+		if rec, err := s.st.get(ctx, id); err == nil {
+			s.queueWebhook(ctx, rec, StatusFailed)
+		}
 	}
 	if n := len(expired) + len(stale) + len(orphans); n > 0 {
 		s.log.InfoContext(ctx, "job cleanup", "expired", len(expired), "abandoned_submissions", len(stale), "given_up", len(orphans))
@@ -323,6 +348,7 @@ type Metrics struct {
 	wait     prometheus.Histogram
 	run      prometheus.Histogram
 	finishes *prometheus.CounterVec
+	webhookMetrics
 
 	mu     sync.Mutex
 	at     time.Time
@@ -344,6 +370,7 @@ func newMetrics(s *Service) *Metrics {
 		finishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "frameforge_jobs_finished_total", Help: "Jobs ended on this replica, by outcome.",
 		}, []string{"outcome"}),
+		webhookMetrics: newWebhookMetrics(),
 	}
 }
 
@@ -355,7 +382,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	return []prometheus.Collector{m.wait, m.run, m.finishes,
+	return []prometheus.Collector{m.wait, m.run, m.finishes, m.webhooks, m.webhookAttempts, m.webhookLatency,
 		gauge("frameforge_jobs_queued", "Jobs waiting to run (all replicas).", func() float64 { return float64(m.snapshot()[StatusQueued]) }),
 		gauge("frameforge_jobs_running", "Jobs running (all replicas).", func() float64 { return float64(m.snapshot()[StatusRunning]) }),
 		gauge("frameforge_jobs_oldest_queued_age_seconds", "Age of the oldest queued job (0 when none).", func() float64 {

@@ -21,6 +21,7 @@ import (
 	"frameforge"
 	"frameforge/internal/blobstore"
 	"frameforge/internal/secret"
+	"frameforge/internal/webhook"
 )
 
 // Config is what the job service needs to know.
@@ -32,6 +33,9 @@ type Config struct {
 	RescueAfter  time.Duration // a job left running by a dead replica runs again after this
 	EditTimeout  time.Duration // one attempt's provider call, end to end
 	IdemWindow   time.Duration // how long an Idempotency-Key binds (24 h, or RESULT_TTL if shorter)
+	// Webhook is how terminal events are delivered; without a secret, the
+	// one generated into DATA_DIR is used (webhook.LoadSecret).
+	Webhook webhook.Config
 }
 
 // Service is the job API's logic. It is safe for concurrent use.
@@ -44,12 +48,14 @@ type Service struct {
 	log    *slog.Logger
 	cancel *cancels
 	m      *Metrics
+	hooks  *webhook.Client
 	now    func() time.Time
 }
 
 // queue is what the service needs of River, whatever its transaction type.
 type queue interface {
 	insert(ctx context.Context, jobID string) (int64, error)
+	insertWebhook(ctx context.Context, jobID, eventType string) error
 	cancel(ctx context.Context, riverID int64) error
 }
 
@@ -94,6 +100,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 		ID: newID(), Owner: sub.Owner, Status: StatusAccepting, Provider: sub.Provider, Family: sub.Family,
 		Model: sub.Model, Prompt: sub.Prompt, Variations: sub.Variations, CreatedAt: now, UpdatedAt: now,
 		WebhookURL: sub.WebhookURL, Metadata: sub.Metadata, IdemKey: sub.IdemKey, IdemHash: sub.Hash,
+	}
+	if r.WebhookURL != "" {
+		r.WebhookStatus = WebhookPending
 	}
 	for _, img := range sub.Images {
 		r.Inputs = append(r.Inputs, Image{ContentType: img.ContentType, Bytes: int64(len(img.Data)), Width: img.Width, Height: img.Height})
@@ -203,6 +212,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 		return nil, frameforge.Errorf(frameforge.EJobFinished, "The job has already ended (%s); there is nothing to cancel.", r.Status)
 	}
 	s.m.finished(StatusCancelled)
+	s.queueWebhook(ctx, r, StatusCancelled)
 	// This replica's worker stops at once; another replica's notices the
 	// status within a second (watchStatus), and River does not run a
 	// queued one.
@@ -329,8 +339,15 @@ type View struct {
 	Error         *ErrorView      `json:"error,omitempty"`
 	Fallback      bool            `json:"fallback,omitempty"`
 	WebhookURL    string          `json:"webhook_url,omitempty"`
+	Webhook       *WebhookView    `json:"webhook,omitempty"`
 	Metadata      json.RawMessage `json:"metadata,omitempty"`
 	Links         Links           `json:"links"`
+}
+
+// WebhookView is where the delivery of the job's terminal event stands.
+type WebhookView struct {
+	Status   string `json:"status"` // pending, delivered, failed
+	Attempts int    `json:"attempts"`
 }
 
 // ImageView is one stored picture, with the relative URL it is served at.
@@ -363,6 +380,9 @@ func (s *Service) View(ctx context.Context, r *Record) View {
 		CreatedAt: r.CreatedAt, StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt), Attempts: r.Attempts,
 		Inputs: []ImageView{}, Results: []ImageView{}, Fallback: r.Fallback, WebhookURL: r.WebhookURL, Metadata: r.Metadata,
 		Links: Links{Self: self, Events: self + "/events", Cancel: self}}
+	if r.WebhookStatus != "" { // set when the job has a webhook_url
+		v.Webhook = &WebhookView{Status: r.WebhookStatus, Attempts: r.WebhookAttempts}
+	}
 	if st == StatusQueued {
 		v.QueuePosition = s.QueuePosition(ctx, r)
 	}

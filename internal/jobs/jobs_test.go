@@ -33,6 +33,8 @@ type rig struct {
 	fake    *geminitest.Server
 	dataDir string
 	photo   frameforge.Image
+	reopen  func() *Engine
+	metrics *metrics.Metrics // the current engine's
 }
 
 type storeKind string
@@ -94,23 +96,49 @@ func newRig(t *testing.T, kind storeKind, cfg Config) *rig {
 	cfg.EditTimeout = max(cfg.EditTimeout, 10*time.Second)
 	cfg.RescueAfter = max(cfg.RescueAfter, time.Minute)
 	cfg.IdemWindow = max(cfg.IdemWindow, time.Hour)
-	e, err := Open(context.Background(), dbURL, dir, cfg, Deps{Registry: reg, Pipeline: pipe, Blobs: blobs, Sealer: sealer,
-		Log: log, Register: m.Register})
-	if err != nil {
-		t.Fatal(err)
+	r := &rig{fake: fake, dataDir: dir}
+	open := func() *Engine {
+		// Each engine registers its collectors on a registry of its own,
+		// as each process has.
+		r.metrics = metrics.New(metrics.Gauges{})
+		e, err := Open(context.Background(), dbURL, dir, cfg, Deps{Registry: reg, Pipeline: pipe, Blobs: blobs, Sealer: sealer,
+			Log: log, Register: r.metrics.Register})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return e
 	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r.e, r.reopen = open(), open
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
+		r.stop(t)
 		_ = blobs.Close()
 	})
 	data := imagingtest.JPEG(t, imagingtest.Photo(t, 320, 240), 85)
-	return &rig{e: e, fake: fake, dataDir: dir,
-		photo: frameforge.Image{Data: data, ContentType: imaging.TypeJPEG, Width: 320, Height: 240}}
+	r.photo = frameforge.Image{Data: data, ContentType: imaging.TypeJPEG, Width: 320, Height: 240}
+	return r
+}
+
+// stop stops the engine as a process exiting does.
+func (r *rig) stop(t *testing.T) {
+	t.Helper()
+	if r.e == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.e.Stop(ctx)
+	r.e = nil
+}
+
+// restart stops the engine and opens a new one on the same store, as a
+// restarted process does.
+func (r *rig) restart(t *testing.T) {
+	t.Helper()
+	r.stop(t)
+	r.e = r.reopen()
 }
 
 func (r *rig) submit(t *testing.T, mod func(*Submission)) *Record {

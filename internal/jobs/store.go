@@ -60,11 +60,15 @@ type Record struct {
 	ErrorDetail string
 	Fallback    bool
 	WebhookURL  string
-	Metadata    json.RawMessage
-	SealedKey   []byte // the per-request provider key, sealed; nil when none or erased
-	RiverID     int64
-	IdemKey     string
-	IdemHash    string
+	// WebhookStatus is pending until the job's terminal event is delivered
+	// or given up on (delivered, failed); empty without a webhook_url.
+	WebhookStatus   string
+	WebhookAttempts int
+	Metadata        json.RawMessage
+	SealedKey       []byte // the per-request provider key, sealed; nil when none or erased
+	RiverID         int64
+	IdemKey         string
+	IdemHash        string
 }
 
 // dialect is what differs between SQLite and PostgreSQL in our queries.
@@ -118,10 +122,19 @@ var schema = []string{
 		idem_key TEXT,
 		idem_hash TEXT NOT NULL DEFAULT ''
 	)`,
+	// Columns added after the first release: addColumns adds them to a
+	// table created before.
 	`CREATE UNIQUE INDEX IF NOT EXISTS frameforge_jobs_idem ON frameforge_jobs (owner, idem_key)`,
 	`CREATE INDEX IF NOT EXISTS frameforge_jobs_status ON frameforge_jobs (status, created_ms)`,
 	`CREATE INDEX IF NOT EXISTS frameforge_jobs_owner ON frameforge_jobs (owner, created_ms)`,
 	`CREATE INDEX IF NOT EXISTS frameforge_jobs_finished ON frameforge_jobs (finished_ms)`,
+}
+
+// addedColumns are the columns added since the table was first created,
+// name and definition.
+var addedColumns = [][2]string{
+	{"webhook_status", "TEXT NOT NULL DEFAULT ''"},
+	{"webhook_attempts", "INTEGER NOT NULL DEFAULT 0"},
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -129,6 +142,31 @@ func (s *store) migrate(ctx context.Context) error {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("jobs schema: %w", err)
 		}
+	}
+	for _, c := range addedColumns {
+		// PostgreSQL has ADD COLUMN IF NOT EXISTS; SQLite does not, so
+		// there we look first (one process owns a SQLite file; PostgreSQL
+		// migrations run under an advisory lock).
+		q := `ALTER TABLE frameforge_jobs ADD COLUMN IF NOT EXISTS ` + c[0] + ` ` + c[1]
+		if s.d == sqlite {
+			var n int
+			if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('frameforge_jobs') WHERE name = ?`, c[0]).Scan(&n); err != nil {
+				return fmt.Errorf("jobs schema: %w", err)
+			}
+			if n > 0 {
+				continue
+			}
+			q = `ALTER TABLE frameforge_jobs ADD COLUMN ` + c[0] + ` ` + c[1]
+		}
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("jobs schema: add %s: %w", c[0], err)
+		}
+	}
+	// Jobs queued before webhooks were delivered get theirs when they end;
+	// those already ended before then never will, and show no webhook.
+	if _, err := s.db.ExecContext(ctx, `UPDATE frameforge_jobs SET webhook_status = 'pending'
+		WHERE webhook_status = '' AND webhook_url <> '' AND status IN ('accepting', 'queued', 'running')`); err != nil {
+		return fmt.Errorf("jobs schema: %w", err)
 	}
 	return nil
 }
@@ -153,7 +191,7 @@ func (s *store) q(query string) string {
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
-	river_id, idem_key, idem_hash`
+	river_id, idem_key, idem_hash, webhook_status, webhook_attempts`
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -181,11 +219,11 @@ func nullable(s string) any {
 func (s *store) insert(ctx context.Context, r *Record) error {
 	in, _ := json.Marshal(r.Inputs)
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
 		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
-		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash)
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts)
 	if err != nil && isUniqueViolation(err) {
 		return errIdemConflict
 	}
@@ -207,7 +245,7 @@ func scanRecord(row scanner) (*Record, error) {
 	var created, started, finished, updated int64
 	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
 		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
-		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash)
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

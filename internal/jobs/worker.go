@@ -172,6 +172,7 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 	if err == nil && ok {
 		w.m.finished(StatusSucceeded)
 		s.cancel.notify(rec.ID)
+		s.queueWebhook(ctx, rec, StatusSucceeded)
 	}
 	return err
 }
@@ -191,6 +192,7 @@ func (w *editWorker) finish(ctx context.Context, rec *Record, err error) error {
 		w.m.finished(StatusFailed)
 		s.log.InfoContext(ctx, "job failed", "job", rec.ID, "code", code, "attempts", rec.Attempts)
 		s.cancel.notify(rec.ID)
+		s.queueWebhook(ctx, rec, StatusFailed)
 	}
 	return nil
 }

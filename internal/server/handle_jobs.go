@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,7 +136,7 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 		return sub, frameforge.Wrap(err, frameforge.EInvalidPreset, err.Error())
 	}
 	if u := f.fields["webhook_url"]; u != "" {
-		if sub.WebhookURL, err = webhookURL(u); err != nil {
+		if sub.WebhookURL, err = h.jobs.CheckWebhookURL(r.Context(), u); err != nil {
 			return sub, err
 		}
 	}
@@ -149,16 +148,6 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 		sub.Metadata = json.RawMessage(m)
 	}
 	return sub, nil
-}
-
-// webhookURL checks the form of a webhook target: an absolute https URL
-// without credentials.
-func webhookURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(s) > 2048 {
-		return "", frameforge.Errorf(frameforge.EInvalidWebhookURL, "webhook_url must be an absolute https:// URL without credentials.")
-	}
-	return u.String(), nil
 }
 
 func truncateField(s string) string {

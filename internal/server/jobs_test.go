@@ -109,6 +109,9 @@ func TestJobRefusalsAreSynchronous(t *testing.T) {
 		{"variations", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("variations", "5")), 400, "invalid_request"},
 		{"metadata", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("metadata", "[1,2]")), 400, "invalid_request"},
 		{"webhook", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("webhook_url", "ftp://x")), 400, "invalid_webhook_url"},
+		{"webhook on loopback", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("webhook_url", "https://127.0.0.1/hook")), 400, "invalid_webhook_url"},
+		{"webhook on localhost", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("webhook_url", "https://localhost:8443/hook")), 400, "invalid_webhook_url"},
+		{"webhook to metadata", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("webhook_url", "https://169.254.169.254/latest")), 400, "invalid_webhook_url"},
 		{"provider", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("provider", "dall-e")), 400, "unknown_provider"},
 	}
 	for _, tt := range tests {

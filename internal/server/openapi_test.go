@@ -4,17 +4,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
+	"frameforge/internal/jobs"
 	"frameforge/internal/provider"
 	"frameforge/internal/provider/fal/faltest"
 	"frameforge/internal/provider/gemini/geminitest"
 	"frameforge/internal/ratelimit"
 	"frameforge/internal/server/apidoc"
+	"frameforge/internal/webhook"
 )
 
 func newValidator(t *testing.T) validator.Validator {
@@ -140,8 +143,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 // errors included, against the document.
 func TestJobResponsesMatchOpenAPI(t *testing.T) {
 	v := newValidator(t)
-	st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
+	cfg := withJobs(t, newTestConfig())
+	// The receiver listens on loopback.
+	cfg.Jobs.Webhook = webhook.Config{AllowPrivate: true, Schedule: []time.Duration{50 * time.Millisecond}}
+	st := newStack(t, cfg, serverKeys{google: true})
 	st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+	var delivered atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { delivered.Add(1) }))
+	defer receiver.Close()
 	img := jpegBytes(t, 32, 24, 1)
 	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
 		t.Helper()
@@ -168,4 +177,20 @@ func TestJobResponsesMatchOpenAPI(t *testing.T) {
 	check("list", httptest.NewRequest("GET", "/api/jobs", nil), 401)
 	check("presets", httptest.NewRequest("GET", "/api/presets", nil), 200)
 	check("bad preset", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("style", "x")), 400)
+
+	w = check("submit with webhook", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("webhook_url", receiver.URL+"/hook")), 202)
+	job := decodeJob(t, w)
+	if job.Webhook == nil || job.Webhook.Status != "pending" {
+		t.Errorf("submitted job's webhook = %+v; want pending", job.Webhook)
+	}
+	waitJob(t, st.h, job.ID)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if job = decodeJob(t, serve(st.h, httptest.NewRequest("GET", "/api/jobs/"+job.ID, nil))); job.Webhook.Status != "pending" {
+			break
+		}
+	}
+	if *job.Webhook != (jobs.WebhookView{Status: "delivered", Attempts: 1}) || delivered.Load() != 1 {
+		t.Errorf("webhook = %+v with %d received; want delivered after 1 attempt", job.Webhook, delivered.Load())
+	}
+	check("get with webhook", httptest.NewRequest("GET", "/api/jobs/"+job.ID, nil), 200)
 }
