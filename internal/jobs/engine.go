@@ -267,7 +267,10 @@ func (q riverQueue[TTx]) insert(ctx context.Context, jobID string) (int64, error
 func (q riverQueue[TTx]) insertWebhook(ctx context.Context, jobID, typ string) error {
 	// Snoozes do not count as attempts; the margin covers runs a dying
 	// process never finished and errors of our own store.
-	_, err := q.c.Insert(ctx, webhookArgs{JobID: jobID, Type: typ}, &river.InsertOpts{MaxAttempts: 10})
+	// Unique by its arguments: the cleanup may queue a delivery again when
+	// it finds one still pending, and River then keeps the one it has.
+	_, err := q.c.Insert(ctx, webhookArgs{JobID: jobID, Type: typ}, &river.InsertOpts{MaxAttempts: 10,
+		UniqueOpts: river.UniqueOpts{ByArgs: true}})
 	return err
 }
 
@@ -334,6 +337,19 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) err
 		s.cancel.notify(id)
 		if rec, err := s.st.get(ctx, id); err == nil {
 			s.queueWebhook(ctx, rec, StatusFailed)
+		}
+	}
+	// Ending a job and queueing its delivery are two writes: a process that
+	// died between them left a delivery pending with nothing queued. Queue
+	// it again (a delivery still queued is kept, unique by its arguments).
+	pending, err := s.st.ids(ctx, `finished_ms > 0 AND finished_ms < ? AND webhook_url <> '' AND webhook_status = ?`,
+		now.Add(-time.Minute).UnixMilli(), WebhookPending)
+	if err != nil {
+		return err
+	}
+	for _, id := range pending {
+		if rec, err := s.st.get(ctx, id); err == nil && rec.Status.Terminal() {
+			s.queueWebhook(ctx, rec, rec.Status)
 		}
 	}
 	if n := len(expired) + len(stale) + len(orphans); n > 0 {

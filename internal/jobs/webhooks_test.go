@@ -324,3 +324,36 @@ func TestWebhookPrivateTargetsRefused(t *testing.T) {
 		t.Errorf("webhook = %s with %d received; want failed with none", done.WebhookStatus, len(rc.deliveries()))
 	}
 }
+
+// A process that died between ending a job and queueing its delivery left
+// the delivery pending with nothing queued: the cleanup queues it again,
+// once, however often it runs.
+func TestPendingWebhookRequeued(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, webhookConfig(50*time.Millisecond))
+		rc := newReceiver(t, 204)
+		now := time.Now()
+		ended := now.Add(-2 * time.Minute)
+		if err := r.e.st.insert(context.Background(), &Record{ID: "job_lostdelivery", Owner: "ip:127.0.0.1", Status: StatusFailed,
+			Provider: "google", Family: "google", Variations: 1, CreatedAt: ended, UpdatedAt: ended, FinishedAt: ended,
+			ErrorCode: "content_blocked", ErrorDetail: "blocked", WebhookURL: rc.URL + "/hook"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.e.st.update(context.Background(), "job_lostdelivery", nil, map[string]any{"webhook_status": WebhookPending}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := (&cleanupWorker{s: r.e.Service}).Work(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := r.waitWebhook(t, "job_lostdelivery")
+		if done.WebhookStatus != WebhookDelivered {
+			t.Fatalf("webhook = %s; want delivered", done.WebhookStatus)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if got := rc.deliveries(); len(got) != 1 || got[0].header.Get("webhook-id") != "msg_job_lostdelivery_job.failed" {
+			t.Errorf("%d deliveries; want exactly 1 of job.failed", len(got))
+		}
+	})
+}
