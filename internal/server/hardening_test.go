@@ -362,3 +362,27 @@ func TestNoEmptyAnswer(t *testing.T) {
 		t.Errorf("silent handler = %d %q; want a JSON 500", w.Code, w.Body.String())
 	}
 }
+
+// The minimum upload rate applies while the body is read, not after: an
+// edit whose provider takes longer than the grace period and the rate
+// allow for its few bytes still gets its image.
+func TestMinRateEndsWithTheBody(t *testing.T) {
+	cfg := newTestConfig()
+	cfg.Upload = UploadRate{MinRate: 1 << 10, Grace: 200 * time.Millisecond, ReadTimeout: time.Minute}
+	st := newStack(t, cfg, serverKeys{google: true})
+	st.gemini.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly, Delay: 2 * time.Second})
+	srv := httptest.NewUnstartedServer(st.h)
+	srv.Config.ReadTimeout = time.Minute
+	srv.Start()
+	defer srv.Close()
+	body, ct := multipartBody(t, filePart("image", "a.jpg", jpegBytes(t, 64, 64, 1)))
+	res, err := http.Post(srv.URL+"/api/edit", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		t.Errorf("slow provider after a quick upload = %d %s; want 200", res.StatusCode, b)
+	}
+}

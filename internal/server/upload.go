@@ -44,6 +44,7 @@ type minRateBody struct {
 	now      func() time.Time
 	read     int64
 	deadline time.Time // the read deadline set last; zero before the first
+	done     bool      // the body ended (or failed): the deadline is no longer ours to move
 }
 
 // withMinRate wraps r.Body; rate <= 0 turns the check off, and so does a
@@ -83,11 +84,18 @@ func (b *minRateBody) extend() error {
 }
 
 func (b *minRateBody) Read(p []byte) (int, error) {
+	if b.done {
+		// Once the body has ended net/http reads the connection in the
+		// background to notice a client leaving, with no deadline; one set
+		// now would end that read and cancel the request.
+		return b.body.Read(p)
+	}
 	if err := b.extend(); err != nil {
 		return 0, err
 	}
 	n, err := b.body.Read(p)
 	b.read += int64(n)
+	b.done = err != nil
 	if errors.Is(err, os.ErrDeadlineExceeded) && (b.limit.IsZero() || b.deadline.Before(b.limit)) {
 		err = &errUploadTooSlow{rate: b.rate, grace: b.grace, err: err}
 	}
