@@ -2,11 +2,12 @@ package openai
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"frameforge"
 )
 
 // DefaultBaseURL is OpenAI's public API endpoint (with its version path).
@@ -46,14 +47,17 @@ var modelID = regexp.MustCompile(`^gpt-image-([2-9]|[1-9][0-9])(\.[0-9]{1,2})?(-
 // ParseModel checks an OpenAI image model id. It refuses the models that
 // are shut down (gpt-image-1, gpt-image-1.5, gpt-image-1-mini,
 // chatgpt-image-latest, dall-e-2/3) by name, and anything that is not a
-// GPT image model from gpt-image-2 on. The error's text is for people.
+// GPT image model from gpt-image-2 on. The error is an EInvalidRequest
+// *frameforge.Error whose message is for people.
 func ParseModel(model string) error {
 	m := strings.ToLower(strings.TrimSpace(model))
 	if strings.HasPrefix(m, "gpt-image-1") || m == "chatgpt-image-latest" || strings.HasPrefix(m, "dall-e") {
-		return fmt.Errorf("the OpenAI model %q is shut down; use %q or a later GPT image model", truncate(model, 64), DefaultModel)
+		return frameforge.Errorf(frameforge.EInvalidRequest,
+			"The OpenAI model %q is shut down; use %q or a later GPT image model.", truncate(model, 64), DefaultModel)
 	}
 	if !modelID.MatchString(m) {
-		return fmt.Errorf("%q is not an OpenAI image model id such as %q", truncate(model, 64), DefaultModel)
+		return frameforge.Errorf(frameforge.EInvalidRequest,
+			"%q is not an OpenAI image model id such as %q.", truncate(model, 64), DefaultModel)
 	}
 	return nil
 }
@@ -66,7 +70,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("OPENAI_BASE_URL: must be an absolute http(s) URL without query, fragment or credentials"))
 	}
 	if err := ParseModel(c.Model); err != nil {
-		errs = append(errs, fmt.Errorf("OPENAI_IMAGE_MODEL: %w", err))
+		errs = append(errs, errors.New("OPENAI_IMAGE_MODEL: "+frameforge.ErrorMessage(err)))
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		errs = append(errs, errors.New("OPENAI_MAX_ATTEMPTS: must be between 1 and 10"))

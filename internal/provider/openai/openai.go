@@ -128,7 +128,7 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		model = c.cfg.Model
 	}
 	if err := ParseModel(model); err != nil {
-		return frameforge.Image{}, frameforge.Wrap(err, frameforge.EInvalidRequest, "The OpenAI model: "+err.Error()+".")
+		return frameforge.Image{}, err
 	}
 	secret := req.Key.Reveal()
 	params, err := editParams(req, model)
