@@ -356,3 +356,24 @@ func TestLoadConfigFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestEditConnectionErrorsAreRetried(t *testing.T) {
+	clearEnv(t)
+	s := openaitest.NewServer(t)
+	base := s.BaseURL()
+	s.Close() // nothing listens any more: every attempt is refused
+	cfg := Config{BaseURL: base, MaxAttempts: 2, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	c := New(cfg, nil, nil)
+	attempts := 0
+	c.sleep = func(context.Context, time.Duration) error { attempts++; return nil }
+	_, err := c.Edit(t.Context(), frameforge.EditRequest{Images: []frameforge.Image{pngInput(16, 16)}, Prompt: "p", Key: clientKey(s)})
+	if frameforge.ErrorCode(err) != frameforge.EUpstreamUnavail {
+		t.Fatalf("code = %q (%v); want %q", frameforge.ErrorCode(err), err, frameforge.EUpstreamUnavail)
+	}
+	if attempts != 1 {
+		t.Errorf("waits = %d; want 1 (two attempts)", attempts)
+	}
+	if strings.Contains(frameforge.ErrorMessage(err), "127.0.0.1") {
+		t.Errorf("message %q shows the upstream URL", frameforge.ErrorMessage(err))
+	}
+}
