@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,10 @@ func TestEditFailures(t *testing.T) {
 		{name: "server key rejected", badKey: true, serverKey: true, wantCode: frameforge.EProviderAuth, wantCalls: 1},
 		{name: "401 with the right key", script: []openaitest.Scenario{{Kind: openaitest.InvalidKey}},
 			wantCode: frameforge.EInvalidAPIKey, wantCalls: 1},
+		{name: "403", script: []openaitest.Scenario{{Kind: openaitest.Forbidden}}, serverKey: true,
+			wantCode: frameforge.EProviderAuth, wantCalls: 1},
+		{name: "503 with a long Retry-After: no retry", script: []openaitest.Scenario{{Kind: openaitest.Unavailable, RetryAfter: "30"}},
+			wantCode: frameforge.EUpstreamUnavail, wantCalls: 1, wantRetry: 30 * time.Second},
 		{name: "500 three times", script: rep(openaitest.Internal, 3), wantCode: frameforge.EUpstreamError, wantCalls: 3},
 		{name: "503 three times", script: rep(openaitest.Unavailable, 3), wantCode: frameforge.EUpstreamUnavail, wantCalls: 3},
 		{name: "malformed JSON", script: []openaitest.Scenario{{Kind: openaitest.MalformedJSON}},
@@ -375,5 +380,30 @@ func TestEditConnectionErrorsAreRetried(t *testing.T) {
 	}
 	if strings.Contains(frameforge.ErrorMessage(err), "127.0.0.1") {
 		t.Errorf("message %q shows the upstream URL", frameforge.ErrorMessage(err))
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		h    map[string]string
+		want time.Duration
+	}{
+		{nil, 0},
+		{map[string]string{"Retry-After": "7"}, 7 * time.Second},
+		{map[string]string{"Retry-After": "1.5"}, 1500 * time.Millisecond},
+		{map[string]string{"Retry-After-Ms": "250", "Retry-After": "7"}, 250 * time.Millisecond},
+		{map[string]string{"Retry-After": now.Add(90 * time.Second).Format(http.TimeFormat)}, 90 * time.Second},
+		{map[string]string{"Retry-After": "soon"}, 0},
+		{map[string]string{"Retry-After": "-3"}, 0},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		for k, v := range tt.h {
+			h.Set(k, v)
+		}
+		if got := retryAfter(h, now); got != tt.want {
+			t.Errorf("retryAfter(%v) = %v; want %v", tt.h, got, tt.want)
+		}
 	}
 }

@@ -49,6 +49,8 @@ const (
 	NoImage
 	// KeyInErrorBody answers 400 whose message quotes the key the client sent.
 	KeyInErrorBody
+	// Forbidden answers 403 (a key without access to the model).
+	Forbidden
 )
 
 // Scenario is one scripted answer.
@@ -244,6 +246,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case NoImage:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"created":1713833628,"data":[]}`)
+	case Forbidden:
+		writeError(w, http.StatusForbidden, "invalid_request_error", "", "",
+			"Your organization must be verified to use the model `gpt-image-2`.")
 	case KeyInErrorBody:
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "", "Something about the key "+key+" went wrong.")
 	default:
