@@ -8,10 +8,11 @@ import (
 	"frameforge/internal/envconf"
 	"frameforge/internal/provider/fal"
 	"frameforge/internal/provider/gemini"
+	"frameforge/internal/provider/openai"
 )
 
 // Builtin is the table of providers this build knows, the default first.
-func Builtin() []Spec { return []Spec{Google(), Fal()} }
+func Builtin() []Spec { return []Spec{Google(), Fal(), OpenAI()} }
 
 // Google is Gemini's image model ("Nano Banana"): one model, chosen by the
 // operator (GOOGLE_MODEL_ID). See docs/providers.md, Gemini.
@@ -46,6 +47,26 @@ func Fal() Spec {
 			c := fal.LoadConfigFromEnv(env)
 			return Setup{Settings: c.LogValue(),
 				New: func(hc *http.Client, log *slog.Logger) frameforge.Provider { return fal.New(c, hc, log) }}
+		},
+	}
+}
+
+// OpenAI is OpenAI's GPT image models through the image-edits endpoint:
+// "openai" is the operator's model (OPENAI_IMAGE_MODEL), "openai:<model>"
+// any current GPT image model. See docs/providers.md, OpenAI.
+func OpenAI() Spec {
+	return Spec{
+		ID:         "openai",
+		Label:      "OpenAI",
+		KeyHeaders: []KeyHeader{{Name: "X-OpenAI-Key"}},
+		KeyEnv:     []string{"OPENAI_API_KEY"},
+		Prefix:     "openai:",
+		ParseModel: openai.ParseModel,
+		Models:     []string{openai.DefaultModel},
+		Load: func(env *envconf.Reader) Setup {
+			c := openai.LoadConfigFromEnv(env)
+			return Setup{Model: c.Model, Settings: c.LogValue(),
+				New: func(hc *http.Client, log *slog.Logger) frameforge.Provider { return openai.New(c, hc, log) }}
 		},
 	}
 }

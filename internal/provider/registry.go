@@ -35,7 +35,9 @@ type Spec struct {
 
 	// Prefix, when set, makes names of the form "<prefix><model>" (such as
 	// "fal:fal-ai/flux-kontext/dev") and ParseModel checks the model part.
-	// A provider without a prefix serves the model its Setup names.
+	// A provider without a prefix serves the model its Setup names; one
+	// with a prefix whose Setup names a default model may also be named by
+	// its bare ID ("openai"), meaning that model.
 	Prefix     string
 	ParseModel func(model string) error
 	Models     []string // example models offered to clients (prefixed providers)
@@ -47,7 +49,7 @@ type Spec struct {
 
 // Setup is a provider's configuration, read from the environment.
 type Setup struct {
-	Model    string     // the default model ("" for prefixed providers)
+	Model    string     // the default model ("" for a prefixed provider without one)
 	Settings slog.Value // the effective settings, for the start-up log
 	New      func(hc *http.Client, log *slog.Logger) frameforge.Provider
 }
@@ -103,7 +105,7 @@ func (r *Registry) Resolve(name string, creds Credentials) (Route, error) {
 		n = r.Default()
 	}
 	for _, e := range r.entries {
-		if e.Prefix == "" && (n == e.ID || slices.Contains(e.Aliases, n)) {
+		if e.byName() && (n == e.ID || slices.Contains(e.Aliases, n)) {
 			return Route{ID: e.ID, Family: e.ID, Provider: e.Provider, Model: e.Model,
 				Key: pickKey(creds[e.ID], e.ServerKey)}, nil
 		}
@@ -135,13 +137,14 @@ func (r *Registry) Resolve(name string, creds Credentials) (Route, error) {
 func (r *Registry) validNames() string {
 	var names []string
 	for _, e := range r.entries {
-		if e.Prefix == "" {
+		if e.byName() {
 			for _, n := range append([]string{e.ID}, e.Aliases...) {
 				names = append(names, `"`+n+`"`)
 			}
-			continue
 		}
-		names = append(names, `"`+e.Prefix+`<model path>" (for example "`+e.Prefix+e.example()+`")`)
+		if e.Prefix != "" {
+			names = append(names, `"`+e.Prefix+`<model path>" (for example "`+e.Prefix+e.example()+`")`)
+		}
 	}
 	switch len(names) {
 	case 0:
@@ -151,6 +154,11 @@ func (r *Registry) validNames() string {
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
+
+// byName reports whether the entry answers to its bare ID and aliases: a
+// provider without a prefix always does, a prefixed one only when its
+// Setup gave a default model (so "fal" alone stays unknown).
+func (e Entry) byName() bool { return e.Prefix == "" || e.Model != "" }
 
 func (e Entry) example() string {
 	if len(e.Models) > 0 {
@@ -239,7 +247,7 @@ func truncate(s string, n int) string {
 func (r *Registry) Names() []string {
 	var out []string
 	for _, e := range r.entries {
-		if e.Prefix == "" {
+		if e.byName() {
 			out = append(out, e.ID)
 			out = append(out, e.Aliases...)
 		}
@@ -268,9 +276,8 @@ func (r *Registry) Describe() []Info {
 	for _, e := range r.entries {
 		in := Info{ID: e.ID, Label: e.Label, Aliases: e.Aliases, Prefix: e.Prefix,
 			Configured: e.ServerKey != "", KeyEnv: e.KeyEnv}
-		if e.Prefix == "" {
-			in.Model = e.Model
-		} else {
+		in.Model = e.Model
+		if e.Prefix != "" {
 			in.Models = e.Models
 		}
 		for _, h := range e.KeyHeaders {

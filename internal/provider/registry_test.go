@@ -146,3 +146,64 @@ func TestKeyNeverPrints(t *testing.T) {
 		t.Errorf("ServerKeys = %v", keys)
 	}
 }
+
+// TestResolveOpenAI: a prefixed provider whose Setup gave a default model
+// answers to its bare ID too; fal, which has none, still does not.
+func TestResolveOpenAI(t *testing.T) {
+	r := NewRegistry(Entry{Spec: Google(), Model: "gemini-3.1-flash-image"}, Entry{Spec: Fal()},
+		Entry{Spec: OpenAI(), ServerKey: "server-openai", Model: "gpt-image-2"})
+	creds := r.Credentials(func(h string) string {
+		if h == "X-OpenAI-Key" {
+			return "client-openai"
+		}
+		return ""
+	})
+	tests := []struct {
+		name, provider    string
+		creds             Credentials
+		wantID, wantModel string
+		wantKey           string
+	}{
+		{"bare id is the default model", "openai", nil, "openai", "gpt-image-2", "server-openai"},
+		{"bare id, case and spaces, client key", " OpenAI ", creds, "openai", "gpt-image-2", "client-openai"},
+		{"prefixed model", "openai:gpt-image-2", nil, "openai:gpt-image-2", "gpt-image-2", "server-openai"},
+		{"later model", "openai:gpt-image-2.5-flare", creds, "openai:gpt-image-2.5-flare", "gpt-image-2.5-flare", "client-openai"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := r.Resolve(tt.provider, tt.creds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != tt.wantID || got.Model != tt.wantModel || got.Family != "openai" || got.Key.Reveal() != tt.wantKey {
+				t.Errorf("Resolve(%q) = %+v (key %q); want %s %s openai %q", tt.provider, got, got.Key.Reveal(),
+					tt.wantID, tt.wantModel, tt.wantKey)
+			}
+		})
+	}
+	for _, name := range []string{"fal", "openai:", "openai:gpt-image-1.5", "openai:gpt-image-1", "openai:chatgpt-image-latest", "openai:gpt-4o"} {
+		if _, err := r.Resolve(name, nil); frameforge.ErrorCode(err) != frameforge.EUnknownProvider {
+			t.Errorf("Resolve(%q) = %v; want unknown_provider", name, err)
+		}
+	}
+	_, err := r.Resolve("openai:gpt-image-1.5", nil)
+	if msg := frameforge.ErrorMessage(err); !strings.Contains(msg, "shut down") {
+		t.Errorf("Resolve(openai:gpt-image-1.5) message = %q; want it to say the model is shut down", msg)
+	}
+	_, err = r.Resolve("dall-e", nil)
+	want := `Valid providers are "google", "nano-banana", "fal:<model path>" (for example "fal:fal-ai/nano-banana/edit"), "openai" and "openai:<model path>" (for example "openai:gpt-image-2").`
+	if msg := frameforge.ErrorMessage(err); !strings.HasSuffix(msg, want) {
+		t.Errorf("unknown provider message = %q; want it to end %q", msg, want)
+	}
+	if got := strings.Join(r.Names(), ","); got != "google,nano-banana,openai" {
+		t.Errorf("Names = %s; want google,nano-banana,openai", got)
+	}
+	if d := r.Describe(); d[2].Model != "gpt-image-2" || d[2].Prefix != "openai:" || d[1].Model != "" {
+		t.Errorf("Describe = %+v", d)
+	}
+	// Without a default model the bare id is unknown, like fal's.
+	bare := NewRegistry(Entry{Spec: OpenAI()})
+	if _, err := bare.Resolve("openai", nil); frameforge.ErrorCode(err) != frameforge.EUnknownProvider {
+		t.Errorf("Resolve(openai) without a default model = %v; want unknown_provider", err)
+	}
+}

@@ -84,11 +84,15 @@ func withProviders(doc []byte, providers []provider.Info) []byte {
 			params = append(params, map[string]any{"name": h, "in": "header", "required": false,
 				"description": desc, "schema": map[string]any{"type": "string"}})
 		}
-		if p.Prefix == "" {
+		// A prefixed provider with a default model also answers to its
+		// bare id (provider.Entry.byName).
+		if p.Prefix == "" || p.Model != "" {
 			for _, n := range append([]string{p.ID}, p.Aliases...) {
 				names = append(names, "`"+n+"`")
 				examples = append(examples, n)
 			}
+		}
+		if p.Prefix == "" {
 			continue
 		}
 		names = append(names, "`"+p.Prefix+"<model>`")

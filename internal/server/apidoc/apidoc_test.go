@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"frameforge/internal/envconf"
 	"frameforge/internal/provider"
 )
 
@@ -20,7 +21,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func builtin() *Doc {
 	var entries []provider.Entry
 	for _, s := range provider.Builtin() {
-		entries = append(entries, provider.Entry{Spec: s, Model: "gemini-3.1-flash-image"})
+		// Each provider's default model, as the server would have it.
+		setup := s.Load(envconf.New(func(string) string { return "" }))
+		entries = append(entries, provider.Entry{Spec: s, Model: setup.Model})
 	}
 	return New(provider.NewRegistry(entries...).Describe())
 }
@@ -71,7 +74,7 @@ func TestDocumentFollowsTheTable(t *testing.T) {
 			headers = append(headers, p.Name)
 		}
 	}
-	if got, want := strings.Join(headers, ","), "X-Google-API-Key,X-Gemini-API-Key,X-Fal-Key,Authorization,X-Acme-Key"; got != want {
+	if got, want := strings.Join(headers, ","), "X-Google-API-Key,X-Gemini-API-Key,X-Fal-Key,Authorization,X-OpenAI-Key,X-Acme-Key"; got != want {
 		t.Errorf("key headers = %s; want %s", got, want)
 	}
 	pn := doc.Components.Schemas["ProviderName"]
