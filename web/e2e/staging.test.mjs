@@ -559,11 +559,13 @@ test('builds the model list and key fields from the provider table: an extra pro
     key_headers: ['X-Acme-Key'], key_env: ['ACME_KEY'],
   };
   let seen;
+  let real = []; // the real server's table, before Acme is added
   const { page, context, check } = await openPage(DESKTOP, async (p) => {
     await p.route('**/api/providers', async (route) => {
       // The real server's table, with Acme added.
       const res = await route.fetch();
       const data = await res.json();
+      real = data.providers.slice();
       data.providers.push(acme);
       data.available.push('acme');
       await route.fulfill({ response: res, json: data });
@@ -574,20 +576,19 @@ test('builds the model list and key fields from the provider table: an extra pro
 
   // The select: one group per provider, Acme's model and its "Other" option.
   const groups = await page.$$eval('#provider optgroup', (gs) => gs.map((g) => [g.label, [...g.children].map((o) => [o.value, o.textContent])]));
-  assert.deepEqual(groups.map(([label]) => label), [
-    'Nano Banana (Google Gemini) · key on server', 'fal.ai · no server key', 'Acme Images · no server key']);
-  assert.deepEqual(groups[2][1], [['acme:acme/paint-1', 'acme/paint-1'], ['custom:acme', 'Other Acme Images model…']]);
+  const tag = (p) => (p.configured ? 'key on server' : 'no server key');
+  assert.deepEqual(groups.map(([label]) => label), [...real, acme].map((p) => `${p.label} · ${tag(p)}`));
+  assert.equal(groups[0][0], 'Nano Banana (Google Gemini) · key on server', 'the e2e server holds a Google key');
+  assert.deepEqual(groups.at(-1)[1], [['acme:acme/paint-1', 'acme/paint-1'], ['custom:acme', 'Other Acme Images model…']]);
   assert.ok(groups[1][1].some(([v, t]) => v === 'fal:fal-ai/nano-banana/edit' && t === 'Nano Banana edit (fal-ai/nano-banana/edit)'));
   assert.equal(await page.inputValue('#provider'), 'google', 'the server’s default stays chosen');
 
   // The key fields: one per provider, ids key-<id>.
   await page.click('#keys summary');
   const fields = await page.$$eval('#key-fields input', (els) => els.map((el) => [el.id, el.labels[0].textContent, el.type]));
-  assert.deepEqual(fields, [
-    ['key-google', 'Nano Banana (Google Gemini) key', 'password'],
-    ['key-fal', 'fal.ai key', 'password'],
-    ['key-acme', 'Acme Images key', 'password'],
-  ]);
+  assert.deepEqual(fields, [...real, acme].filter((p) => p.key_headers.length > 0)
+    .map((p) => [`key-${p.id}`, `${p.label} key`, 'password']));
+  assert.deepEqual(fields.slice(0, 2).map(([id]) => id), ['key-google', 'key-fal']);
 
   await page.selectOption('#provider', 'acme:acme/paint-1');
   assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'fallback');
