@@ -166,20 +166,6 @@ func (l *Reader) Pixels(name string, def int64) int64 {
 	return int64(f * mult)
 }
 
-// URL reads an absolute http(s) URL.
-func (l *Reader) URL(name, def string) string {
-	v := l.Str(name, "")
-	if v == "" {
-		return def
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		l.Fail(name, "must be an absolute http(s) URL, got %q", v)
-		return def
-	}
-	return v
-}
-
 // Origins accepts a JSON array (compat: ["http://localhost:5173"]) or a
 // comma-separated list. Each entry is "*" or scheme://host[:port].
 func (l *Reader) Origins(name string, def []string) []string {

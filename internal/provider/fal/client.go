@@ -17,6 +17,7 @@ import (
 
 	"frameforge"
 	"frameforge/internal/httpbody"
+	"frameforge/internal/provider/upstream"
 )
 
 // Config holds the fal settings. Each field names the environment variable
@@ -65,7 +66,7 @@ func (c Config) Validate() error {
 		{"FAL_QUEUE_URL", c.QueueURL},
 		{"FAL_REST_URL", c.RestURL},
 	} {
-		if !isHTTPURL(u.val) {
+		if !upstream.IsBaseURL(u.val) {
 			errs = append(errs, fmt.Errorf("%s: must be an absolute http(s) URL", u.env))
 		}
 	}
@@ -82,14 +83,6 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("FAL_POLL_MAX: must be >= FAL_POLL_INITIAL"))
 	}
 	return errors.Join(errs...)
-}
-
-// isHTTPURL reports whether s is an absolute http or https URL with a host
-// and neither query nor fragment (we append paths to base URLs).
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
-		u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // Client edits images with fal models through the queue API. It holds no
@@ -117,34 +110,12 @@ var _ frameforge.Provider = (*Client)(nil)
 // Every answer body is bounded below our own reads too, so an endless or
 // gzip-bomb body costs at most its cap (see httpbody.Transport).
 func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
-	if hc == nil {
-		hc = &http.Client{}
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, log: log, sleep: sleep}
-	own := *hc
-	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	own.Transport = &httpbody.Transport{Base: base, MaxBody: c.maxResultBytes(), MaxErrorBody: maxErrorBytes}
-	c.hc = &own
+	c := &Client{cfg: cfg, log: log, sleep: upstream.Sleep}
+	c.hc = upstream.Client(hc, c.maxResultBytes(), maxErrorBytes)
 	return c
-}
-
-// sleep waits d, or until ctx ends and then returns its error.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Edit runs one edit with the fal model req.Model (an endpoint id such as

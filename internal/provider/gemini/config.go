@@ -2,10 +2,11 @@ package gemini
 
 import (
 	"errors"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"frameforge/internal/provider/upstream"
 )
 
 // DefaultBaseURL is Google's public Gemini API endpoint.
@@ -49,8 +50,7 @@ func validModel(m string) bool {
 // Validate reports every problem at once; each error names its variable.
 func (c Config) Validate() error {
 	var errs []error
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
-		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if !upstream.IsBaseURL(c.BaseURL) {
 		errs = append(errs, errors.New("GEMINI_BASE_URL: must be an absolute http(s) URL without query, fragment or credentials"))
 	}
 	if !validModel(c.Model) {

@@ -17,7 +17,6 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -26,7 +25,7 @@ import (
 	"google.golang.org/genai"
 
 	"frameforge"
-	"frameforge/internal/httpbody"
+	"frameforge/internal/provider/upstream"
 )
 
 // apiVersion is the Gemini API version the image models are served under.
@@ -60,34 +59,12 @@ const maxErrorBytes = 64 << 10
 // Its transport streams the images into the request body (inline.go) and
 // bounds every answer body, including the error bodies the SDK reads itself.
 func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
-	if hc == nil {
-		hc = &http.Client{}
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	own := *hc
-	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	own.Transport = &inlineTransport{base: &httpbody.Transport{
-		Base: base, MaxBody: maxAnswerBytes, MaxErrorBody: maxErrorBytes,
-	}}
-	return &Client{cfg: cfg.withDefaults(), hc: &own, log: log, sleep: sleep}
-}
-
-// sleep waits d, or until ctx ends and then returns its error.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	own := upstream.Client(hc, maxAnswerBytes, maxErrorBytes)
+	own.Transport = &inlineTransport{base: own.Transport}
+	return &Client{cfg: cfg.withDefaults(), hc: own, log: log, sleep: upstream.Sleep}
 }
 
 // Edit sends the images (in order) and the prompt to Gemini and returns the
@@ -253,19 +230,7 @@ func parts(req frameforge.EditRequest) (*inlineImages, []*genai.Part, error) {
 // backoff is the wait before attempt+1: the server's RetryInfo hint when it
 // gave one, else exponential backoff with full jitter, capped.
 func (c *Client) backoff(attempt int, hint time.Duration) time.Duration {
-	if hint > 0 {
-		return hint
-	}
-	ceil := c.cfg.MaxBackoff
-	if shift := attempt - 1; shift < 32 {
-		if d := c.cfg.BaseBackoff << shift; d > 0 && d < ceil {
-			ceil = d
-		}
-	}
-	if ceil <= 0 {
-		return 0
-	}
-	return rand.N(ceil)
+	return upstream.Backoff(attempt, c.cfg.BaseBackoff, c.cfg.MaxBackoff, hint)
 }
 
 // dimensions reads the size from the image header; 0, 0 for formats the

@@ -2,12 +2,12 @@ package openai
 
 import (
 	"errors"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"frameforge"
+	"frameforge/internal/provider/upstream"
 )
 
 // DefaultBaseURL is OpenAI's public API endpoint (with its version path).
@@ -65,8 +65,7 @@ func ParseModel(model string) error {
 // Validate reports every problem at once; each error names its variable.
 func (c Config) Validate() error {
 	var errs []error
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
-		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if !upstream.IsBaseURL(c.BaseURL) {
 		errs = append(errs, errors.New("OPENAI_BASE_URL: must be an absolute http(s) URL without query, fragment or credentials"))
 	}
 	if err := ParseModel(c.Model); err != nil {

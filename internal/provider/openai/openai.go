@@ -21,7 +21,6 @@ import (
 	_ "image/png"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -30,7 +29,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"frameforge"
-	"frameforge/internal/httpbody"
+	"frameforge/internal/provider/upstream"
 )
 
 // maxAnswerBytes bounds a 2xx answer: one PNG of at most 2560×1440 as
@@ -62,32 +61,10 @@ var _ frameforge.Provider = (*Client)(nil)
 // re-send the photos to whatever host Location names) and whose transport
 // bounds every answer body, the error bodies the SDK reads included.
 func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
-	if hc == nil {
-		hc = &http.Client{}
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	own := *hc
-	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	own.Transport = &httpbody.Transport{Base: base, MaxBody: maxAnswerBytes, MaxErrorBody: maxErrorBytes}
-	return &Client{cfg: cfg.withDefaults(), hc: &own, log: log, sleep: sleep}
-}
-
-// sleep waits d, or until ctx ends and then returns its error.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &Client{cfg: cfg.withDefaults(), hc: upstream.Client(hc, maxAnswerBytes, maxErrorBytes), log: log, sleep: upstream.Sleep}
 }
 
 // options wire the SDK explicitly. NewClient also reads OPENAI_* variables
@@ -268,19 +245,7 @@ func imageFrom(resp *sdk.ImagesResponse, secret string) (frameforge.Image, *fram
 // backoff is the wait before attempt+1: the server's Retry-After when it
 // gave one, else exponential backoff with full jitter, capped.
 func (c *Client) backoff(attempt int, hint time.Duration) time.Duration {
-	if hint > 0 {
-		return hint
-	}
-	ceil := c.cfg.MaxBackoff
-	if shift := attempt - 1; shift < 32 {
-		if d := c.cfg.BaseBackoff << shift; d > 0 && d < ceil {
-			ceil = d
-		}
-	}
-	if ceil <= 0 {
-		return 0
-	}
-	return rand.N(ceil)
+	return upstream.Backoff(attempt, c.cfg.BaseBackoff, c.cfg.MaxBackoff, hint)
 }
 
 // dimensions reads the size from the image header; 0, 0 for formats the
