@@ -96,13 +96,18 @@ func Open(ctx context.Context, databaseURL, dataDir string, cfg Config, d Deps) 
 			func() (river.JobArgs, *river.InsertOpts) { return cleanupArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	}
 	e := &Engine{Service: s}
+	open := func() error { return openPostgres(ctx, e, databaseURL, rcfg, cfg) }
 	if databaseURL == "" {
-		return e, openSQLite(ctx, e, filepath.Join(dataDir, "frameforge.db"), rcfg, cfg)
-	}
-	if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") {
+		open = func() error { return openSQLite(ctx, e, filepath.Join(dataDir, "frameforge.db"), rcfg, cfg) }
+	} else if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") {
 		return nil, errors.New("DATABASE_URL: must be postgres://… (or empty for the embedded SQLite store)")
 	}
-	return e, openPostgres(ctx, e, databaseURL, rcfg, cfg)
+	// A half-opened engine is never handed out: its Stop would have nothing
+	// to stop.
+	if err := open(); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // Kind is "sqlite" or "postgres".
