@@ -11,14 +11,16 @@ import (
 )
 
 // addRoutes maps the entire API surface, one line per endpoint, each with
-// its policy: which per-client budget it spends and how long it may take.
+// its policy: which per-client budget it spends, how long it may take, and
+// whether its answer may be compressed.
 func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rateLimits) {
 	// Probes and scrapers poll these: they must not eat a client's budget
 	// or be refused when it is spent.
 	probe := policy{timeout: cfg.RequestTimeout}
 	api := policy{budget: rl.other, timeout: cfg.RequestTimeout}
 	edit := policy{budget: rl.edit, timeout: cfg.EditTimeout}
-	h := func(pattern string, p policy, handler http.Handler) { mux.Handle(pattern, p.wrap(log, rl, handler)) }
+	gz := newCompression()
+	h := func(pattern string, p policy, handler http.Handler) { mux.Handle(pattern, p.wrap(log, rl, gz, handler)) }
 
 	h("GET /api/health", probe, handleHealth())
 	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
@@ -31,8 +33,9 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	doc := apidoc.New(d.Registry.Describe())
 	h("GET /api/presets", api, handlePresets(d.Presets))
 	if d.Jobs != nil {
-		// An event stream lasts as long as its job: no deadline of its own.
-		stream := policy{budget: rl.other}
+		// An event stream lasts as long as its job: no deadline of its own,
+		// and no compression, which holds small writes back.
+		stream := policy{budget: rl.other, stream: true}
 		jh := &jobsHandler{log: log, cfg: cfg, reg: d.Registry, pipe: d.Pipeline, jobs: d.Jobs, presets: d.Presets}
 		h("POST /api/jobs", edit, jh.submit())
 		h("GET /api/jobs", api, jh.list())
@@ -46,19 +49,24 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	h("GET /api/docs", api, doc.DocsHandler())
 }
 
-// policy is what a route may spend: a per-client budget (nil: none) and a
-// deadline for the whole request (0: none).
+// policy is what a route may spend: a per-client budget (nil: none), a
+// deadline for the whole request (0: none); stream marks an answer written
+// piece by piece, which compression would hold back.
 type policy struct {
 	budget  *ratelimit.Limiter
 	timeout time.Duration
+	stream  bool
 }
 
-func (p policy) wrap(log *slog.Logger, rl *rateLimits, h http.Handler) http.Handler {
+func (p policy) wrap(log *slog.Logger, rl *rateLimits, gz func(http.Handler) http.Handler, h http.Handler) http.Handler {
 	if p.timeout > 0 {
 		h = withTimeout(p.timeout, h)
 	}
 	if p.budget != nil {
 		h = withRateLimit(log, rl, p.budget, h)
+	}
+	if !p.stream {
+		h = gz(h)
 	}
 	return h
 }

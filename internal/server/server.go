@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -123,13 +122,12 @@ type Deps struct {
 
 // NewServer returns the whole HTTP API as one handler. Middleware order,
 // from the outside in: request id, observe (access log and metrics),
-// recover, CORS, compression, then the routes, each with its own policy
-// (rate-limit budget and timeout, see routes.go).
+// recover, CORS, then the routes, each with its own policy (rate-limit
+// budget, timeout and compression, see routes.go).
 func NewServer(log *slog.Logger, cfg Config, d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(routeRecorder{mux}, log, cfg, d, newRateLimits(cfg, d.Metrics, time.Now))
 	var h http.Handler = withJSONFallbacks(log, mux)
-	h = withCompression(h)
 	h = withCORS(cfg.AllowedOrigins, d.Registry.KeyHeaders())(h)
 	h = withRecover(log)(h)
 	h = withObserve(log, d.Metrics)(h)
@@ -157,10 +155,11 @@ func withCORS(origins, keyHeaders []string) func(http.Handler) http.Handler {
 	return c.Handler
 }
 
-// withCompression gzips text responses (JSON, HTML, JS, CSS, metrics) for
-// clients that accept it. Images are never recompressed: they are already
-// compressed, and a second pass costs CPU for nothing.
-func withCompression(h http.Handler) http.Handler {
+// newCompression returns the wrapper that gzips text responses (JSON, HTML,
+// JS, CSS, metrics) for clients that accept it. Images are never
+// recompressed: they are already compressed, and a second pass costs CPU
+// for nothing. routes.go applies it per route (not to event streams).
+func newCompression() func(http.Handler) http.Handler {
 	// Below 256 bytes gzip's own framing eats most of the gain.
 	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(256), gzhttp.ContentTypes([]string{
 		"application/json", "text/html", "text/css", "text/javascript", "application/javascript", "text/plain",
@@ -168,14 +167,5 @@ func withCompression(h http.Handler) http.Handler {
 	if err != nil {
 		panic(err) // static options; cannot fail
 	}
-	gz := wrap(h)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// An event stream must reach the client event by event: the gzip
-		// writer holds small writes until it has enough to decide.
-		if strings.HasSuffix(r.URL.Path, "/events") {
-			h.ServeHTTP(w, r)
-			return
-		}
-		gz.ServeHTTP(w, r)
-	})
+	return func(h http.Handler) http.Handler { return wrap(h) }
 }
