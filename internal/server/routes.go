@@ -20,7 +20,9 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	api := policy{budget: rl.other, timeout: cfg.RequestTimeout}
 	edit := policy{budget: rl.edit, timeout: cfg.EditTimeout}
 	gz := newCompression()
-	h := func(pattern string, p policy, handler http.Handler) { mux.Handle(pattern, p.wrap(log, rl, gz, handler)) }
+	h := func(pattern string, p policy, handler http.Handler) {
+		mux.Handle(pattern, p.wrap(log, rl, gz, handler))
+	}
 
 	h("GET /api/health", probe, handleHealth())
 	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
