@@ -140,12 +140,16 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 			return frameforge.Wrap(err, frameforge.EOverloaded, "No slot for the job's provider call.")
 		}
 		callCtx, cancel := context.WithTimeout(ctx, s.cfg.EditTimeout)
-		// Each variation gets its own copy: Prepare may compact its input
-		// in place.
-		in := make([]pipeline.Upload, len(uploads))
-		for i, u := range uploads {
-			u.Image.Data = append([]byte(nil), u.Image.Data...)
-			in[i] = u
+		// Prepare may compact its input in place: a variation that another
+		// follows gets a copy; the last one takes the bytes read from
+		// storage.
+		in := uploads
+		if v < rec.Variations-1 {
+			in = make([]pipeline.Upload, len(uploads))
+			for i, u := range uploads {
+				u.Image.Data = append([]byte(nil), u.Image.Data...)
+				in[i] = u
+			}
 		}
 		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, RequestID: rec.ID})
 		cancel()
