@@ -45,7 +45,9 @@ const (
 	EIdemInProgress    = "idempotency_in_progress" // the first request with that key is still being accepted
 	EInvalidPreset     = "invalid_preset"          // unknown room_type or style
 	EInvalidWebhookURL = "invalid_webhook_url"     // webhook_url not an acceptable https URL
-	ETokenRequired     = "token_required"          // the endpoint needs an API token
+	ETokenRequired     = "token_required"          // the endpoint works per API token, and none was sent (AUTH=off)
+	EUnauthorized      = "unauthorized"            // a token is required and missing, or the one sent is not valid, revoked or expired
+	EQuotaExceeded     = "quota_exceeded"          // the token's quota of edits for this period is used up
 	ENotFound          = "not_found"
 	EMethodNotAllowed  = "method_not_allowed"
 	ENotImplemented    = "not_implemented"
@@ -60,7 +62,7 @@ func Codes() []string {
 		EProviderAuth, EProviderInput, EContentBlocked, EUpstreamRateLimit, EUpstreamUnavail, EUpstreamError,
 		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, EHeadersTooLarge, EExpectationFailed,
 		EJobNotFound, EJobNotFinished, EResultNotFound, EJobFinished, EIdemKeyInvalid, EIdemKeyReused, EIdemInProgress,
-		EInvalidPreset, EInvalidWebhookURL, ETokenRequired, ENotFound,
+		EInvalidPreset, EInvalidWebhookURL, ETokenRequired, EUnauthorized, EQuotaExceeded, ENotFound,
 		EMethodNotAllowed, ENotImplemented, EInternal}
 }
 

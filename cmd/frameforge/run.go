@@ -23,6 +23,7 @@ import (
 
 	"frameforge"
 	"frameforge/internal/admission"
+	"frameforge/internal/auth"
 	"frameforge/internal/blobstore"
 	"frameforge/internal/config"
 	"frameforge/internal/jobs"
@@ -72,8 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "":
 	case "webhook-secret":
 		return printWebhookSecret(cfg.Jobs, stdout)
+	case "tokens":
+		return runTokens(ctx, cfg.Jobs, fset.Args()[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (the only one is webhook-secret)", cmd)
+		return fmt.Errorf("unknown command %q (the commands are webhook-secret and tokens)", cmd)
 	}
 	log := logging.New(stdout, cfg.Log.Format, cfg.Log.Level)
 
@@ -104,6 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	// Tokens live in the jobs' database, on its connection.
+	tokens, err := auth.Open(ctx, engine.DB(), engine.Kind())
+	if err != nil {
+		return err
+	}
+	engine.UseQuota(tokens)
 	var draining atomic.Bool
 	handler := server.NewServer(log, cfg.Server, server.Deps{
 		Registry: reg,
@@ -112,6 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Draining: draining.Load,
 		Jobs:     engine.Service,
 		Presets:  presets.Default(),
+		Tokens:   tokens,
 	})
 
 	// In-flight requests derive from base; cancelling it after a drain that
@@ -133,6 +143,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
 	log.Info("frameforge starting", "config", cfg)
+	log.Info("API tokens "+map[auth.Mode]string{auth.Required: "required", auth.Off: "not required"}[cfg.Server.Auth],
+		"auth", cfg.Server.Auth, "why", cfg.AuthReason)
 	for _, p := range cfg.Providers {
 		if p.ServerKey == "" {
 			log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"frameforge/internal/auth"
 	"frameforge/internal/envconf"
 	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
@@ -70,6 +71,10 @@ type Config struct {
 	Admission Admission
 	Providers []Provider // the provider table, each with its server key and settings
 	Jobs      Jobs
+	// AuthSetting is AUTH as set; Server.Auth is the mode in force
+	// (auth.Resolve), and AuthReason says why, for the start-up log.
+	AuthSetting auth.Mode
+	AuthReason  string
 }
 
 // Jobs configures the asynchronous API and its stores (docs/jobs.md).
@@ -157,6 +162,12 @@ func Load(getenv func(string) string) (Config, error) {
 	s.RateLimitIPv6Prefix = l.IntRange("RATE_LIMIT_IPV6_PREFIX", ratelimit.DefaultIPv6Prefix, 32, 128)
 	s.Upload.MinRate = l.Bytes("MIN_UPLOAD_RATE", s.Upload.MinRate)
 	s.Upload.Grace = l.Duration("UPLOAD_GRACE", s.Upload.Grace)
+	c.AuthSetting = auth.Mode(l.OneOf("AUTH", string(auth.Auto), string(auth.Off), string(auth.Required), string(auth.Auto)))
+	serverKey := false
+	for _, p := range c.Providers {
+		serverKey = serverKey || p.ServerKey != ""
+	}
+	s.Auth, c.AuthReason = auth.Resolve(c.AuthSetting, c.Host, serverKey)
 	l.Add(s.Validate())
 	c.Server = s
 
@@ -233,6 +244,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("upstream_max_bytes", humanize.IBytes(uint64(c.Edit.UpstreamBytes))),
 		slog.String("decode_memory_budget", humanize.IBytes(uint64(c.Edit.DecodeMemory))),
 		slog.Duration("edit_timeout", c.Server.EditTimeout),
+		slog.String("auth", string(c.Server.Auth)),
 		slog.String("rate_limit_edit", c.Server.RateLimitEdit.String()),
 		slog.String("rate_limit_default", c.Server.RateLimitDefault.String()),
 		slog.Any("trusted_proxies", c.Server.TrustedProxies),

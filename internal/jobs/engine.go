@@ -113,6 +113,53 @@ func Open(ctx context.Context, databaseURL, dataDir string, cfg Config, d Deps) 
 // Kind is "sqlite" or "postgres".
 func (e *Engine) Kind() string { return e.kind }
 
+// DB is the job store's database, for the other tables that live beside the
+// jobs (API tokens and their usage): one database, one connection pool, and
+// on SQLite one file with its one writer.
+func (e *Engine) DB() *sql.DB { return e.st.db }
+
+// UseQuota gives the engine what settles the quota units jobs reserved
+// (before Start; without it holds are left alone).
+func (e *Engine) UseQuota(q Quota) { e.quota = q }
+
+// OpenDB opens the job store's database alone, without the queue, for
+// commands that work on the tables beside the jobs while a server may be
+// running (frameforge tokens). It returns the database and its kind
+// ("sqlite" or "postgres"); the caller closes it.
+func OpenDB(ctx context.Context, databaseURL, dataDir string) (*sql.DB, string, error) {
+	if databaseURL == "" {
+		path := filepath.Join(dataDir, "frameforge.db")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, "", fmt.Errorf("DATA_DIR: %w", err)
+		}
+		db, err := sql.Open("sqlite", sqliteDSN(path))
+		if err != nil {
+			return nil, "", err
+		}
+		db.SetMaxOpenConns(1)
+		return db, "sqlite", nil
+	}
+	if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") {
+		return nil, "", errors.New("DATABASE_URL: must be postgres://… (or empty for the embedded SQLite store)")
+	}
+	db, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, "", fmt.Errorf("DATABASE_URL: cannot connect: %w", err)
+	}
+	return db, "postgres", nil
+}
+
+// sqliteDSN is how every process opens the SQLite file. WAL lets readers
+// (event streams, GETs) run beside the writer; busy_timeout covers another
+// process (the tokens command) writing at the same moment.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
 // Start begins working jobs.
 func (e *Engine) Start(ctx context.Context) error { return e.start(ctx) }
 
@@ -129,11 +176,9 @@ func openSQLite(ctx context.Context, e *Engine, path string, rcfg *river.Config,
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
-	// WAL lets readers (event streams, GETs) run beside the writer; one
-	// connection, because SQLite allows one writer and River's driver says
-	// so; busy_timeout covers another process opening the file.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// One connection, because SQLite allows one writer and River's driver
+	// says so.
+	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return err
 	}
@@ -317,7 +362,16 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) err
 	if err != nil {
 		return err
 	}
+	for _, id := range stale {
+		// A submission that never finished gives its quota units back.
+		if rec, err := s.st.get(ctx, id); err == nil && rec.QuotaHold != "" && s.quota != nil {
+			if ok, _ := s.st.takeHold(ctx, id, rec.QuotaHold); ok {
+				_ = s.quota.Settle(ctx, rec.QuotaHold, 0, rec.Family)
+			}
+		}
+	}
 	for _, id := range append(expired, stale...) {
+		s.settle(ctx, id) // an ended job whose settling a dead process missed
 		if err := s.blobs.DeletePrefix(ctx, "jobs/"+id+"/"); err != nil {
 			return err
 		}
@@ -340,9 +394,18 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) err
 			return err
 		}
 		s.cancel.notify(id)
+		s.settle(ctx, id)
 		if rec, err := s.st.get(ctx, id); err == nil {
 			s.queueWebhook(ctx, rec, StatusFailed)
 		}
+	}
+	// Ending a job and settling its quota units are two writes too.
+	unsettled, err := s.st.ids(ctx, `finished_ms > 0 AND finished_ms < ? AND quota_hold <> ''`, now.Add(-time.Minute).UnixMilli())
+	if err != nil {
+		return err
+	}
+	for _, id := range unsettled {
+		s.settle(ctx, id)
 	}
 	// Ending a job and queueing its delivery are two writes: a process that
 	// died between them left a delivery pending with nothing queued. Queue

@@ -49,7 +49,15 @@ type Service struct {
 	cancel *cancels
 	m      *Metrics
 	hooks  *webhook.Client
+	quota  Quota
 	now    func() time.Time
+}
+
+// Quota settles the quota units a job reserved when it was submitted
+// (internal/auth's token store): kept units count as successful edits of
+// provider, the rest are given back.
+type Quota interface {
+	Settle(ctx context.Context, hold string, kept int, provider string) error
 }
 
 // queue is what the service needs of River, whatever its transaction type.
@@ -73,6 +81,7 @@ type Submission struct {
 	Variations int
 	WebhookURL string
 	Metadata   json.RawMessage
+	QuotaHold  string // quota units reserved for the job's variations (see Quota)
 }
 
 // newID is "job_" and 130 random bits in base32: unguessable, because a job
@@ -100,6 +109,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 		ID: newID(), Owner: sub.Owner, Status: StatusAccepting, Provider: sub.Provider, Family: sub.Family,
 		Model: sub.Model, Prompt: sub.Prompt, Variations: sub.Variations, CreatedAt: now, UpdatedAt: now,
 		WebhookURL: sub.WebhookURL, Metadata: sub.Metadata, IdemKey: sub.IdemKey, IdemHash: sub.Hash,
+		QuotaHold: sub.QuotaHold,
 	}
 	if r.WebhookURL != "" {
 		r.WebhookStatus = WebhookPending
@@ -183,6 +193,10 @@ func (s *Service) expired(r *Record) bool {
 	return r.Status.Terminal() && !r.FinishedAt.IsZero() && s.now().Sub(r.FinishedAt) > s.cfg.ResultTTL
 }
 
+// NotFound is the error for a job the caller may not see: the same as for
+// one that does not exist.
+func (s *Service) NotFound(id string) error { return errJobNotFound(id) }
+
 func errJobNotFound(id string) error {
 	return frameforge.Errorf(frameforge.EJobNotFound, "No job %q: it does not exist, or it expired and was deleted.", truncate(id, 80))
 }
@@ -212,6 +226,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 		return nil, frameforge.Errorf(frameforge.EJobFinished, "The job has already ended (%s); there is nothing to cancel.", r.Status)
 	}
 	s.m.finished(StatusCancelled)
+	s.settle(ctx, id)
 	s.queueWebhook(ctx, r, StatusCancelled)
 	// This replica's worker stops at once; another replica's notices the
 	// status within a second (watchStatus), and River does not run a
@@ -223,6 +238,33 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 		}
 	}
 	return s.st.get(ctx, id)
+}
+
+// settle hands the quota hold of an ended job to Quota: a job that
+// succeeded keeps a unit per result it can serve (none for development
+// fallbacks), a failed or cancelled one gives every unit back. It runs after
+// each terminal change, and the cleanup runs it again for a process that died
+// in between; takeHold makes it happen once.
+func (s *Service) settle(ctx context.Context, id string) {
+	if s.quota == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	r, err := s.st.get(ctx, id)
+	if err != nil || r.QuotaHold == "" || !r.Status.Terminal() {
+		return
+	}
+	if ok, err := s.st.takeHold(ctx, id, r.QuotaHold); err != nil || !ok {
+		return
+	}
+	kept := 0
+	if r.Status == StatusSucceeded && !r.Fallback {
+		kept = len(r.Results)
+	}
+	if err := s.quota.Settle(ctx, r.QuotaHold, kept, r.Family); err != nil {
+		// Units not given back stay counted: the safe side of a quota.
+		s.log.WarnContext(ctx, "settling the job's quota units failed", "job", id, "err", err)
+	}
 }
 
 // Image returns a stored input or result. A result of a job still queued or

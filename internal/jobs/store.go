@@ -69,6 +69,10 @@ type Record struct {
 	RiverID         int64
 	IdemKey         string
 	IdemHash        string
+	// QuotaHold is the API token's quota units the job reserved at
+	// submission (an auth hold), until the job ends and they are settled;
+	// empty when none.
+	QuotaHold string
 }
 
 // dialect is what differs between SQLite and PostgreSQL in our queries.
@@ -135,6 +139,7 @@ var schema = []string{
 var addedColumns = [][2]string{
 	{"webhook_status", "TEXT NOT NULL DEFAULT ''"},
 	{"webhook_attempts", "INTEGER NOT NULL DEFAULT 0"},
+	{"quota_hold", "TEXT NOT NULL DEFAULT ''"},
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -191,7 +196,7 @@ func (s *store) q(query string) string {
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
-	river_id, idem_key, idem_hash, webhook_status, webhook_attempts`
+	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold`
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -219,11 +224,11 @@ func nullable(s string) any {
 func (s *store) insert(ctx context.Context, r *Record) error {
 	in, _ := json.Marshal(r.Inputs)
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
 		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
-		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts)
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold)
 	if err != nil && isUniqueViolation(err) {
 		return errIdemConflict
 	}
@@ -245,7 +250,7 @@ func scanRecord(row scanner) (*Record, error) {
 	var created, started, finished, updated int64
 	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
 		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
-		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts)
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -354,6 +359,18 @@ func (s *store) ids(ctx context.Context, where string, args ...any) ([]string, e
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// takeHold clears the job's quota hold if it is still hold, and reports
+// whether this caller took it: of two settlers (a worker, the cleanup) only
+// one settles. It leaves updated_ms alone: nothing a client sees changed.
+func (s *store) takeHold(ctx context.Context, id, hold string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE frameforge_jobs SET quota_hold = '' WHERE id = ? AND quota_hold = ?`), id, hold)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 func (s *store) delete(ctx context.Context, id string) error {

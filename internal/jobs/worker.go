@@ -175,6 +175,7 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 	})
 	if err == nil && ok {
 		w.m.finished(StatusSucceeded)
+		s.settle(ctx, rec.ID)
 		s.cancel.notify(rec.ID)
 		s.queueWebhook(ctx, rec, StatusSucceeded)
 	}
@@ -194,6 +195,7 @@ func (w *editWorker) finish(ctx context.Context, rec *Record, err error) error {
 	}
 	if ok {
 		w.m.finished(StatusFailed)
+		s.settle(ctx, rec.ID)
 		s.log.InfoContext(ctx, "job failed", "job", rec.ID, "code", code, "attempts", rec.Attempts)
 		s.cancel.notify(rec.ID)
 		s.queueWebhook(ctx, rec, StatusFailed)

@@ -6,6 +6,7 @@ package ratelimit
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -231,4 +232,38 @@ func (r Rule) PeriodName() string {
 		return "day"
 	}
 	return r.Period.String()
+}
+
+// Set is a limiter per distinct rule, made on first use: the per-address
+// budgets and each API token's own rate share one Set. It is safe for
+// concurrent use. Its memory is per replica; a limiter shared by replicas
+// (Redis) can stand in its place behind the same Take.
+type Set struct {
+	now    func() time.Time
+	opts   []Option
+	mu     sync.Mutex
+	byRule map[Rule]*Limiter
+}
+
+// NewSet returns an empty set whose limiters use now and opts.
+func NewSet(now func() time.Time, opts ...Option) *Set {
+	return &Set{now: now, opts: opts, byRule: map[Rule]*Limiter{}}
+}
+
+// Take spends one request of key's budget under rule. Callers keep the keys
+// of different budgets apart (a prefix per budget): two budgets with the
+// same rule share a limiter. It never fails; the error is for limiters that
+// ask a server.
+func (s *Set) Take(_ context.Context, key string, rule Rule) (Decision, error) {
+	if rule.Off() {
+		return Decision{Allowed: true}, nil
+	}
+	s.mu.Lock()
+	l, ok := s.byRule[rule]
+	if !ok {
+		l = New(rule, s.now, s.opts...)
+		s.byRule[rule] = l
+	}
+	s.mu.Unlock()
+	return l.Take(key), nil
 }

@@ -49,6 +49,8 @@ var codes = map[string]int{
 	frameforge.EInvalidPreset:     http.StatusBadRequest,
 	frameforge.EInvalidWebhookURL: http.StatusBadRequest,
 	frameforge.ETokenRequired:     http.StatusUnauthorized,
+	frameforge.EUnauthorized:      http.StatusUnauthorized,
+	frameforge.EQuotaExceeded:     http.StatusTooManyRequests,
 	frameforge.ENotFound:          http.StatusNotFound,
 	frameforge.EMethodNotAllowed:  http.StatusMethodNotAllowed,
 	frameforge.ENotImplemented:    http.StatusNotImplemented,
@@ -94,6 +96,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.ErrorContext(ctx, "request failed", "request_id", id, "code", code, "status", status, "err", cause)
 	default:
 		log.InfoContext(ctx, "request refused", "request_id", id, "code", code, "status", status, "err", cause)
+	}
+	if status == http.StatusUnauthorized && code != frameforge.EInvalidAPIKey {
+		// Our own 401s are about the API token (RFC 6750); a provider key
+		// refused upstream is the client's key, not ours to challenge.
+		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	if ra := frameforge.RetryAfter(err); ra > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))

@@ -44,12 +44,14 @@ func (h *editHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // execute admits the edit, reads and checks the upload, resolves the
-// provider and key, and hands the rest to the pipeline.
+// provider and key, spends the client's edit budget and quota unit, and
+// hands the rest to the pipeline; the unit is kept only if the edit
+// succeeded.
 func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.Result, error) {
 	ctx := r.Context()
 	// The keys this request carries, and the server's, are redacted from
 	// anything logged about it, whatever a provider put in its errors.
-	creds := h.reg.Credentials(r.Header.Get)
+	creds := credentials(h.reg, r)
 	for _, k := range creds {
 		noteSecret(ctx, k)
 	}
@@ -77,9 +79,22 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	return h.pipe.Run(ctx, ticket, pipeline.Input{
+	// Everything is checked: from here the edit is admitted toward the
+	// provider, and only now does it spend the client's budget and quota.
+	a := accessFrom(ctx)
+	hold, err := a.admit(w, r, 1, route)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	res, err := h.pipe.Run(ctx, ticket, pipeline.Input{
 		Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx),
 	})
+	kept := 0
+	if err == nil && !res.Fallback {
+		kept = 1
+	}
+	a.settle(ctx, hold, kept, route.Family)
+	return res, err
 }
 
 // writeImage sends an image with its real, sniffed type: a provider's claim

@@ -63,7 +63,7 @@ func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, job
 		return 0, jobs.View{}, err
 	}
 	wait := preferWait(r.Header.Get("Prefer"))
-	creds := h.reg.Credentials(r.Header.Get)
+	creds := credentials(h.reg, r)
 	for _, k := range creds {
 		noteSecret(ctx, k)
 	}
@@ -78,18 +78,30 @@ func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, job
 	if err != nil {
 		return 0, jobs.View{}, err
 	}
-	sub, err := h.submission(r, form, creds)
+	sub, route, err := h.submission(r, form, creds)
 	if err != nil {
 		return 0, jobs.View{}, err
 	}
-	sub.Owner = h.owner(r)
+	a := accessFrom(ctx)
+	sub.Owner = a.owner()
 	sub.IdemKey = idem
 	if sub.Images, err = h.pipe.Prepare(ctx, form.uploads); err != nil {
 		return 0, jobs.View{}, err
 	}
 	release() // the photos are prepared: the place is free for the next upload
 	sub.Hash = fingerprint(sub, form)
+	// Everything is checked: the job spends the client's budget, and
+	// reserves a quota unit per variation, which the worker settles when the
+	// job ends.
+	hold, err := a.admit(w, r, sub.Variations, route)
+	if err != nil {
+		return 0, jobs.View{}, err
+	}
+	sub.QuotaHold = string(hold)
 	rec, replayed, err := h.jobs.Submit(ctx, sub)
+	if err != nil || replayed {
+		a.settle(ctx, hold, 0, route.Family) // no new job: nothing to hold for
+	}
 	if err != nil {
 		return 0, jobs.View{}, err
 	}
@@ -110,15 +122,14 @@ func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, job
 }
 
 // submission reads the job's own fields and resolves the provider.
-func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Credentials) (jobs.Submission, error) {
-	var sub jobs.Submission
+func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Credentials) (sub jobs.Submission, route provider.Route, err error) {
 	name := f.provider
 	if name == "" {
 		name = r.URL.Query().Get("provider")
 	}
-	route, err := h.reg.Resolve(name, creds)
+	route, err = h.reg.Resolve(name, creds)
 	if err != nil {
-		return sub, err
+		return sub, route, err
 	}
 	sub.Provider, sub.Family, sub.Model = route.ID, route.Family, route.Model
 	if route.Key.FromClient() {
@@ -128,26 +139,26 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 	if v := f.fields["variations"]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 4 {
-			return sub, frameforge.Errorf(frameforge.EInvalidRequest, "variations must be a whole number from 1 to 4, got %q.", truncateField(v))
+			return sub, route, frameforge.Errorf(frameforge.EInvalidRequest, "variations must be a whole number from 1 to 4, got %q.", truncateField(v))
 		}
 		sub.Variations = n
 	}
 	if sub.Prompt, err = h.presets.Compose(f.prompt, f.fields["room_type"], f.fields["style"]); err != nil {
-		return sub, frameforge.Wrap(err, frameforge.EInvalidPreset, err.Error())
+		return sub, route, frameforge.Wrap(err, frameforge.EInvalidPreset, err.Error())
 	}
 	if u := f.fields["webhook_url"]; u != "" {
 		if sub.WebhookURL, err = h.jobs.CheckWebhookURL(r.Context(), u); err != nil {
-			return sub, err
+			return sub, route, err
 		}
 	}
 	if m := f.fields["metadata"]; m != "" {
 		var obj map[string]any
 		if len(m) > maxMetadataBytes || json.Unmarshal([]byte(m), &obj) != nil || obj == nil {
-			return sub, frameforge.Errorf(frameforge.EInvalidRequest, "metadata must be a JSON object of at most %d bytes.", maxMetadataBytes)
+			return sub, route, frameforge.Errorf(frameforge.EInvalidRequest, "metadata must be a JSON object of at most %d bytes.", maxMetadataBytes)
 		}
 		sub.Metadata = json.RawMessage(m)
 	}
-	return sub, nil
+	return sub, route, nil
 }
 
 func truncateField(s string) string {
@@ -155,12 +166,6 @@ func truncateField(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-// owner is who a job belongs to: without API tokens, the client's address
-// (its /64 for IPv6), which scopes idempotency keys.
-func (h *jobsHandler) owner(r *http.Request) string {
-	return "ip:" + clientKey(r, h.cfg.TrustedProxies, h.cfg.RateLimitIPv6Prefix)
 }
 
 // fingerprint identifies a request for idempotency: the same photos and
@@ -211,7 +216,7 @@ func preferWait(v string) time.Duration {
 // get serves GET /api/jobs/{id}.
 func (h *jobsHandler) get() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec, err := h.jobs.Get(r.Context(), r.PathValue("id"))
+		rec, err := h.find(r)
 		if err != nil {
 			writeError(w, r, h.log, err)
 			return
@@ -224,7 +229,10 @@ func (h *jobsHandler) get() http.Handler {
 // cancel serves DELETE /api/jobs/{id}.
 func (h *jobsHandler) cancel() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec, err := h.jobs.Cancel(r.Context(), r.PathValue("id"))
+		rec, err := h.find(r)
+		if err == nil {
+			rec, err = h.jobs.Cancel(r.Context(), rec.ID)
+		}
 		if err != nil {
 			writeError(w, r, h.log, err)
 			return
@@ -240,7 +248,12 @@ func (h *jobsHandler) image(kind string) http.Handler {
 		if err != nil {
 			n = -1
 		}
-		data, ct, err := h.jobs.Image(r.Context(), r.PathValue("id"), kind, n)
+		var data []byte
+		var ct string
+		rec, err := h.find(r)
+		if err == nil {
+			data, ct, err = h.jobs.Image(r.Context(), rec.ID, kind, n)
+		}
 		if err != nil {
 			writeError(w, r, h.log, err)
 			return
@@ -262,7 +275,7 @@ func (h *jobsHandler) image(kind string) http.Handler {
 func (h *jobsHandler) events() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		rec, err := h.jobs.Get(ctx, r.PathValue("id"))
+		rec, err := h.find(r)
 		if err != nil {
 			writeError(w, r, h.log, err)
 			return
@@ -313,12 +326,61 @@ func (h *jobsHandler) events() http.Handler {
 	})
 }
 
-// list serves GET /api/jobs. Jobs belong to API tokens; until tokens exist
-// nobody may list, because job ids are capabilities to people's photos.
+// find returns the job named in the path if the caller may see it. A job
+// of another token is "not found", exactly like one that does not exist:
+// the answer must not confirm that an id is taken.
+func (h *jobsHandler) find(r *http.Request) (*jobs.Record, error) {
+	id := r.PathValue("id")
+	rec, err := h.jobs.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if a := accessFrom(r.Context()); a != nil && !a.sees(rec.Owner) {
+		return nil, h.jobs.NotFound(id)
+	}
+	return rec, nil
+}
+
+// list serves GET /api/jobs?limit=20&after={id}: the caller token's jobs,
+// newest first, {"data": [job…], "next": id | null}. Without a token
+// (AUTH=off) it is 401 token_required: job ids are capabilities to people's
+// room photos, and an address is no owner to list by (many clients share
+// one).
 func (h *jobsHandler) list() http.Handler {
+	type page struct {
+		Data []jobs.View `json:"data"`
+		Next *string     `json:"next"`
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, h.log, frameforge.Errorf(frameforge.ETokenRequired,
-			"Listing jobs needs an API token (Authorization: Bearer …); this server has none configured. Keep the ids of the jobs you submit."))
+		a := accessFrom(r.Context())
+		if a == nil || a.token == nil {
+			writeError(w, r, h.log, frameforge.Errorf(frameforge.ETokenRequired,
+				"Listing jobs needs an API token (Authorization: Bearer ff_…): jobs made without one are listed nowhere. Keep the ids of the jobs you submit."))
+			return
+		}
+		limit := 20
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				writeError(w, r, h.log, frameforge.Errorf(frameforge.EInvalidRequest, "limit must be a whole number from 1 to 100, got %q.", truncateField(v)))
+				return
+			}
+			limit = n
+		}
+		recs, next, err := h.jobs.List(r.Context(), a.owner(), r.URL.Query().Get("after"), limit)
+		if err != nil {
+			writeError(w, r, h.log, err)
+			return
+		}
+		p := page{Data: make([]jobs.View, 0, len(recs))}
+		for _, rec := range recs {
+			p.Data = append(p.Data, h.jobs.View(r.Context(), rec))
+		}
+		if next != "" {
+			p.Next = &next
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		encode(w, http.StatusOK, p)
 	})
 }
 

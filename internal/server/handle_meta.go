@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"frameforge/internal/admission"
+	"frameforge/internal/auth"
 	"frameforge/internal/provider"
 )
 
@@ -18,8 +19,9 @@ func handleHealth() http.Handler {
 
 // handleProviders serves GET /api/providers: the compat fields "default" and
 // "available", plus "providers" with what a UI needs to show what will work,
-// and the upload limits, so a UI can warn before uploading.
-func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
+// the upload limits, so a UI can warn before uploading, and "auth", the
+// mode in force, so a UI knows whether to ask for an API token.
+func handleProviders(reg *provider.Registry, lim Limits, mode auth.Mode) http.Handler {
 	type limits struct {
 		MaxImageBytes   int64 `json:"max_image_bytes"`
 		MaxRequestBytes int64 `json:"max_request_bytes"`
@@ -31,6 +33,7 @@ func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
 		Available []string        `json:"available"`
 		Providers []provider.Info `json:"providers"`
 		Limits    limits          `json:"limits"`
+		Auth      auth.Mode       `json:"auth"` // "required" or "off": whether a page must ask for an API token
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
@@ -38,6 +41,7 @@ func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
 			Available: reg.Names(),
 			Providers: reg.Describe(),
 			Limits:    limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
+			Auth:      mode,
 		})
 	})
 }

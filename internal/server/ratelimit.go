@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,61 +16,95 @@ import (
 	"frameforge/internal/ratelimit"
 )
 
-// rateLimits are the two per-client budgets: edits, and everything else.
+// RateLimiter spends one request of a client's budget under a rule. The
+// in-memory ratelimit.Set (one per replica) is the default; a limiter that
+// replicas share (Redis) fits behind the same method. key carries its
+// budget's name, so budgets with equal rules stay apart.
+type RateLimiter interface {
+	Take(ctx context.Context, key string, rule ratelimit.Rule) (ratelimit.Decision, error)
+}
+
+// rateLimits are the per-client budgets: edits (RATE_LIMIT_EDIT, or an API
+// token's own rate), and everything else (RATE_LIMIT_DEFAULT).
 type rateLimits struct {
-	edit, other *ratelimit.Limiter
+	lim         RateLimiter
+	edit, other ratelimit.Rule
 	trusted     []netip.Prefix
 	ipv6Prefix  int
 	m           *metrics.Metrics
 }
 
-func newRateLimits(cfg Config, m *metrics.Metrics, now func() time.Time) *rateLimits {
+func newRateLimits(cfg Config, lim RateLimiter, m *metrics.Metrics, now func() time.Time) *rateLimits {
+	if lim == nil {
+		lim = ratelimit.NewSet(now)
+	}
 	return &rateLimits{
-		edit:       ratelimit.New(cfg.RateLimitEdit, now),
-		other:      ratelimit.New(cfg.RateLimitDefault, now),
+		lim:        lim,
+		edit:       cfg.RateLimitEdit,
+		other:      cfg.RateLimitDefault,
 		trusted:    cfg.TrustedProxies,
 		ipv6Prefix: cfg.RateLimitIPv6Prefix,
 		m:          m,
 	}
 }
 
-// withRateLimit spends one request of the client's budget lim, sets the
-// standard RateLimit-* headers on every limited response, and refuses with
-// 429 and Retry-After when the budget is spent.
-func withRateLimit(log *slog.Logger, rl *rateLimits, lim *ratelimit.Limiter, next http.Handler) http.Handler {
-	budget := "default"
-	if lim == rl.edit {
-		budget = "edit"
+// budget names what a route spends per request: nothing, the default
+// budget (spent on arrival), or the edit budget (spent by the handler once
+// the request is admitted toward a provider: see access.admit).
+type budget string
+
+const (
+	noBudget      budget = ""
+	defaultBudget budget = "default"
+	editBudget    budget = "edit"
+)
+
+// take spends one request of key's budget b under rule, sets the standard
+// RateLimit-* headers when the rule limits, and returns a 429 rate_limited
+// error with Retry-After when the budget is spent. who says whose budget it
+// is, for the message.
+func (rl *rateLimits) take(w http.ResponseWriter, r *http.Request, b budget, key string, rule ratelimit.Rule, who string) error {
+	if rule.Off() {
+		return nil
 	}
+	d, err := rl.lim.Take(r.Context(), string(b)+"|"+key, rule)
+	if err != nil {
+		return fmt.Errorf("rate limiter: %w", err)
+	}
+	if d.Limit == 0 { // budget off
+		return nil
+	}
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+	if d.Allowed {
+		return nil
+	}
+	rl.m.RateLimited(string(b))
+	return &frameforge.Error{Code: frameforge.ERateLimited, RetryAfter: max(d.RetryAfter, time.Second),
+		Message: "Too many requests from " + who + ": the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(b) +
+			" per " + rule.PeriodName() + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."}
+}
+
+// withRateLimit spends one request of the client's default budget on
+// arrival.
+func withRateLimit(log *slog.Logger, rl *rateLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := lim.Take(clientKey(r, rl.trusted, rl.ipv6Prefix))
-		if d.Limit == 0 { // budget off
-			next.ServeHTTP(w, r)
-			return
-		}
-		h := w.Header()
-		h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
-		if !d.Allowed {
-			rl.m.RateLimited(budget)
-			writeError(w, r, log, &frameforge.Error{Code: frameforge.ERateLimited, RetryAfter: max(d.RetryAfter, time.Second),
-				Message: "Too many requests from this client: the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(budget) +
-					" per " + period(lim) + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."})
+		if err := rl.take(w, r, defaultBudget, clientKey(r, rl.trusted, rl.ipv6Prefix), rl.other, "this client"); err != nil {
+			writeError(w, r, log, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func budgetNoun(budget string) string {
-	if budget == "edit" {
+func budgetNoun(b budget) string {
+	if b == editBudget {
 		return "edits"
 	}
 	return "requests"
 }
-
-func period(l *ratelimit.Limiter) string { return l.Rule().PeriodName() }
 
 func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 

@@ -5,30 +5,36 @@ import (
 	"net/http"
 	"time"
 
-	"frameforge/internal/ratelimit"
+	"frameforge/internal/auth"
 	"frameforge/internal/server/apidoc"
 	"frameforge/web"
 )
 
 // addRoutes maps the entire API surface, one line per endpoint, each with
-// its policy: which per-client budget it spends, how long it may take, and
-// whether its answer may be compressed.
+// its policy: whether it needs an API token (protected: every route that
+// does image work or shows a client's work), which per-client budget it
+// spends, how long it may take, and whether its answer may be compressed.
 func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rateLimits) {
 	// Probes and scrapers poll these: they must not eat a client's budget
 	// or be refused when it is spent.
 	probe := policy{timeout: cfg.RequestTimeout}
-	api := policy{budget: rl.other, timeout: cfg.RequestTimeout}
-	edit := policy{budget: rl.edit, timeout: cfg.EditTimeout}
+	api := policy{budget: defaultBudget, timeout: cfg.RequestTimeout}
+	// A client's own things: its jobs, its usage.
+	mine := policy{protected: true, budget: defaultBudget, timeout: cfg.RequestTimeout}
+	// Image work: the handler spends the edit budget (and the token's
+	// quota) once the request is admitted toward a provider (access.admit).
+	edit := policy{protected: true, budget: editBudget, timeout: cfg.EditTimeout}
 	gz := newCompression()
 	h := func(pattern string, p policy, handler http.Handler) {
-		mux.Handle(pattern, p.wrap(log, rl, gz, handler))
+		mux.Handle(pattern, p.wrap(log, cfg.Auth, d.Tokens, rl, gz, handler))
 	}
 
 	h("GET /api/health", probe, handleHealth())
 	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
 	h("GET /metrics", probe, d.Metrics.Handler())
-	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits))
+	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits, cfg.Auth))
 	h("POST /api/edit", edit, handleEdit(log, cfg, d.Registry, d.Pipeline))
+	h("GET /api/usage", mine, handleUsage(log))
 	webHandler := web.Handler(handleNotFound(log))
 	h("GET /{$}", api, webHandler)
 	h("GET /assets/", api, webHandler)
@@ -37,35 +43,43 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	if d.Jobs != nil {
 		// An event stream lasts as long as its job: no deadline of its own,
 		// and no compression, which holds small writes back.
-		stream := policy{budget: rl.other, stream: true}
+		stream := policy{protected: true, budget: defaultBudget, stream: true}
 		jh := &jobsHandler{log: log, cfg: cfg, reg: d.Registry, pipe: d.Pipeline, jobs: d.Jobs, presets: d.Presets}
 		h("POST /api/jobs", edit, jh.submit())
-		h("GET /api/jobs", api, jh.list())
-		h("GET /api/jobs/{id}", api, jh.get())
-		h("DELETE /api/jobs/{id}", api, jh.cancel())
-		h("GET /api/jobs/{id}/results/{n}", api, jh.image("results"))
-		h("GET /api/jobs/{id}/inputs/{n}", api, jh.image("inputs"))
+		h("GET /api/jobs", mine, jh.list())
+		h("GET /api/jobs/{id}", mine, jh.get())
+		h("DELETE /api/jobs/{id}", mine, jh.cancel())
+		h("GET /api/jobs/{id}/results/{n}", mine, jh.image("results"))
+		h("GET /api/jobs/{id}/inputs/{n}", mine, jh.image("inputs"))
 		h("GET /api/jobs/{id}/events", stream, jh.events())
 	}
 	h("GET /api/openapi.json", api, doc.JSONHandler())
 	h("GET /api/docs", api, doc.DocsHandler())
 }
 
-// policy is what a route may spend: a per-client budget (nil: none), a
-// deadline for the whole request (0: none); stream marks an answer written
-// piece by piece, which compression would hold back.
+// policy is what a route requires and may spend: an API token (protected;
+// checked whenever one is sent, required when AUTH says so), a per-client
+// budget, a deadline for the whole request (0: none); stream marks an
+// answer written piece by piece, which compression would hold back.
 type policy struct {
-	budget  *ratelimit.Limiter
-	timeout time.Duration
-	stream  bool
+	protected bool
+	budget    budget
+	timeout   time.Duration
+	stream    bool
 }
 
-func (p policy) wrap(log *slog.Logger, rl *rateLimits, gz func(http.Handler) http.Handler, h http.Handler) http.Handler {
+// wrap applies the policy. From the outside in: compression, the default
+// budget (before the token look-up, so a flood of bad tokens is limited
+// too), the token check, the deadline.
+func (p policy) wrap(log *slog.Logger, mode auth.Mode, tokens *auth.Store, rl *rateLimits, gz func(http.Handler) http.Handler, h http.Handler) http.Handler {
 	if p.timeout > 0 {
 		h = withTimeout(p.timeout, h)
 	}
-	if p.budget != nil {
-		h = withRateLimit(log, rl, p.budget, h)
+	if p.protected {
+		h = withAccess(log, mode, tokens, rl, p.budget == editBudget, h)
+	}
+	if p.budget == defaultBudget {
+		h = withRateLimit(log, rl, h)
 	}
 	if !p.stream {
 		h = gz(h)

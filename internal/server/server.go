@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/cors"
 
+	"frameforge/internal/auth"
 	"frameforge/internal/jobs"
 	"frameforge/internal/metrics"
 	"frameforge/internal/pipeline"
@@ -36,6 +37,9 @@ type Config struct {
 	// RateLimitIPv6Prefix is how many leading bits of an IPv6 address name
 	// one client (0 = 64): a host can pick any address of its /64.
 	RateLimitIPv6Prefix int
+	// Auth is the mode in force (auth.Resolve): Required or Off (the zero
+	// value is Off).
+	Auth auth.Mode
 }
 
 // UploadRate is the slowest upload accepted: after Grace, at least MinRate
@@ -118,6 +122,10 @@ type Deps struct {
 	Draining func() bool     // the process is shutting down (the readiness endpoint says so); nil: never
 	Jobs     *jobs.Service   // the asynchronous API; nil: no job endpoints
 	Presets  presets.Catalog // room types and styles
+	Tokens   *auth.Store     // API tokens, their quotas and usage; nil: no tokens (a token sent is not valid)
+	// RateLimiter keeps the per-client budgets; nil: an in-memory one for
+	// this replica.
+	RateLimiter RateLimiter
 }
 
 // NewServer returns the whole HTTP API as one handler. Middleware order,
@@ -125,8 +133,11 @@ type Deps struct {
 // recover, CORS, then the routes, each with its own policy (rate-limit
 // budget, timeout and compression, see routes.go).
 func NewServer(log *slog.Logger, cfg Config, d Deps) http.Handler {
+	if cfg.Auth != auth.Required {
+		cfg.Auth = auth.Off
+	}
 	mux := http.NewServeMux()
-	addRoutes(routeRecorder{mux}, log, cfg, d, newRateLimits(cfg, d.Metrics, time.Now))
+	addRoutes(routeRecorder{mux}, log, cfg, d, newRateLimits(cfg, d.RateLimiter, d.Metrics, time.Now))
 	var h http.Handler = withJSONFallbacks(log, mux)
 	h = withCORS(cfg.AllowedOrigins, d.Registry.KeyHeaders())(h)
 	h = withRecover(log)(h)
@@ -146,10 +157,10 @@ func withCORS(origins, keyHeaders []string) func(http.Handler) http.Handler {
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodDelete},
-		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID", "Idempotency-Key", "Prefer"}, keyHeaders...),
+		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID", "Idempotency-Key", "Prefer", "Authorization", "X-API-Key"}, keyHeaders...),
 		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, "X-FrameForge-Provider", "Content-Disposition",
 			"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Location",
-			"Idempotent-Replayed", "Preference-Applied"},
+			"Idempotent-Replayed", "Preference-Applied", "X-Quota-Remaining", "WWW-Authenticate"},
 		MaxAge: 600,
 	})
 	return c.Handler
