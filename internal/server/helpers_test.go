@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"frameforge/internal/admission"
+	"frameforge/internal/auth"
 	"frameforge/internal/blobstore"
 	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
@@ -47,6 +48,28 @@ type testConfig struct {
 	Jobs            *jobs.Config
 	JobsDatabaseURL string
 	tb              testing.TB
+	// tokens receives the token store opened beside the jobs (withJobs).
+	tokens *tokenSlot
+}
+
+// tokenSlot is where newHandler leaves the token store, for tests to make
+// tokens in.
+type tokenSlot struct{ store *auth.Store }
+
+// create makes a token and returns its secret and id.
+func (ts *tokenSlot) create(tb testing.TB, n auth.NewToken) (secret, id string) {
+	tb.Helper()
+	if n.Name == "" {
+		n.Name = "test"
+	}
+	if n.Quota == 0 {
+		n.Quota = auth.NoQuota
+	}
+	tok, secret, err := ts.store.Create(context.Background(), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return secret, tok.ID
 }
 
 // editConfig is the pipeline's config, named so testConfig can embed both.
@@ -85,14 +108,19 @@ func newHandler(log *slog.Logger, cfg testConfig, reg *provider.Registry, draini
 	pipe := pipeline.New(pc, gate, m, log)
 	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default()}
 	if cfg.Jobs != nil {
-		d.Jobs = openTestJobs(cfg.tb, cfg.JobsDatabaseURL, *cfg.Jobs, reg, pipe, m, log).Service
+		e, tokens := openTestJobs(cfg.tb, cfg.JobsDatabaseURL, *cfg.Jobs, reg, pipe, m, log)
+		d.Jobs, d.Tokens = e.Service, tokens
+		if cfg.tokens != nil {
+			cfg.tokens.store = tokens
+		}
 	}
 	return NewServer(log, cfg.Config, d)
 }
 
-// openTestJobs starts a job engine on SQLite in a temporary DATA_DIR,
-// stopped when the test ends.
-func openTestJobs(tb testing.TB, dbURL string, c jobs.Config, reg *provider.Registry, pipe *pipeline.Pipeline, m *metrics.Metrics, log *slog.Logger) *jobs.Engine {
+// openTestJobs starts a job engine on SQLite in a temporary DATA_DIR (or
+// on dbURL), with the token store beside it as run wires them, stopped when
+// the test ends.
+func openTestJobs(tb testing.TB, dbURL string, c jobs.Config, reg *provider.Registry, pipe *pipeline.Pipeline, m *metrics.Metrics, log *slog.Logger) (*jobs.Engine, *auth.Store) {
 	tb.Helper()
 	dir := tb.TempDir()
 	blobs, err := blobstore.Open(context.Background(), "", dir)
@@ -112,6 +140,11 @@ func openTestJobs(tb testing.TB, dbURL string, c jobs.Config, reg *provider.Regi
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tokens, err := auth.Open(context.Background(), e.DB(), e.Kind())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.UseQuota(tokens)
 	if err := e.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -120,12 +153,13 @@ func openTestJobs(tb testing.TB, dbURL string, c jobs.Config, reg *provider.Regi
 		defer cancel()
 		_ = e.Stop(ctx)
 	})
-	return e
+	return e, tokens
 }
 
 // withJobs turns the job routes on, with quick retries.
 func withJobs(tb testing.TB, cfg testConfig) testConfig {
 	cfg.tb = tb
+	cfg.tokens = &tokenSlot{}
 	cfg.Jobs = &jobs.Config{ResultTTL: time.Hour, Workers: 2, MaxAttempts: 2, RetryBackoff: 10 * time.Millisecond,
 		RescueAfter: time.Minute, EditTimeout: 10 * time.Second, IdemWindow: time.Hour}
 	return cfg
