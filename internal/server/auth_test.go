@@ -434,3 +434,33 @@ func TestUsageShape(t *testing.T) {
 		t.Errorf("usage = %d %s; want %s", w.Code, got, want)
 	}
 }
+
+// The token answers match the OpenAPI document.
+func TestTokenResponsesMatchOpenAPI(t *testing.T) {
+	v := newValidator(t)
+	st, tokens := tokenStack(t, auth.Required, serverKeys{google: true})
+	secret, _ := tokens.create(t, auth.NewToken{Quota: 1})
+	img := jpegBytes(t, 32, 24, 1)
+	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
+		t.Helper()
+		w := serve(st.h, r)
+		if w.Code != want {
+			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
+		}
+		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
+			for _, e := range errs {
+				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
+			}
+		}
+		return w
+	}
+	check("providers", httptest.NewRequest("GET", "/api/providers", nil), 200)
+	check("edit without token", editRequest(t, "/api/edit", filePart("image", "a.jpg", img)), 401)
+	check("usage without token", httptest.NewRequest("GET", "/api/usage", nil), 401)
+	check("edit", withToken(editRequest(t, "/api/edit", filePart("image", "a.jpg", img)), secret), 200)
+	check("edit over quota", withToken(editRequest(t, "/api/edit", filePart("image", "a.jpg", img)), secret), 429)
+	check("job over quota", withToken(editRequest(t, "/api/jobs", filePart("image", "a.jpg", img)), secret), 429)
+	check("usage", withToken(httptest.NewRequest("GET", "/api/usage", nil), secret), 200)
+	check("list", withToken(httptest.NewRequest("GET", "/api/jobs", nil), secret), 200)
+	check("list bad limit", withToken(httptest.NewRequest("GET", "/api/jobs?limit=0", nil), secret), 400)
+}

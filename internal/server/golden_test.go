@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"frameforge"
+	"frameforge/internal/auth"
 	"frameforge/internal/provider"
 	"frameforge/internal/provider/gemini/geminitest"
 	"frameforge/internal/ratelimit"
@@ -182,6 +184,20 @@ func TestErrorBodiesGolden(t *testing.T) {
 			st := newStack(t, withJobs(t, newTestConfig()), serverKeys{google: true})
 			return st.h, httptest.NewRequest("GET", "/api/jobs", nil)
 		}},
+		{frameforge.EUnauthorized, func(t *testing.T) (http.Handler, *http.Request) {
+			st, _ := tokenStack(t, auth.Required, serverKeys{google: true})
+			return st.h, editRequest(t, "/api/edit", filePart("image", "room.jpg", img))
+		}},
+		{frameforge.EQuotaExceeded, func(t *testing.T) (http.Handler, *http.Request) {
+			st, tokens := tokenStack(t, auth.Required, serverKeys{google: true})
+			// The reset date moves with the clock: the stored body has it
+			// replaced (see resetDate below).
+			_, secret, err := tokens.store.Create(t.Context(), auth.NewToken{Name: "golden", Quota: 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st.h, withToken(editRequest(t, "/api/edit", filePart("image", "room.jpg", img)), secret)
+		}},
 		{frameforge.ENotFound, plain(func() *http.Request { return httptest.NewRequest("GET", "/api/nope", nil) })},
 		{frameforge.EMethodNotAllowed, plain(func() *http.Request { return httptest.NewRequest("DELETE", "/api/edit", nil) })},
 		{frameforge.ENotImplemented, func(t *testing.T) (http.Handler, *http.Request) {
@@ -215,13 +231,14 @@ func TestErrorBodiesGolden(t *testing.T) {
 			}
 			ra := w.Header().Get("Retry-After")
 			if c.name == frameforge.EUpstreamRateLimit || c.name == frameforge.ERateLimited || c.name == frameforge.EOverloaded ||
-				c.name == frameforge.EInterrupted {
+				c.name == frameforge.EInterrupted || c.name == frameforge.EQuotaExceeded {
 				if ra == "" {
 					t.Errorf("no Retry-After on %s", c.name)
 				}
 				ra = "set" // its value depends on the clock
 			}
-			got[c.name] = answer{Status: w.Code, RetryAfter: ra, Allow: w.Header().Get("Allow"), Body: bytes.TrimSpace(w.Body.Bytes())}
+			body := resetDate.ReplaceAll(bytes.TrimSpace(w.Body.Bytes()), []byte("<period end>"))
+			got[c.name] = answer{Status: w.Code, RetryAfter: ra, Allow: w.Header().Get("Allow"), Body: body}
 		})
 	}
 	for _, code := range frameforge.Codes() {
@@ -287,3 +304,6 @@ func TestEveryCodeHasAStatus(t *testing.T) {
 		t.Errorf("the codes table has %d entries; frameforge.Codes() %d", len(codes), len(frameforge.Codes()))
 	}
 }
+
+// resetDate is the period end a quota_exceeded detail names (RFC 3339, UTC).
+var resetDate = regexp.MustCompile(`\d{4}-\d\d-\d\dT00:00:00Z`)
