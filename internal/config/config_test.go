@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"frameforge/internal/auth"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -203,5 +205,34 @@ func TestDocumentedVariablesAreRead(t *testing.T) {
 		if !readme[n] {
 			t.Errorf("Load reads %s, which the README's configuration table does not document", n)
 		}
+	}
+}
+
+// AUTH=auto resolves from the listen host and whether any provider holds a
+// server key; a bad AUTH is reported by name.
+func TestAuthMode(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want auth.Mode
+	}{
+		{map[string]string{}, auth.Off},
+		{map[string]string{"SERVER_HOST": "0.0.0.0"}, auth.Off},
+		{map[string]string{"GOOGLE_API_KEY": "k"}, auth.Off},
+		{map[string]string{"SERVER_HOST": "0.0.0.0", "FAL_KEY": "id:s"}, auth.Required},
+		{map[string]string{"SERVER_HOST": "0.0.0.0", "FAL_KEY": "id:s", "AUTH": "off"}, auth.Off},
+		{map[string]string{"AUTH": "required"}, auth.Required},
+		{map[string]string{"AUTH": "Auto", "SERVER_HOST": "::", "OPENAI_API_KEY": "sk"}, auth.Required},
+	}
+	for _, tt := range tests {
+		c, err := Load(func(k string) string { return tt.env[k] })
+		if err != nil {
+			t.Fatalf("Load(%v): %v", tt.env, err)
+		}
+		if c.Server.Auth != tt.want || c.AuthReason == "" {
+			t.Errorf("Load(%v): auth %s (%q); want %s with a reason", tt.env, c.Server.Auth, c.AuthReason, tt.want)
+		}
+	}
+	if _, err := Load(func(k string) string { return map[string]string{"AUTH": "maybe"}[k] }); err == nil || !strings.Contains(err.Error(), "AUTH") {
+		t.Errorf("AUTH=maybe: %v; want an error naming AUTH", err)
 	}
 }
