@@ -25,6 +25,8 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const FAKE_KEY = 'AIzaFAKE-geminitest-0123456789abcdefghij';
 // A prompt containing this makes the fake answer after 30 s (cmd/fakeupstream -slow-keyword).
 const SLOW = 'slow-please';
+// The page starts a prompt with a capital, so the keyword goes after a first word.
+const SLOW_PROMPT = `take it ${SLOW} and furnish it`;
 
 const DESKTOP = { viewport: { width: 1440, height: 900 } };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
@@ -187,6 +189,7 @@ async function roomJPEG(page, width, height, noise) {
  */
 async function openPage(options, prepare) {
   const context = await browser.newContext(options);
+  await context.addInitScript(RECORD_POSTS);
   const page = await context.newPage();
   await prepare?.(page, context);
   const problems = [];
@@ -300,21 +303,31 @@ async function axe(page, where) {
 
 const VIEWPORTS = [['desktop', DESKTOP], ['phone', PHONE]];
 
-/** jobPosts records every POST /api/jobs with its multipart fields. */
+/**
+ * jobPosts returns a function giving every POST /api/jobs the page made: its
+ * form fields (files as "file:<name>") and headers. Chromium does not hand a
+ * multipart body with files to Playwright, so a script in the page records
+ * the FormData it sends (installed by openPage).
+ */
 function jobPosts(page) {
-  const posts = [];
-  page.on('request', (r) => {
-    if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/jobs') {
-      const body = r.postDataBuffer()?.toString('latin1') || '';
-      const fields = {};
-      for (const m of body.matchAll(/name="([^"]+)"(?:; filename="([^"]*)")?\r\n(?:Content-Type: [^\r]*\r\n)?\r\n/g)) {
-        (fields[m[1]] ||= []).push(m[2] !== undefined ? `file:${m[2]}` : body.slice(m.index + m[0].length, body.indexOf('\r\n--', m.index + m[0].length)));
-      }
-      posts.push({ headers: r.headers(), fields });
-    }
-  });
-  return posts;
+  return () => page.evaluate(() => window.__posts || []);
 }
+
+const RECORD_POSTS = () => {
+  const orig = window.fetch;
+  window.__posts = [];
+  window.fetch = function (input, init) {
+    const url = typeof input === 'string' ? input : input.url;
+    if (init?.method === 'POST' && new URL(url, window.location.href).pathname === '/api/jobs' && init.body instanceof FormData) {
+      const fields = {};
+      for (const [k, v] of init.body.entries()) (fields[k] ||= []).push(typeof v === 'string' ? v : `file:${v.name}`);
+      const headers = {};
+      for (const [k, v] of Object.entries(init.headers || {})) headers[k.toLowerCase()] = v;
+      window.__posts.push({ fields, headers });
+    }
+    return orig.apply(this, arguments);
+  };
+};
 
 async function done(page) {
   await page.locator('#compare:not([hidden])').waitFor({ timeout: 30_000 });
@@ -351,11 +364,11 @@ for (const [name, device] of VIEWPORTS) {
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
     await page.click('#submit');
     await done(page);
-    assert.equal(posts.length, 1);
-    assert.deepEqual(posts[0].fields.variations, ['3']);
-    assert.deepEqual(posts[0].fields.image, ['file:bedroom.jpg']);
-    assert.match(posts[0].fields.prompt[0], /Scandinavian living room/);
-    assert.equal(JSON.parse(posts[0].fields.metadata[0]).style, 'scandinavian');
+    assert.equal((await posts()).length, 1);
+    assert.deepEqual((await posts())[0].fields.variations, ['3']);
+    assert.deepEqual((await posts())[0].fields.image, ['file:bedroom.jpg']);
+    assert.match((await posts())[0].fields.prompt[0], /Scandinavian living room/);
+    assert.equal(JSON.parse((await posts())[0].fields.metadata[0]).style, 'scandinavian');
     await page.waitForFunction(() => document.activeElement?.id === 'result-heading');
     assert.ok(await inViewport(page, '#result-heading'), 'the result heading is in view');
     assert.ok(await inViewport(page, '.compare-tag-before'), 'the Before tag is in view');
@@ -405,12 +418,12 @@ for (const [name, device] of VIEWPORTS) {
     await page.locator('#restyle-list button', { hasText: 'Industrial' }).click();
     await page.waitForFunction(() => document.getElementById('submit').disabled === false && /Industrial/.test(document.getElementById('result-meta').textContent), null, { timeout: 30_000 });
     await done(page);
-    assert.equal(posts.length, 2);
-    const meta2 = JSON.parse(posts[1].fields.metadata[0]);
+    assert.equal((await posts()).length, 2);
+    const meta2 = JSON.parse((await posts())[1].fields.metadata[0]);
     assert.equal(meta2.style, 'industrial');
     assert.equal(meta2.room, 'living-room');
-    assert.deepEqual(posts[1].fields.variations, ['3']);
-    assert.equal(posts[1].fields.image.length, 1, 'the same photo went again');
+    assert.deepEqual((await posts())[1].fields.variations, ['3']);
+    assert.equal((await posts())[1].fields.image.length, 1, 'the same photo went again');
     assert.equal(await page.locator('#style-chips input:checked').getAttribute('value'), 'industrial', 'the form follows the new style');
     await shot(page, `${name}-3-restyled`);
     check();
@@ -423,13 +436,13 @@ test('progress from the event stream, a second job waits in line, survives a rel
   const posts = jobPosts(page);
   await page.setInputFiles('#photo-input', [fixtures.small, fixtures.phone]);
   await page.locator('#mode input[value="rooms"]').check();
-  await page.fill('#prompt', `${SLOW} furnish it`);
+  await page.fill('#prompt', SLOW_PROMPT);
   await page.click('#submit');
   const rooms = page.locator('#rooms .room');
   await page.waitForFunction(() => document.querySelectorAll('#rooms .room').length === 2);
   await page.locator('#rooms .room-status', { hasText: /Staging · \d+ s/ }).waitFor({ timeout: 20_000 });
   await page.locator('#rooms .room-status', { hasText: /Waiting/ }).waitFor({ timeout: 20_000 });
-  assert.equal(posts.length, 2);
+  assert.equal((await posts()).length, 2);
   const t1 = await rooms.first().locator('.room-status').textContent();
   await page.waitForTimeout(2200);
   const t2 = await rooms.first().locator('.room-status').textContent();
@@ -467,11 +480,14 @@ test('progress from the event stream, a second job waits in line, survives a rel
 test('phone: one slow edit, progress and cancel', { timeout: 60_000 }, async () => {
   const { page, context, check } = await openPage(PHONE);
   await page.setInputFiles('#photo-input', fixtures.small);
-  await page.fill('#prompt', `${SLOW} furnish it`);
+  await page.fill('#prompt', SLOW_PROMPT);
   await page.click('#submit');
   await page.locator('#preview-veil:not([hidden])').waitFor();
   await page.locator('#progress-time', { hasText: /Staging · \d+ s|Waiting/ }).waitFor();
-  assert.ok(await inViewport(page, '#result-heading'), 'on a phone the progress is brought into view');
+  await page.waitForFunction(() => {
+    const r = document.getElementById('result-heading').getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight;
+  }, null, { timeout: 5_000 }); // on a phone the progress is brought into view
   await axe(page, 'phone, in progress');
   await shot(page, 'phone-4-progress');
   const del = page.waitForRequest((r) => r.method() === 'DELETE');
@@ -491,7 +507,7 @@ for (const [name, device] of VIEWPORTS) {
     assert.equal(await page.locator('#mode input:checked').count(), 0, 'no meaning is assumed');
     await page.click('#submit');
     await page.locator('#error:not([hidden])', { hasText: 'Say what these photos are' }).waitFor();
-    assert.equal(posts.length, 0);
+    assert.equal((await posts()).length, 0);
     await axe(page, `${name}, choosing the meaning`);
 
     await page.locator('#mode input[value="rooms"]').check();
@@ -499,8 +515,8 @@ for (const [name, device] of VIEWPORTS) {
     await page.click('#submit');
     await page.waitForFunction(() => [...document.querySelectorAll('#rooms .room-status')].filter((s) => /^Done/.test(s.textContent)).length === 2, null, { timeout: 60_000 });
     await done(page);
-    assert.equal(posts.length, 2, 'one job per room');
-    for (const p of posts) {
+    assert.equal((await posts()).length, 2, 'one job per room');
+    for (const p of await posts()) {
       assert.equal(p.fields.image.length, 1);
       assert.equal(p.fields.images, undefined);
     }
@@ -512,8 +528,8 @@ for (const [name, device] of VIEWPORTS) {
     await page.locator('#mode input[value="views"]').check();
     await page.click('#submit');
     await done(page);
-    assert.equal(posts.length, 3);
-    assert.deepEqual(posts[2].fields.images, ['file:bedroom.jpg', 'file:empty-living-room.jpg'], 'one job, the other photo as a reference view');
+    assert.equal((await posts()).length, 3);
+    assert.deepEqual((await posts())[2].fields.images, ['file:bedroom.jpg', 'file:empty-living-room.jpg'], 'one job, the other photo as a reference view');
     check();
     await context.close();
   });
@@ -583,7 +599,7 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await error.locator('.error-title', { hasText: 'IMG_0042.HEIC' }).waitFor();
   const advice = await page.evaluate(() => document.body.innerText.split('Most Compatible').length - 1);
   assert.equal(advice, 1, 'the advice appears once');
-  assert.equal(posts.length, 0, 'a refused photo is not uploaded');
+  assert.equal((await posts()).length, 0, 'a refused photo is not uploaded');
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Remove', 'focus goes to the photo to remove');
   await shot(page, 'phone-8-heic', true);
   await page.click('#photo-list .thumb-remove');
@@ -595,7 +611,7 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await note.filter({ hasText: 'the server takes up to 20 MB per photo' }).waitFor();
   await page.click('#submit');
   await error.locator('.error-title', { hasText: 'huge.jpg' }).waitFor();
-  assert.equal(posts.length, 0);
+  assert.equal((await posts()).length, 0);
   await page.click('#photo-list .thumb-remove');
 
   // Too many photos of one room (the server takes 10): refused here.
@@ -605,7 +621,7 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await page.locator('#mode input[value="views"]').check();
   await page.click('#submit');
   await error.locator('.error-title', { hasText: 'Too many photos for one room' }).waitFor();
-  assert.equal(posts.length, 0);
+  assert.equal((await posts()).length, 0);
   await axe(page, 'phone, too many photos');
   check([/Failed to load resource: the server responded with a status of 404/]);
   await context.close();
@@ -692,7 +708,7 @@ test('access token: asked for when required, sent as Bearer, history from the se
       const res = await route.fetch();
       route.fulfill({ response: res, json: { ...(await res.json()), auth: 'required' } });
     });
-    await p.route('**/api/jobs?limit=*', async (route) => {
+    await p.route(/\/api\/jobs\?limit=/, async (route) => {
       seen.push(route.request().headers().authorization);
       const ids = JSON.parse(await p.evaluate(() => localStorage.getItem('frameforge.jobs.v1')) || '[]').map((e) => e.id);
       const jobs = await Promise.all(ids.map(async (id) => (await fetch(new URL(`/api/jobs/${id}`, baseURL))).json()));
@@ -754,8 +770,8 @@ test('listing disclosure and decluttering appear only when the server offers the
   await shot(page, 'phone-9-disclosure-declutter', true);
   await page.click('#submit');
   await done(page);
-  assert.deepEqual(posts[0].fields.disclosure, ['true']);
-  assert.deepEqual(posts[0].fields.declutter, ['true']);
+  assert.deepEqual((await posts())[0].fields.disclosure, ['true']);
+  assert.deepEqual((await posts())[0].fields.declutter, ['true']);
   assert.match(await page.locator('#result-meta').textContent(), /decluttered/);
   check();
   await context.close();

@@ -182,13 +182,13 @@ export function createPhotoList({ input, dropzone, list, messages, summary, prev
     main.type = 'button';
     main.className = 'btn-link thumb-main';
     main.textContent = 'Make main';
-    main.setAttribute('aria-label', `Make “${item.file.name}” the main photo`);
+    main.setAttribute('aria-label', `Make main: “${item.file.name}”`);
     main.addEventListener('click', () => makeMain(item.id));
     const del = document.createElement('button');
     del.type = 'button';
     del.className = 'btn-link thumb-remove';
     del.textContent = 'Remove';
-    del.setAttribute('aria-label', `Remove “${item.file.name}”`);
+    del.setAttribute('aria-label', `Remove: “${item.file.name}”`);
     del.addEventListener('click', () => remove(item.id, { focusNext: true }));
     buttons.append(main, del);
     body.append(name, meta, warn, buttons);
