@@ -888,6 +888,7 @@ async function start(groups, s, m, names) {
     return;
   }
   if (firstErr) showError(firstErr);
+  else say('Sent. You may close this tab: the edit goes on at the server and comes back here when you return.');
   run.wasBusy = true;
   render();
   if (!busy()) finished();
