@@ -739,6 +739,11 @@ function renderSelected(job) {
   }
 }
 
+// A photo the browser cannot show (HEIC before the server's preview arrives) gets no broken frame.
+ui.previewImg.addEventListener('error', () => {
+  if (!run) ui.preview.hidden = true;
+});
+
 ui.download.addEventListener('click', (e) => {
   if (ui.download.getAttribute('href') === '#') e.preventDefault(); // still fetching
 });
