@@ -735,7 +735,7 @@ test('access token: asked for when required, sent as Bearer, history from the se
   await page.locator('#access-token').dispatchEvent('change');
   await page.locator('#history-list .history-item').first().waitFor();
   assert.ok(seen.includes(`Bearer ${TOKEN}`), 'the list is asked for with the token');
-  assert.match(await page.locator('#history-hint').textContent(), /access token/);
+  await page.locator('#history-hint', { hasText: 'access token' }).waitFor();
   assert.equal(await page.locator('#token-field').evaluate((f) => f.querySelector('input').value), TOKEN);
   assert.equal(await page.evaluate(() => localStorage.getItem('frameforge.token.v1')), null, 'kept in memory only');
   check();

@@ -1023,18 +1023,21 @@ function renderHistory() {
 }
 
 /** findJobs loads the person's jobs: the server's list with a token, else the ids kept on this device. */
+let finding = 0; // the latest findJobs call; an older one that ends later is dropped
+
 async function findJobs() {
+  const mine = ++finding;
   let jobs = [];
-  fromServer = false;
+  let listed = false;
   if (keys.token()) {
     try {
       jobs = await client.list(20);
-      fromServer = true;
+      listed = true;
     } catch {
       // No list on this server (or the token is refused): the device's own ids still work.
     }
   }
-  if (!fromServer) {
+  if (!listed) {
     const ids = store.ids().slice(0, 20);
     const got = await Promise.all(ids.map((id) => client.get(id).catch((err) => {
       if (err.code === 'job_not_found') store.forget([id]);
@@ -1042,6 +1045,8 @@ async function findJobs() {
     })));
     jobs = got.filter(Boolean);
   }
+  if (mine !== finding) return;
+  fromServer = listed;
   for (const j of jobs) known.set(j.id, j);
   // The run that was on screen when the tab was closed comes back, still followed.
   const current = store.current().filter((id) => known.has(id));
