@@ -26,7 +26,7 @@ var static embed.FS
 // assetRef matches a reference to a sibling asset: "/assets/name.ext" in the
 // page and in assets, and "./name.ext" (relative imports, url()) in assets.
 // Group 2 is the asset's file name.
-var assetRef = regexp.MustCompile(`(/assets/|\./)([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(?:js|css|svg|png|webmanifest))\b`)
+var assetRef = regexp.MustCompile(`(/assets/|\./)([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(?:js|css|svg|png|webmanifest|woff2|txt))\b`)
 
 // contentTypes are the types of the files the page is made of; an asset
 // with another extension is refused when the handler is built.
@@ -37,6 +37,8 @@ var contentTypes = map[string]string{
 	".svg":         "image/svg+xml",
 	".png":         "image/png",
 	".webmanifest": "application/manifest+json",
+	".woff2":       "font/woff2",
+	".txt":         "text/plain; charset=utf-8", // the fonts' licences travel with them
 }
 
 // PageCSP is the Content-Security-Policy of the page: scripts, styles and

@@ -77,9 +77,10 @@ func TestAssets(t *testing.T) {
 	h := Handler(http.NotFoundHandler())
 	page := body(t, get(t, h, "/"))
 	types := map[string]string{
-		".js":  "text/javascript; charset=utf-8",
-		".css": "text/css; charset=utf-8",
-		".svg": "image/svg+xml",
+		".js":    "text/javascript; charset=utf-8",
+		".css":   "text/css; charset=utf-8",
+		".svg":   "image/svg+xml",
+		".woff2": "font/woff2",
 	}
 	seen := map[string]bool{}
 	queue := versioned.FindAllString(page, -1)
@@ -104,7 +105,7 @@ func TestAssets(t *testing.T) {
 			t.Errorf("GET %s Content-Type = %q; want %q", ref, got, types[ext])
 		}
 		// Modules and stylesheets refer to their siblings with versions too.
-		for _, m := range regexp.MustCompile(`\./[A-Za-z0-9_.-]+\.(?:js|css|svg)(\?v=[0-9a-f]{12})?`).FindAllStringSubmatch(b, -1) {
+		for _, m := range regexp.MustCompile(`\./[A-Za-z0-9_.-]+\.(?:js|css|svg|woff2)(\?v=[0-9a-f]{12})?`).FindAllStringSubmatch(b, -1) {
 			if m[1] == "" {
 				t.Errorf("%s refers to %s without a version", ref, m[0])
 				continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -68,8 +69,10 @@ func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 func unsupportedMessage(name, contentType string) string {
 	switch contentType {
 	case imaging.TypeHEIC, imaging.TypeHEIF, imaging.TypeAVIF:
-		return fmt.Sprintf("File %q is a %s image, which is not supported yet. Send JPEG, PNG or WebP "+
-			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, contentType)
+		// People know the format by its name ("HEIC"), not its media type.
+		format := strings.ToUpper(strings.TrimPrefix(contentType, "image/"))
+		return fmt.Sprintf("File %q is a %s photo, which this server cannot read yet. Send JPEG, PNG or WebP "+
+			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, format)
 	}
 	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
 		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)

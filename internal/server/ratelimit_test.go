@@ -64,3 +64,24 @@ func TestRateLimitRotatingIPv6AddressesBehindAProxy(t *testing.T) {
 		t.Errorf("1000 addresses of one /64 got %d requests through; want 5", ok)
 	}
 }
+
+// The page and its files are free: loading the page many times from one
+// office address must not spend the budget its edits and API calls need.
+func TestRateLimitPageFilesSpendNoBudget(t *testing.T) {
+	cfg := newTestConfig()
+	cfg.RateLimitDefault = ratelimit.Rule{Limit: 2, Period: time.Hour}
+	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
+	const addr = "192.0.2.7:1"
+	for i := range 50 {
+		for _, target := range []string{"/", "/assets/app.js", "/assets/app.css", "/assets/inter.woff2"} {
+			if w := serve(h, fromAddr(httptest.NewRequest("GET", target, nil), addr)); w.Code != 200 {
+				t.Fatalf("load %d: GET %s = %d; want 200", i, target, w.Code)
+			}
+		}
+	}
+	for i, want := range []int{200, 200, 429} {
+		if w := serve(h, fromAddr(httptest.NewRequest("GET", "/api/providers", nil), addr)); w.Code != want {
+			t.Errorf("API call %d after 50 page loads = %d; want %d", i+1, w.Code, want)
+		}
+	}
+}

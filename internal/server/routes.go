@@ -35,9 +35,13 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits, cfg.Auth))
 	h("POST /api/edit", edit, handleEdit(log, cfg, d.Registry, d.Pipeline))
 	h("GET /api/usage", mine, handleUsage(log))
+	// The page and its files spend no budget: one page load is a dozen of
+	// them, and an office behind one address would run out of page loads
+	// long before it ran out of edits. They are cheap, served from memory.
+	static := policy{timeout: cfg.RequestTimeout}
 	webHandler := web.Handler(handleNotFound(log))
-	h("GET /{$}", api, webHandler)
-	h("GET /assets/", api, webHandler)
+	h("GET /{$}", static, webHandler)
+	h("GET /assets/", static, webHandler)
 	doc := apidoc.New(d.Registry.Describe())
 	h("GET /api/presets", api, handlePresets(d.Presets))
 	if d.Jobs != nil {

@@ -35,7 +35,7 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
 	echo "web/e2e/run.sh: playwright-core needs Node.js 20 or newer; found $(node --version)" >&2
 	exit 1
 fi
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@axe-core/playwright ]; then
 	npm ci --no-audit --no-fund --loglevel=error
 fi
 exec node --test staging.test.mjs

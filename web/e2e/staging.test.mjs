@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -24,8 +25,10 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const FAKE_KEY = 'AIzaFAKE-geminitest-0123456789abcdefghij';
 // A prompt containing this makes the fake answer after 30 s (cmd/fakeupstream -slow-keyword).
 const SLOW = 'slow-please';
+// The page starts a prompt with a capital, so the keyword goes after a first word.
+const SLOW_PROMPT = `take it ${SLOW} and furnish it`;
 
-const DESKTOP = { viewport: { width: 1366, height: 900 } };
+const DESKTOP = { viewport: { width: 1440, height: 900 } };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
 let tmp;
@@ -186,6 +189,7 @@ async function roomJPEG(page, width, height, noise) {
  */
 async function openPage(options, prepare) {
   const context = await browser.newContext(options);
+  await context.addInitScript(RECORD_POSTS);
   const page = await context.newPage();
   await prepare?.(page, context);
   const problems = [];
@@ -194,7 +198,7 @@ async function openPage(options, prepare) {
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   await page.goto(baseURL, { waitUntil: 'load' });
-  await page.locator('#provider-status:not([data-state="loading"])').waitFor();
+  await ready(page);
   return {
     context,
     page,
@@ -251,6 +255,8 @@ before(async () => {
       GOOGLE_API_KEY: FAKE_KEY,
       SHUTDOWN_TIMEOUT: '2s',
       MAX_IMAGE_BYTES: '20MB', // not the default: the page must show the server's own limit
+      JOB_WORKERS: '1', // one job at a time, so a second one waits in line
+      DATA_DIR: path.join(tmp, 'data'),
     },
   });
   baseURL = `${await server.waitFor(/addr=(http:\/\/[^\s"]+)/)}/`;
@@ -284,399 +290,525 @@ after(async () => {
 });
 
 // ---- tests ---------------------------------------------------------------------------
-
-test('stages a phone photo: upload, presets, provider, result, slider, download, history', { timeout: 90_000 }, async () => {
-  const { page, context, check } = await openPage(DESKTOP);
-  const size = (await readFile(fixtures.phone)).length;
-  assert.ok(size > 5e6 && size < 15e6, `the phone fixture is ${size} bytes; want a 5–15 MB phone photo`);
-
-  assert.equal(await page.title(), 'FrameForge · Virtual staging');
-  await shot(page, 'desktop-0-start');
-  await page.locator('#server-pill[data-state="ok"]').waitFor();
-  assert.equal(await page.locator('#provider-status').getAttribute('data-state'), 'configured');
-  assert.match(await page.locator('#photo-hint').textContent(), /up to 20 MB each/, 'the page shows the server’s limit');
-
-  // Every image has alt text and every control a label.
-  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
-    .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim())))
-    .map((el) => el.id || el.outerHTML.slice(0, 60)));
-  assert.deepEqual(unlabelled, [], 'controls without a label');
-
-  await page.setInputFiles('#photo-input', fixtures.phone);
-  const meta = page.locator('#photo-list .thumb-meta');
-  await meta.filter({ hasText: '4000 × 3000' }).waitFor();
-  assert.match(await meta.textContent(), /^\d+(\.\d)? MB · 4000 × 3000$/);
-
-  await pickChip(page, 'room', 'Living room');
-  await pickChip(page, 'style', 'Scandinavian');
-  await page.fill('#prompt', 'add a large fiddle-leaf fig by the window');
-  const composed = await page.textContent('#composed-prompt');
-  assert.match(composed, /^Virtually stage this empty room as a Scandinavian living room with a sofa/);
-  assert.match(composed, /Add a large fiddle-leaf fig by the window\./);
-  await page.selectOption('#provider', 'google');
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await shot(page, 'desktop-1-form');
-
-  const request = page.waitForRequest((r) => r.url().endsWith('/api/edit'));
-  const response = page.waitForResponse((r) => r.url().endsWith('/api/edit'));
-  await page.click('#submit');
-  const req = await request;
-  assert.equal(req.method(), 'POST');
-  assert.match(req.headers()['content-type'], /^multipart\/form-data; boundary=/);
-  assert.equal(req.headers()['x-google-api-key'], undefined, 'no key was entered, so none is sent');
-  const res = await response;
-  assert.equal(res.status(), 200);
-  assert.equal(res.headers()['x-frameforge-provider'], 'google');
-  assert.equal(res.headers()['x-frameforge-fallback'], undefined, 'the server has a key: no fallback');
-
-  await resultShown(page);
-  assert.equal(await page.locator('#notice').isHidden(), true);
-  assert.match(await page.textContent('#status'), /Your room is staged/);
-  assert.equal(await page.getAttribute('#after-img', 'alt'), 'Staged result 1: Scandinavian living room');
-  assert.equal(await page.getAttribute('#before-img', 'alt'), 'Original photo “empty-living-room.jpg”');
-  await server.waitFor(/msg="provider call".*provider=google.*outcome=ok/);
-
-  // The slider, with the keyboard.
-  const range = page.locator('#compare-range');
-  await range.focus();
-  await page.keyboard.press('Home');
-  assert.equal(await range.inputValue(), '0');
-  for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
-  assert.equal(await range.inputValue(), '5');
-  await page.keyboard.press('End');
-  assert.equal(await range.inputValue(), '100');
-  for (let i = 0; i < 65; i++) await page.keyboard.press('ArrowLeft');
-  assert.equal(await range.inputValue(), '35');
-  assert.equal(await range.getAttribute('aria-valuetext'), '35% original photo, 65% staged result');
-  assert.equal(await page.evaluate(() => document.getElementById('compare-stage').style.getPropertyValue('--pos')), '35%');
-  assert.match(await page.evaluate(() => getComputedStyle(document.getElementById('before-img')).clipPath), /inset\(0px 65%/);
-  await shot(page, 'desktop-2-result');
-
-  // Every image has alt text; the photos and results have a description.
-  const alts = await page.$$eval('img', (imgs) => imgs.map((i) => [i.className, i.getAttribute('alt')]));
-  assert.deepEqual(alts.filter(([, alt]) => alt === null), [], 'images without alt');
-  for (const [cls, alt] of alts) {
-    if (/thumb-img|compare-img|history-thumb/.test(cls)) assert.ok(alt, `${cls} has an empty alt`);
-  }
-
-  // Download: a sensible name and the image's real bytes.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  assert.match(download.suggestedFilename(), /^staged-living-room-scandinavian-\d{8}-\d{4}\.png$/);
-  const bytes = await readFile(await download.path());
-  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'the download is a PNG');
-
-  // History: a second result, then back to the first.
-  const history = page.locator('#history-list > li');
-  assert.equal(await history.count(), 1);
-  assert.match(await history.first().textContent(), /Scandinavian living room.*Google Gemini/);
-  await pickChip(page, 'style', 'Industrial');
-  await page.click('#submit');
-  await page.locator('#history-list > li').nth(1).waitFor();
-  await resultShown(page);
-  assert.match(await page.textContent('#result-meta'), /^2\. Industrial living room/);
-  await page.locator('#history-list > li', { hasText: '1. Scandinavian living room' }).getByRole('button').click();
-  await page.locator('#history-list button[aria-current="true"]', { hasText: 'Scandinavian' }).waitFor();
-  assert.match(await page.textContent('#result-meta'), /^1\. Scandinavian living room/);
-  assert.match(await page.getAttribute('#download', 'download'), /^staged-living-room-scandinavian-/);
-  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
-  await shot(page, 'desktop-3-history');
-
-  check();
-  await context.close();
-});
-
-test('shows the server’s detail for a file that is not a photo and for a wrong key', { timeout: 60_000 }, async () => {
-  const { page, context, check } = await openPage(DESKTOP);
-
-  // Dropped on the drop zone: a PDF is turned away at once, text named .jpg
-  // gets through to the server, which reads the bytes.
-  await page.evaluate(() => {
-    const dt = new DataTransfer();
-    dt.items.add(new File(['%PDF-1.7 floor plan'], 'floor-plan.pdf', { type: 'application/pdf' }));
-    dt.items.add(new File(['These are my notes about the living room, not a photo.'], 'not-a-photo.jpg', { type: 'image/jpeg' }));
-    const zone = document.getElementById('dropzone');
-    for (const type of ['dragenter', 'dragover', 'drop']) {
-      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
-    }
-  });
-  await page.locator('#photo-messages', { hasText: '“floor-plan.pdf” is not a photo and was not added.' }).waitFor();
-  assert.equal(await page.locator('#photo-list .thumb').count(), 1);
-  await page.click('#submit');
-  const error = page.locator('#error:not([hidden])');
-  await error.waitFor();
-  assert.match(await error.textContent(), /not an image/);
-  assert.match(await error.textContent(), /HTTP 400.*code invalid_image.*request id [0-9a-f]+/);
-  assert.equal(await page.$eval('#controls', (el) => el.disabled), false, 'controls are enabled again');
-  await shot(page, 'desktop-4-error');
-
-  // An iPhone HEIC photo: warned about before sending, refused by the server with 415.
-  await page.click('#photo-list .thumb-remove');
-  await page.setInputFiles('#photo-input', fixtures.heic);
-  await page.locator('#photo-list .thumb-problems', { hasText: 'HEIC photos are not accepted' }).waitFor();
-  await page.click('#submit');
-  await page.locator('#error .error-meta', { hasText: 'unsupported_image_type' }).waitFor();
-  assert.match(await error.textContent(), /HTTP 415/);
-  assert.match(await page.textContent('#error .error-detail'), /HEI[CF]/);
-
-  // A wrong key of one's own: sent only for the chosen provider, refused with 401.
-  await page.click('#photo-list .thumb-remove');
-  await page.setInputFiles('#photo-input', fixtures.small);
-  await page.click('#keys summary');
-  await page.fill('#key-google', 'AIza-this-key-is-wrong');
-  await page.fill('#key-fal', 'fal-key-that-must-not-be-sent');
-  assert.equal(await page.locator('#provider-status').getAttribute('data-state'), 'own-key');
-  const request = page.waitForRequest((r) => r.url().endsWith('/api/edit'));
-  await page.click('#submit');
-  const headers = (await request).headers();
-  assert.equal(headers['x-google-api-key'], 'AIza-this-key-is-wrong');
-  assert.equal(headers['x-fal-key'], undefined);
-  await page.locator('#error .error-title', { hasText: 'Your API key was rejected' }).waitFor();
-  assert.match(await error.textContent(), /code invalid_api_key/);
-  assert.doesNotMatch(await page.content(), /this-key-is-wrong"?<\/p>/, 'the key is not echoed');
-
-  // Keys stay in the page unless "remember" is ticked; unticking forgets them.
-  assert.equal(await page.evaluate(() => localStorage.getItem('frameforge.keys.v1')), null);
-  await page.check('#remember-keys');
-  assert.match(await page.evaluate(() => localStorage.getItem('frameforge.keys.v1')), /this-key-is-wrong/);
-  await page.uncheck('#remember-keys');
-  assert.equal(await page.evaluate(() => localStorage.getItem('frameforge.keys.v1')), null);
-
-  // Chromium reports the failed requests themselves on the console.
-  check([/Failed to load resource: the server responded with a status of (400|401|415)/]);
-  await context.close();
-});
-
-test('cancels a slow edit and re-enables the controls', { timeout: 60_000 }, async () => {
-  const { page, context, check } = await openPage(DESKTOP);
-  await page.setInputFiles('#photo-input', fixtures.small);
-  await pickChip(page, 'room', 'Bedroom');
-  // Mid-sentence: the page capitalises the start of the free text.
-  await page.fill('#prompt', `take your time (${SLOW})`);
-  await page.click('#submit');
-
-  await page.locator('#cancel:not([hidden])').waitFor();
-  assert.equal(await page.$eval('#controls', (el) => el.disabled), true, 'controls are disabled while the edit runs');
-  assert.equal(await page.locator('#prompt').isDisabled(), true);
-  assert.equal(await page.locator('#provider').isDisabled(), true);
-  assert.equal(await page.locator('#submit').isDisabled(), true);
-  assert.equal(await page.locator('#photo-input').isDisabled(), true);
-  await page.locator('#progress:not([hidden])').waitFor();
-  await page.waitForFunction(() => Number.parseInt(document.getElementById('progress-elapsed').textContent, 10) >= 1);
-  assert.match(await page.textContent('#submit-label'), /^Staging… \d+ s$/);
-  await shot(page, 'desktop-5-progress');
-
-  await page.click('#cancel');
-  await page.locator('#status', { hasText: 'Edit cancelled' }).waitFor();
-  assert.equal(await page.$eval('#controls', (el) => el.disabled), false);
-  assert.equal(await page.locator('#prompt').isDisabled(), false);
-  assert.equal(await page.locator('#submit').isDisabled(), false);
-  assert.equal(await page.locator('#cancel').isHidden(), true);
-  assert.equal(await page.locator('#error').isHidden(), true, 'a cancel is not an error');
-  assert.equal(await page.textContent('#submit-label'), 'Stage room');
-  assert.equal(await page.locator('#progress').isHidden(), true);
-  // The server saw the client go away and stopped the upstream call.
-  await server.waitFor(/msg="provider call".*outcome=cancelled/);
-  await shot(page, 'desktop-6-cancelled');
-
-  check();
-  await context.close();
-});
-
-test('works on a phone screen, with the development fallback made visible', { timeout: 60_000 }, async () => {
-  const { page, context, check } = await openPage(PHONE);
-  await shot(page, 'phone-1-start');
-
-  await page.setInputFiles('#photo-input', [fixtures.small, fixtures.phone]);
-  await page.locator('#photo-list .thumb').nth(1).locator('.thumb-meta', { hasText: '×' }).waitFor();
-  await pickChip(page, 'room', 'Bedroom');
-  await pickChip(page, 'style', 'Boho');
-  await page.selectOption('#provider', 'fal:fal-ai/nano-banana/edit');
-  assert.equal(await page.locator('#provider-status').getAttribute('data-state'), 'fallback');
-  await shot(page, 'phone-2-form', true);
-
-  const response = page.waitForResponse((r) => r.url().endsWith('/api/edit'));
-  await page.locator('#submit').tap();
-  const res = await response;
-  assert.equal(res.status(), 200);
-  assert.match(res.headers()['x-frameforge-fallback'] || '', /no-api-key/);
-  await resultShown(page);
-  await page.locator('#notice:not([hidden])', { hasText: 'unchanged' }).waitFor();
-  assert.match(await page.textContent('#notice'), /no fal\.ai API key.*ask the operator to set FAL_KEY on the server/);
-
-  // Pointer on the slider: tapping at a quarter of the width moves it there.
-  const box = await page.locator('#compare-stage').boundingBox();
-  await page.locator('#compare-range').click({ position: { x: box.width * 0.25, y: box.height / 2 } });
-  const value = Number(await page.locator('#compare-range').inputValue());
-  assert.ok(value > 15 && value < 35, `slider at ${value} after a tap at 25%`);
-
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone screen`);
-  await page.evaluate(() => document.getElementById('result-heading').scrollIntoView());
-  await shot(page, 'phone-3-result');
-  await shot(page, 'phone-4-result-full', true);
-
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  assert.match(download.suggestedFilename(), /^staged-bedroom-boho-\d{8}-\d{4}\.jpg$/, 'the fallback is the original JPEG');
-
-  check();
-  await context.close();
-});
-
-// ---- the provider table ------------------------------------------------------------
-
-// A 1×1 PNG: what the intercepted POST /api/edit answers.
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
-
-/** multipartField returns the value of form field name in a multipart body. */
-function multipartField(body, name) {
-  const m = body.toString('latin1').match(new RegExp(`name="${name}"\\r\\n\\r\\n([^\\r]*)\\r\\n`));
-  return m ? m[1] : undefined;
+async function ready(page) {
+  await page.locator('#provider-status:not([data-state="loading"])').waitFor();
 }
+
+/** axe runs axe-core on the page as it is and fails on any violation. */
+async function axe(page, where) {
+  const res = await new AxeBuilder({ page }).analyze();
+  const found = res.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 4).join(', ')}`);
+  assert.deepEqual(found, [], `axe-core violations ${where}`);
+}
+
+const VIEWPORTS = [['desktop', DESKTOP], ['phone', PHONE]];
 
 /**
- * answerEdits intercepts POST /api/edit: each request is recorded and answered
- * with the PNG, as the provider the request named, so no server provider runs.
+ * jobPosts returns a function giving every POST /api/jobs the page made: its
+ * form fields (files as "file:<name>") and headers. Chromium does not hand a
+ * multipart body with files to Playwright, so a script in the page records
+ * the FormData it sends (installed by openPage).
  */
-async function answerEdits(page, extraHeaders = () => ({})) {
-  const seen = [];
-  await page.route('**/api/edit', async (route) => {
-    const req = route.request();
-    const provider = multipartField(req.postDataBuffer(), 'provider');
-    seen.push({ headers: req.headers(), provider });
-    await route.fulfill({
-      status: 200,
-      contentType: 'image/png',
-      headers: { 'X-FrameForge-Provider': provider || '', 'X-Request-ID': `e2e-${seen.length}`, ...extraHeaders(provider) },
-      body: PNG,
-    });
-  });
-  return seen;
+function jobPosts(page) {
+  return () => page.evaluate(() => window.__posts || []);
 }
 
-test('builds the model list and key fields from the provider table: an extra provider needs no page change', { timeout: 60_000 }, async () => {
-  const acme = {
-    id: 'acme', label: 'Acme Images', prefix: 'acme:', models: ['acme/paint-1'], configured: false,
-    key_headers: ['X-Acme-Key'], key_env: ['ACME_KEY'],
+const RECORD_POSTS = () => {
+  const orig = window.fetch;
+  window.__posts = [];
+  window.fetch = function (input, init) {
+    const url = typeof input === 'string' ? input : input.url;
+    if (init?.method === 'POST' && new URL(url, window.location.href).pathname === '/api/jobs' && init.body instanceof FormData) {
+      const fields = {};
+      for (const [k, v] of init.body.entries()) (fields[k] ||= []).push(typeof v === 'string' ? v : `file:${v.name}`);
+      const headers = {};
+      for (const [k, v] of Object.entries(init.headers || {})) headers[k.toLowerCase()] = v;
+      window.__posts.push({ fields, headers });
+    }
+    return orig.apply(this, arguments);
   };
-  let seen;
-  let real = []; // the real server's table, before Acme is added
-  const { page, context, check } = await openPage(DESKTOP, async (p) => {
-    await p.route('**/api/providers', async (route) => {
-      // The real server's table, with Acme added.
-      const res = await route.fetch();
-      const data = await res.json();
-      real = data.providers.slice();
-      data.providers.push(acme);
-      data.available.push('acme');
-      await route.fulfill({ response: res, json: data });
+};
+
+async function done(page) {
+  await page.locator('#compare:not([hidden])').waitFor({ timeout: 30_000 });
+  await page.waitForFunction(() => {
+    const img = document.getElementById('after-img');
+    return img.complete && img.naturalWidth > 0 && !document.getElementById('submit').disabled;
+  }, null, { timeout: 30_000 });
+}
+
+const inViewport = (page, sel) => page.locator(sel).evaluate((el) => {
+  const r = el.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight;
+});
+
+// ---- flows ----------------------------------------------------------------------------
+
+for (const [name, device] of VIEWPORTS) {
+  test(`${name}: a job from the form to variations side by side, favourite, downloads, another style in one click`, { timeout: 120_000 }, async () => {
+    const { page, context, check } = await openPage({ ...device, acceptDownloads: true });
+    const posts = jobPosts(page);
+    await page.setInputFiles('#photo-input', fixtures.small);
+    // Defect 10: the chosen photo is shown large before any result exists.
+    await page.locator('#preview:not([hidden]) #preview-img').waitFor();
+    const pw = await page.locator('#preview-img').evaluate((img) => img.getBoundingClientRect().width);
+    assert.ok(pw >= 300, `the chosen photo is shown ${pw}px wide; want it large`);
+    await pickChip(page, 'room', 'Living room');
+    await pickChip(page, 'style', 'Scandinavian');
+    await page.locator('#variation-chips label', { hasText: '3' }).click();
+    await axe(page, `${name}, form filled`);
+    await shot(page, `${name}-1-form`, true);
+
+    // Defect 1: staged from the lower part of the form, the result's top is brought into view.
+    await page.locator('#submit').scrollIntoViewIfNeeded();
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await page.click('#submit');
+    await done(page);
+    assert.equal((await posts()).length, 1);
+    assert.deepEqual((await posts())[0].fields.variations, ['3']);
+    assert.deepEqual((await posts())[0].fields.image, ['file:bedroom.jpg']);
+    assert.match((await posts())[0].fields.prompt[0], /Scandinavian living room/);
+    assert.equal(JSON.parse((await posts())[0].fields.metadata[0]).style, 'scandinavian');
+    await page.waitForFunction(() => document.activeElement?.id === 'result-heading');
+    assert.ok(await inViewport(page, '#result-heading'), 'the result heading is in view');
+    assert.ok(await inViewport(page, '.compare-tag-before'), 'the Before tag is in view');
+
+    // Variations side by side; any one on the slider.
+    const cards = page.locator('#variation-list .variation-show');
+    await page.waitForFunction(() => [...document.querySelectorAll('#variation-list img')].every((i) => i.complete && i.naturalWidth > 0));
+    assert.equal(await cards.count(), 3);
+    const tops = await cards.evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().top)));
+    assert.ok(tops[0] === tops[1], `variations 1 and 2 sit side by side (tops ${tops})`);
+    if (name === 'desktop') assert.equal(new Set(tops).size, 1, 'all three variations in one row on a laptop');
+    await cards.nth(1).click();
+    assert.equal(await cards.nth(1).getAttribute('aria-pressed'), 'true');
+    await page.waitForFunction(() => {
+      const after = document.getElementById('after-img');
+      const v2 = document.querySelectorAll('#variation-list img')[1];
+      return after.src === v2.src && after.complete;
     });
-    // Custom Acme models come back as the unchanged photo (no server key).
-    seen = await answerEdits(p, (provider) => (provider === 'acme:acme/paint-2' ? { 'X-FrameForge-Fallback': 'no-api-key' } : {}));
+    assert.match(await page.locator('#after-img').getAttribute('alt'), /variation 2/);
+
+    // Defect 10: the knob stays whole inside the picture at both ends.
+    for (const v of ['0', '100']) {
+      await page.locator('#compare-range').fill(v);
+      const [knob, stage] = await Promise.all(['.compare-knob', '#compare-stage'].map((s) => page.locator(s).boundingBox()));
+      assert.ok(knob.x >= stage.x - 0.5 && knob.x + knob.width <= stage.x + stage.width + 0.5, `knob at ${v}% inside the stage`);
+    }
+    await page.locator('#compare-range').fill('50');
+
+    // Favourite and downloads.
+    const fav = page.locator('#variation-list .variation-fav').nth(1);
+    await fav.click();
+    assert.equal(await fav.getAttribute('aria-pressed'), 'true');
+    const dl = page.locator('#download');
+    assert.match(await dl.textContent(), /^Download variation 2 \(PNG, /);
+    assert.equal(await dl.getAttribute('aria-label'), null, 'the visible text is the accessible name (defect 5)');
+    const [one] = await Promise.all([page.waitForEvent('download'), dl.click()]);
+    assert.match(one.suggestedFilename(), /^staged-living-room-scandinavian-\d{8}-\d{4}-v2\.png$/);
+    const all = [];
+    page.on('download', (d) => all.push(d.suggestedFilename()));
+    await page.click('#download-all');
+    await page.waitForFunction(() => /3 pictures downloaded/.test(document.getElementById('status').textContent));
+    assert.equal(all.length, 3, `download all gave ${all}`);
+    await axe(page, `${name}, result with variations`);
+    await shot(page, `${name}-2-variations`, true);
+
+    // Another style on the same photo, one click.
+    await page.locator('#restyle-list button', { hasText: 'Industrial' }).click();
+    await page.waitForFunction(() => document.getElementById('submit').disabled === false && /Industrial/.test(document.getElementById('result-meta').textContent), null, { timeout: 30_000 });
+    await done(page);
+    assert.equal((await posts()).length, 2);
+    const meta2 = JSON.parse((await posts())[1].fields.metadata[0]);
+    assert.equal(meta2.style, 'industrial');
+    assert.equal(meta2.room, 'living-room');
+    assert.deepEqual((await posts())[1].fields.variations, ['3']);
+    assert.equal((await posts())[1].fields.image.length, 1, 'the same photo went again');
+    assert.equal(await page.locator('#style-chips input:checked').getAttribute('value'), 'industrial', 'the form follows the new style');
+    await shot(page, `${name}-3-restyled`);
+    check();
+    await context.close();
   });
+}
 
-  // The select: one group per provider, Acme's model and its "Other" option.
-  const groups = await page.$$eval('#provider optgroup', (gs) => gs.map((g) => [g.label, [...g.children].map((o) => [o.value, o.textContent])]));
-  const tag = (p) => (p.configured ? 'key on server' : 'no server key');
-  assert.deepEqual(groups.map(([label]) => label), [...real, acme].map((p) => `${p.label} · ${tag(p)}`));
-  assert.equal(groups[0][0], 'Nano Banana (Google Gemini) · key on server', 'the e2e server holds a Google key');
-  assert.deepEqual(groups.at(-1)[1], [['acme:acme/paint-1', 'acme/paint-1'], ['custom:acme', 'Other Acme Images model…']]);
-  assert.ok(groups[1][1].some(([v, t]) => v === 'fal:fal-ai/nano-banana/edit' && t === 'Nano Banana edit (fal-ai/nano-banana/edit)'));
-  assert.equal(await page.inputValue('#provider'), 'google', 'the server’s default stays chosen');
-
-  // The key fields: one per provider, ids key-<id>.
-  await page.click('#keys summary');
-  const fields = await page.$$eval('#key-fields input', (els) => els.map((el) => [el.id, el.labels[0].textContent, el.type]));
-  assert.deepEqual(fields, [...real, acme].filter((p) => p.key_headers.length > 0)
-    .map((p) => [`key-${p.id}`, `${p.label} key`, 'password']));
-  assert.deepEqual(fields.slice(0, 2).map(([id]) => id), ['key-google', 'key-fal']);
-
-  await page.selectOption('#provider', 'acme:acme/paint-1');
-  assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'fallback');
-  assert.match(await page.textContent('#provider-status'), /no Acme Images key \(ACME_KEY\)/);
-  await page.fill('#key-acme', 'acme-secret-1');
-  await page.fill('#key-google', 'AIza-must-not-be-sent');
-  assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'own-key');
-  assert.match(await page.textContent('#provider-status'), /Uses the Acme Images key you entered/);
-
-  await page.setInputFiles('#photo-input', fixtures.small);
+test('progress from the event stream, a second job waits in line, survives a reload and a closed tab, cancel is the job’s cancel', { timeout: 120_000 }, async () => {
+  const { page, context, check } = await openPage(DESKTOP);
+  const posts = jobPosts(page);
+  await page.setInputFiles('#photo-input', [fixtures.small, fixtures.phone]);
+  await page.locator('#mode input[value="rooms"]').check();
+  await page.fill('#prompt', SLOW_PROMPT);
   await page.click('#submit');
-  await resultShown(page);
-  assert.equal(seen.length, 1);
-  assert.equal(seen[0].provider, 'acme:acme/paint-1');
-  assert.equal(seen[0].headers['x-acme-key'], 'acme-secret-1');
-  assert.equal(seen[0].headers['x-google-api-key'], undefined, 'only the chosen provider’s key is sent');
-  assert.equal(seen[0].headers['x-fal-key'], undefined);
-  assert.match(await page.textContent('#result-meta'), /· Acme Images · acme\/paint-1 ·/);
-  await shot(page, 'desktop-7-extra-provider');
+  const rooms = page.locator('#rooms .room');
+  await page.waitForFunction(() => document.querySelectorAll('#rooms .room').length === 2);
+  await page.locator('#rooms .room-status', { hasText: /Staging · \d+ s/ }).waitFor({ timeout: 20_000 });
+  await page.locator('#rooms .room-status', { hasText: /Waiting/ }).waitFor({ timeout: 20_000 });
+  assert.equal((await posts()).length, 2);
+  const t1 = await rooms.first().locator('.room-status').textContent();
+  await page.waitForTimeout(2200);
+  const t2 = await rooms.first().locator('.room-status').textContent();
+  assert.notEqual(t1, t2, 'the elapsed time moves');
+  await axe(page, 'rooms in progress');
+  await shot(page, 'desktop-4-rooms-progress');
 
-  // "Other Acme Images model…": the custom field takes Acme's prefix.
-  await page.selectOption('#provider', 'custom:acme');
-  await page.locator('#custom-model-field:not([hidden])').waitFor();
-  assert.equal(await page.textContent('#custom-model-prefix'), 'acme:');
-  assert.equal(await page.textContent('#custom-model-label'), 'Acme Images model path');
-  assert.match(await page.textContent('#custom-model-hint'), /Any Acme Images image-editing model, for example acme\/paint-1\./);
-  assert.deepEqual(await page.$$eval('#custom-models option', (os) => os.map((o) => o.value)), ['acme/paint-1']);
-  await page.fill('#key-acme', '');
-  await page.fill('#custom-model', 'acme:acme/paint-2');
-  await page.click('#submit');
-  await page.locator('#history-list > li').nth(1).waitFor();
-  assert.equal(seen[1].provider, 'acme:acme/paint-2');
-  assert.equal(seen[1].headers['x-acme-key'], undefined, 'a cleared key is not sent');
+  // A reload finds the jobs again and keeps following them.
+  await page.reload();
+  await ready(page);
+  await page.waitForFunction(() => document.querySelectorAll('#rooms .room').length === 2);
+  await page.locator('#rooms .room-status', { hasText: /Staging · \d+ s/ }).waitFor();
+  assert.equal(await page.locator('#cancel').isVisible(), true);
 
-  // The fallback notice names Acme's label and its variable, and leads to its key.
-  await page.locator('#notice:not([hidden])', { hasText: 'unchanged' }).waitFor();
-  assert.match(await page.textContent('#notice'), /no Acme Images API key.*ask the operator to set ACME_KEY on the server/);
-  await page.locator('#notice button', { hasText: 'Enter a Acme Images key' }).click();
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'key-acme');
-
+  // A closed tab too: a new tab on the same device.
+  await page.close();
+  const tab = await context.newPage();
+  await tab.goto(baseURL);
+  await ready(tab);
+  await tab.locator('#rooms .room-status', { hasText: /Staging · \d+ s/ }).waitFor();
+  const deletes = [];
+  tab.on('request', (r) => { if (r.method() === 'DELETE') deletes.push(new URL(r.url()).pathname); });
+  await tab.click('#cancel');
+  await tab.waitForFunction(() => [...document.querySelectorAll('#rooms .room-status')].every((s) => s.textContent === 'Cancelled'));
+  assert.equal(deletes.length, 2);
+  for (const d of deletes) assert.match(d, /^\/api\/jobs\/job_[A-Za-z0-9_-]+$/);
+  const job = await (await fetch(new URL(deletes[0], baseURL))).json();
+  assert.equal(job.status, 'cancelled', 'the server’s job is cancelled');
+  assert.match(await tab.locator('#status').textContent(), /Cancelled/);
+  assert.equal(await tab.locator('#submit').isDisabled(), false);
   check();
   await context.close();
 });
 
-test('without an answer from the server: the shipped table, remembered keys of the old shape, custom fal models', { timeout: 60_000 }, async () => {
-  let seen;
-  const { page, context, check } = await openPage(DESKTOP, async (p, ctx) => {
-    await ctx.addInitScript(() => {
-      localStorage.setItem('frameforge.keys.v1', JSON.stringify({ google: 'AIza-remembered', fal: 'fal-remembered' }));
-    });
-    await p.route('**/api/providers', (route) => route.fulfill({ status: 503, json: { detail: 'down', code: 'internal_error' } }));
-    seen = await answerEdits(p);
-  });
-  await page.locator('#server-pill[data-state="error"]').waitFor();
-  assert.equal(await page.getAttribute('#provider-status', 'data-state'), 'own-key', 'the remembered Google key is used');
-
-  // The OFFLINE table: Google, and fal with its known models.
-  const values = await page.$$eval('#provider option', (os) => os.map((o) => o.value));
-  assert.deepEqual(values, ['google', 'fal:fal-ai/nano-banana/edit', 'fal:fal-ai/qwen-image-edit',
-    'fal:fal-ai/bytedance/seedream/v4/edit', 'fal:fal-ai/flux-kontext/dev', 'custom:fal']);
-
-  // The keys remembered as {"google": …, "fal": …} are read back.
-  assert.equal(await page.locator('#keys').getAttribute('open'), '');
-  assert.equal(await page.isChecked('#remember-keys'), true);
-  assert.equal(await page.inputValue('#key-google'), 'AIza-remembered');
-  assert.equal(await page.inputValue('#key-fal'), 'fal-remembered');
-
-  // A custom fal model: checked in the page, then sent as fal:<path>, lower case.
-  await page.selectOption('#provider', 'custom:fal');
-  assert.equal(await page.textContent('#custom-model-prefix'), 'fal:');
-  assert.equal(await page.textContent('#custom-model-label'), 'fal.ai model path');
+test('phone: one slow edit, progress and cancel', { timeout: 60_000 }, async () => {
+  const { page, context, check } = await openPage(PHONE);
   await page.setInputFiles('#photo-input', fixtures.small);
-  await page.fill('#custom-model', 'not a model');
+  await page.fill('#prompt', SLOW_PROMPT);
   await page.click('#submit');
-  await page.locator('#error .error-title', { hasText: 'Check the fal.ai model path' }).waitFor();
-  assert.equal(seen.length, 0, 'nothing was sent');
-  await page.fill('#custom-model', ' FAL:Fal-AI/Flux-Pro/Kontext ');
-  await page.click('#submit');
-  await resultShown(page);
-  assert.equal(seen[0].provider, 'fal:fal-ai/flux-pro/kontext');
-  assert.equal(seen[0].headers['x-fal-key'], 'fal-remembered');
-  assert.equal(seen[0].headers['x-google-api-key'], undefined);
-
-  // A changed key is remembered in the same map.
-  await page.fill('#key-fal', 'fal-new');
-  assert.deepEqual(JSON.parse(await page.evaluate(() => localStorage.getItem('frameforge.keys.v1'))),
-    { google: 'AIza-remembered', fal: 'fal-new' });
-
-  check([/Failed to load resource: the server responded with a status of 503/]);
+  await page.locator('#preview-veil:not([hidden])').waitFor();
+  await page.locator('#progress-time', { hasText: /Staging · \d+ s|Waiting/ }).waitFor();
+  await page.waitForFunction(() => {
+    const r = document.getElementById('result-heading').getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight;
+  }, null, { timeout: 5_000 }); // on a phone the progress is brought into view
+  await axe(page, 'phone, in progress');
+  await shot(page, 'phone-4-progress');
+  const del = page.waitForRequest((r) => r.method() === 'DELETE');
+  await page.click('#cancel');
+  await del;
+  await page.locator('#status', { hasText: /Cancelled/ }).waitFor();
+  check();
   await context.close();
 });
+
+for (const [name, device] of VIEWPORTS) {
+  test(`${name}: several photos are either different rooms or views of one room, chosen explicitly`, { timeout: 90_000 }, async () => {
+    const { page, context, check } = await openPage(device);
+    const posts = jobPosts(page);
+    await page.setInputFiles('#photo-input', [fixtures.small, fixtures.phone]);
+    await page.locator('#mode:not([hidden])').waitFor();
+    assert.equal(await page.locator('#mode input:checked').count(), 0, 'no meaning is assumed');
+    await page.click('#submit');
+    await page.locator('#error:not([hidden])', { hasText: 'Say what these photos are' }).waitFor();
+    assert.equal((await posts()).length, 0);
+    await axe(page, `${name}, choosing the meaning`);
+
+    await page.locator('#mode input[value="rooms"]').check();
+    assert.match(await page.locator('#submit').textContent(), /Stage 2 rooms/);
+    await page.click('#submit');
+    await page.waitForFunction(() => [...document.querySelectorAll('#rooms .room-status')].filter((s) => /^Done/.test(s.textContent)).length === 2, null, { timeout: 60_000 });
+    await done(page);
+    assert.equal((await posts()).length, 2, 'one job per room');
+    for (const p of await posts()) {
+      assert.equal(p.fields.image.length, 1);
+      assert.equal(p.fields.images, undefined);
+    }
+    await page.locator('#rooms button', { hasText: 'Compare room 2' }).click();
+    await page.locator('#result-meta', { hasText: 'empty-living-room.jpg' }).waitFor();
+    await axe(page, `${name}, rooms done`);
+    await shot(page, `${name}-5-rooms`, true);
+
+    await page.locator('#mode input[value="views"]').check();
+    await page.click('#submit');
+    await done(page);
+    assert.equal((await posts()).length, 3);
+    assert.deepEqual((await posts())[2].fields.images, ['file:bedroom.jpg', 'file:empty-living-room.jpg'], 'one job, the other photo as a reference view');
+    check();
+    await context.close();
+  });
+}
+
+test('history: the device’s jobs come back with thumbnails, prompts and providers', { timeout: 90_000 }, async () => {
+  const { page, context, check } = await openPage(PHONE);
+  await page.setInputFiles('#photo-input', fixtures.small);
+  await pickChip(page, 'style', 'Boho');
+  await page.click('#submit');
+  await done(page);
+  await page.selectOption('#provider', { label: 'Nano Banana edit' });
+  await pickChip(page, 'style', 'Japandi');
+  await page.click('#submit');
+  await done(page);
+  await page.close();
+
+  const tab = await context.newPage();
+  await tab.goto(baseURL);
+  await ready(tab);
+  const items = tab.locator('#history-list .history-item');
+  await tab.waitForFunction(() => document.querySelectorAll('#history-list .history-item').length >= 2);
+  await tab.waitForFunction(() => [...document.querySelectorAll('#history-list img')].slice(0, 2).every((i) => i.complete && i.naturalWidth > 0));
+  const texts = await items.evaluateAll((els) => els.slice(0, 2).map((e) => e.textContent));
+  assert.match(texts[0], /Japandi style/);
+  assert.match(texts[0], /fal\.ai · Nano Banana edit/);
+  assert.match(texts[0], /Unchanged: no API key/);
+  assert.match(texts[1], /Boho style/);
+  assert.match(texts[1], /Nano Banana \(Google Gemini\)/);
+  assert.match(texts[1], /bohemian/, 'the prompt is shown');
+  await items.nth(1).click();
+  await done(tab);
+  assert.match(await tab.locator('#result-meta').textContent(), /Boho/);
+  assert.equal(await items.nth(1).getAttribute('aria-current'), 'true');
+  await axe(tab, 'phone, history');
+  await shot(tab, 'phone-6-history', true);
+  check();
+  await context.close();
+});
+
+// ---- defects ----------------------------------------------------------------------------
+
+test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothing sent that would be refused', { timeout: 90_000 }, async () => {
+  const { page, context, check } = await openPage(PHONE);
+  const posts = jobPosts(page);
+  await page.click('#submit');
+  const error = page.locator('#error');
+  await error.locator('.error-title', { hasText: 'Add a room photo first' }).waitFor();
+  // Defect 2: the error is in the flow of the form, not in the sticky bar.
+  assert.equal(await page.locator('#actions #error').count(), 0);
+  const bar = await page.locator('#actions').boundingBox();
+  assert.ok(bar.height < 844 * 0.16, `the sticky bar is ${bar.height}px tall`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(300);
+  const box = await error.boundingBox();
+  assert.ok(box.y > 844 || box.y + box.height < 0 || (await page.locator('#error').evaluate((e) => getComputedStyle(e).position)) === 'static', 'the error scrolls with the form');
+  await axe(page, 'phone, error shown');
+  await shot(page, 'phone-7-error');
+  await page.click('#error-close');
+  assert.equal(await error.isHidden(), true, 'the error can be dismissed');
+
+  // Defect 3 and 4: a HEIC this server cannot read is said once, under the photo, and not uploaded.
+  await page.setInputFiles('#photo-input', fixtures.heic);
+  const note = page.locator('#photo-list .thumb-problems li');
+  await note.first().waitFor();
+  await page.click('#submit');
+  await error.locator('.error-title', { hasText: 'IMG_0042.HEIC' }).waitFor();
+  const advice = await page.evaluate(() => document.body.innerText.split('Most Compatible').length - 1);
+  assert.equal(advice, 1, 'the advice appears once');
+  assert.equal((await posts()).length, 0, 'a refused photo is not uploaded');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Remove', 'focus goes to the photo to remove');
+  await shot(page, 'phone-8-heic', true);
+  await page.click('#photo-list .thumb-remove');
+
+  // Over the size limit: noted under the photo, not uploaded.
+  const big = path.join(tmp, 'huge.jpg');
+  await writeFile(big, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(21_000_000)]));
+  await page.setInputFiles('#photo-input', big);
+  await note.filter({ hasText: 'the server takes up to 20 MB per photo' }).waitFor();
+  await page.click('#submit');
+  await error.locator('.error-title', { hasText: 'huge.jpg' }).waitFor();
+  assert.equal((await posts()).length, 0);
+  await page.click('#photo-list .thumb-remove');
+
+  // Too many photos of one room (the server takes 10): refused here.
+  const small = await readFile(fixtures.small);
+  const files = Array.from({ length: 11 }, (_, i) => ({ name: `view-${i + 1}.jpg`, mimeType: 'image/jpeg', buffer: small }));
+  await page.setInputFiles('#photo-input', files);
+  await page.locator('#mode input[value="views"]').check();
+  await page.click('#submit');
+  await error.locator('.error-title', { hasText: 'Too many photos for one room' }).waitFor();
+  assert.equal((await posts()).length, 0);
+  await axe(page, 'phone, too many photos');
+  check([/Failed to load resource: the server responded with a status of 404/]);
+  await context.close();
+});
+
+test('defect 3: a refusal from the server shows its detail once, without a second version of the advice', { timeout: 60_000 }, async () => {
+  const { page, context, check } = await openPage(DESKTOP);
+  const notPhoto = path.join(tmp, 'notes.jpg');
+  await writeFile(notPhoto, 'these are my notes, not a photo');
+  await page.setInputFiles('#photo-input', notPhoto);
+  await page.click('#submit');
+  await page.locator('#error:not([hidden])').waitFor();
+  const paras = await page.locator('#error-body p').allTextContents();
+  assert.equal(paras[0], 'A file is not a photo the server can read');
+  assert.match(paras[1], /notes\.jpg/);
+  assert.match(paras.at(-1), /^code invalid_image · request id /);
+  assert.equal(paras.length, 3, `title, the server's detail and the codes only: ${paras}`);
+  await axe(page, 'desktop, server refusal');
+  check([/status of 4\d\d/]);
+  await context.close();
+});
+
+for (const [name, device] of VIEWPORTS) {
+  test(`${name}: defects 5–9: axe, size hint, model names, bundled fonts, free static files`, { timeout: 60_000 }, async () => {
+    const responses = [];
+    const { page, context, check } = await openPage(device, (p) => p.on('response', (r) => responses.push(r)));
+    await axe(page, `${name}, empty page`);
+    // Defect 5: the composed prompt carries no prohibited ARIA; contrast is checked by axe above.
+    assert.equal(await page.locator('.composed[aria-labelledby]').count(), 0);
+
+    // Defect 6: the hint reads the same before and after the limits load.
+    const html = await (await fetch(baseURL)).text();
+    assert.match(html, /up to 25&nbsp;MB each/);
+    const same = await page.evaluate(async () => (await import(document.querySelector('link[href*="format.js"]').href)).formatBytes(25 * 1024 * 1024));
+    assert.equal(same, '25 MB', 'the default limit (25 MiB) reads 25 MB');
+    assert.match(await page.locator('#photo-hint').textContent(), /up to 20 MB each/, 'the server’s limit (20MB)');
+
+    // Defect 7: the picker speaks to people.
+    const options = await page.locator('#provider option, #provider optgroup').evaluateAll((els) => els.map((e) => e.label || e.textContent));
+    for (const o of options) {
+      assert.doesNotMatch(o, /key on server|no server key|_API_KEY|FAL_KEY|gemini-\d|\//, `option “${o}”`);
+    }
+    assert.doesNotMatch(await page.locator('#provider-status').textContent(), /[A-Z]+_[A-Z]+/, 'no variable names');
+    const fits = await page.locator('#provider').evaluate((s) => {
+      const c = document.createElement('canvas').getContext('2d');
+      c.font = getComputedStyle(s).font;
+      return [...s.options].every((o) => c.measureText(o.textContent).width + 50 <= s.clientWidth);
+    });
+    assert.ok(fits, 'every model name fits the picker');
+
+    // Defect 8: the fonts come with the page.
+    await page.evaluate(() => document.fonts.ready);
+    assert.ok(await page.evaluate(() => document.fonts.check('16px Inter') && [...document.fonts].some((f) => f.family.replace(/"/g, '') === 'Inter' && f.status === 'loaded')));
+    const fontRes = responses.find((r) => r.url().includes('/assets/inter.woff2'));
+    assert.ok(fontRes, 'inter.woff2 is loaded from this server');
+    assert.equal(fontRes.headers()['content-type'], 'font/woff2');
+    const licence = await fetch(new URL('/assets/inter-license.txt', baseURL));
+    assert.equal(licence.status, 200);
+    assert.match(await licence.text(), /SIL Open Font License/);
+
+    // Defect 9: the page's own files spend no rate-limit budget; the API does.
+    const own = responses.filter((r) => /\/(assets\/|$)/.test(new URL(r.url()).pathname) && !new URL(r.url()).pathname.startsWith('/api/'));
+    assert.ok(own.length >= 10, `the page loaded ${own.length} files`);
+    for (const r of own) assert.equal(r.headers()['ratelimit-remaining'], undefined, `${r.url()} spent budget`);
+    const api = responses.find((r) => r.url().endsWith('/api/providers'));
+    assert.ok(api.headers()['ratelimit-remaining'], 'GET /api/providers spends budget');
+    await shot(page, `${name}-0-start`, true);
+    check();
+    await context.close();
+  });
+}
+
+// ---- contracts with features whose server half lands with other issues ------------------
+// These answer the missing endpoints or fields with page.route, the rest is the real binary.
+// TODO(lead, after merging issues 15, 19 and 22): drop the routes marked "until" so each runs
+// against the binary alone.
+
+test('access token: asked for when required, sent as Bearer, history from the server’s list', { timeout: 90_000 }, async () => {
+  const TOKEN = 'ff_e2eTestToken0123456789abcdefghijklmnopqrstuvw';
+  const seen = [];
+  const { page, context, check } = await openPage(DESKTOP, async (p) => {
+    // until issue 15: the server says tokens are required, and lists the token's jobs.
+    await p.route('**/api/providers', async (route) => {
+      const res = await route.fetch();
+      route.fulfill({ response: res, json: { ...(await res.json()), auth: 'required' } });
+    });
+    await p.route(/\/api\/jobs\?limit=/, async (route) => {
+      seen.push(route.request().headers().authorization);
+      const ids = JSON.parse(await p.evaluate(() => localStorage.getItem('frameforge.jobs.v1')) || '[]').map((e) => e.id);
+      const jobs = await Promise.all(ids.map(async (id) => (await fetch(new URL(`/api/jobs/${id}`, baseURL))).json()));
+      route.fulfill({ json: { data: jobs, next: null } });
+    });
+  });
+  await page.locator('#token-field:not([hidden])').waitFor();
+  assert.match(await page.locator('#token-label').textContent(), /required/);
+  await page.setInputFiles('#photo-input', fixtures.small);
+  await page.click('#submit');
+  await page.locator('#error-body', { hasText: 'Enter your access token' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'access-token');
+  await axe(page, 'token required');
+  await page.fill('#access-token', TOKEN);
+  const req = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/jobs'));
+  await page.click('#submit');
+  assert.equal((await req).headers().authorization, `Bearer ${TOKEN}`);
+  await done(page);
+  // A new tab with the token finds the jobs through GET /api/jobs.
+  await page.evaluate(() => localStorage.removeItem('frameforge.current.v1'));
+  await page.reload();
+  await ready(page);
+  await page.fill('#access-token', TOKEN);
+  await page.locator('#access-token').dispatchEvent('change');
+  await page.locator('#history-list .history-item').first().waitFor();
+  assert.ok(seen.includes(`Bearer ${TOKEN}`), 'the list is asked for with the token');
+  await page.locator('#history-hint', { hasText: 'access token' }).waitFor();
+  assert.equal(await page.locator('#token-field').evaluate((f) => f.querySelector('input').value), TOKEN);
+  assert.equal(await page.evaluate(() => localStorage.getItem('frameforge.token.v1')), null, 'kept in memory only');
+  check();
+  await context.close();
+});
+
+test('listing disclosure and decluttering appear only when the server offers them, and are sent', { timeout: 90_000 }, async () => {
+  const { page: plain, context: c0 } = await openPage(PHONE);
+  assert.equal(await plain.locator('#disclosure-field').isHidden(), true);
+  assert.equal(await plain.locator('#declutter-group').isHidden(), true);
+  await c0.close();
+
+  const { page, context, check } = await openPage(PHONE, async (p) => {
+    // until issue 19: the disclosure setting and the declutter preset.
+    await p.route('**/api/providers', async (route) => {
+      const res = await route.fetch();
+      route.fulfill({ response: res, json: { ...(await res.json()), disclosure: { mode: 'optional', text: 'Virtually staged' } } });
+    });
+    await p.route('**/api/presets', async (route) => {
+      const res = await route.fetch();
+      const data = await res.json();
+      route.fulfill({ response: res, json: { ...data, styles: [...data.styles, { id: 'declutter', label: 'Declutter', name: 'declutter', prompt: 'remove furniture' }] } });
+    });
+  });
+  const posts = jobPosts(page);
+  await page.locator('#disclosure-field:not([hidden])').waitFor();
+  await page.locator('#declutter-group:not([hidden])').waitFor();
+  await page.setInputFiles('#photo-input', fixtures.small);
+  await page.locator('#disclosure-field').click();
+  await page.locator('#declutter-group label', { hasText: 'Remove it, then stage' }).click();
+  await axe(page, 'phone, disclosure and declutter');
+  await shot(page, 'phone-9-disclosure-declutter', true);
+  await page.click('#submit');
+  await done(page);
+  assert.deepEqual((await posts())[0].fields.disclosure, ['true']);
+  assert.deepEqual((await posts())[0].fields.declutter, ['true']);
+  assert.match(await page.locator('#result-meta').textContent(), /decluttered/);
+  check();
+  await context.close();
+});
+
+test('structure check: flagged regions are outlined on the slider with a plain sentence', { timeout: 90_000 }, async () => {
+  const flag = (job) => {
+    for (const r of job.results || []) {
+      r.structure = { score: 0.41, flagged: true, regions: [{ kind: 'window', bbox: [Math.round(r.width * 0.05), Math.round(r.height * 0.2), Math.round(r.width * 0.25), Math.round(r.height * 0.3)], score: 0.3 }] };
+    }
+    return job;
+  };
+  const { page, context, check } = await openPage(DESKTOP, async (p) => {
+    // until issue 22: results carry `structure`.
+    await p.route(/\/api\/jobs\/job_[^/]+(\/events)?$/, async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const res = await route.fetch();
+      const text = await res.text();
+      if (route.request().url().endsWith('/events')) {
+        const body = text.replace(/^data: (.*)$/gm, (_, d) => `data: ${JSON.stringify(flag(JSON.parse(d)))}`);
+        return route.fulfill({ response: res, body });
+      }
+      return route.fulfill({ response: res, json: flag(JSON.parse(text)) });
+    });
+  });
+  await page.setInputFiles('#photo-input', fixtures.small);
+  await page.click('#submit');
+  await done(page);
+  const warning = page.locator('#structure-warning');
+  await warning.waitFor();
+  assert.equal(await warning.textContent(), 'The window on the left may have been changed — check before publishing.');
+  const [region, stage] = await Promise.all(['.compare-region', '#compare-stage'].map((s) => page.locator(s).boundingBox()));
+  assert.ok(Math.abs(region.x - (stage.x + stage.width * 0.05)) < 3 && Math.abs(region.width - stage.width * 0.25) < 4, 'the region is outlined where the bbox says');
+  await axe(page, 'desktop, structure flagged');
+  await shot(page, 'desktop-10-structure');
+  check();
+  await context.close();
+});
+
+test.todo('HEIC with the server of issue 19: the thumbnail comes from POST /api/preview and the job is accepted (enable after merging)');

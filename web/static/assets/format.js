@@ -1,8 +1,16 @@
 // Small formatting helpers shared by the page's modules.
 
-/** formatBytes renders a byte count for people: "850 KB", "12.4 MB". */
+/**
+ * formatBytes renders a byte count for people: "850 KB", "12.4 MB". A size
+ * that is a whole number of MiB (how limits such as MAX_IMAGE_BYTES=25MiB, the
+ * server's default, are set) is counted in MiB, so "25 MB" reads the same
+ * before and after the server reports its limit; any other size in powers of
+ * 1000 (a limit set as 20MB shows as "20 MB").
+ */
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n < 0) return '';
+  const MiB = 1024 * 1024;
+  if (n >= MiB && n % MiB === 0) return `${n / MiB} MB`;
   if (n < 1000) return `${n} B`;
   if (n < 1000 * 1000) return `${Math.round(n / 1000)} KB`;
   const mb = n / (1000 * 1000);

@@ -4,6 +4,8 @@
 
 /** The storage slot: a JSON map from provider id to key, e.g. {"google": "…", "fal": "…"}. */
 const STORE = 'frameforge.keys.v1';
+/** The storage slot of this server's access token (ff_…), under the same "Remember". */
+const TOKEN_STORE = 'frameforge.token.v1';
 
 /** Placeholders that show the shape of a key, for providers the page knows. */
 const PLACEHOLDERS = { google: 'AIza…', fal: 'key_id:key_secret' };
@@ -38,7 +40,7 @@ function readStored() {
  * "key-<provider id>". Keys entered for a provider that a later table lacks are
  * kept (and remembered) all the same.
  */
-export function createKeys({ container, remember, details, onChange }) {
+export function createKeys({ container, remember, details, token, onChange }) {
   const values = {}; // provider id → key as typed
   let headers = {}; // provider id → the request header that carries its key
 
@@ -46,6 +48,9 @@ export function createKeys({ container, remember, details, onChange }) {
     const s = storage();
     if (!s) return;
     try {
+      const t = token.value.trim();
+      if (remember.checked && t) s.setItem(TOKEN_STORE, t);
+      else s.removeItem(TOKEN_STORE);
       if (remember.checked) {
         const kept = {};
         for (const [id, key] of Object.entries(values)) {
@@ -66,7 +71,21 @@ export function createKeys({ container, remember, details, onChange }) {
     remember.checked = true;
     details.open = true;
   }
+  let savedToken = '';
+  try {
+    savedToken = storage()?.getItem(TOKEN_STORE) || '';
+  } catch {
+    // storage blocked: nothing was remembered
+  }
+  if (savedToken) {
+    token.value = savedToken;
+    remember.checked = true;
+  }
   remember.addEventListener('change', save);
+  token.addEventListener('input', () => {
+    save();
+    onChange();
+  });
 
   /** render builds one key field per provider that takes a key, keeping what was typed. */
   function render(providers) {
@@ -104,6 +123,13 @@ export function createKeys({ container, remember, details, onChange }) {
 
   return {
     render,
+    /** token returns the access token entered (ff_…), or "". */
+    token: () => token.value.trim(),
+    /** auth returns the Authorization header every call carries, when a token was entered. */
+    auth() {
+      const t = token.value.trim();
+      return t ? { Authorization: `Bearer ${t}` } : {};
+    },
     /** get returns the trimmed key entered for provider id. */
     get: (id) => (headers[id] ? (values[id] || '').trim() : ''),
     /** headers returns the key header for provider id, or none when no key was entered. */

@@ -28,23 +28,20 @@ export function applyServerLimits(l) {
   if (l.max_image_pixels > 0) LIMITS.pixels = l.max_image_pixels;
 }
 
+const phoneFormat = (f) => /\.(heic|heif|avif)$/i.test(f.name) || /^image\/(heic|heif|avif)/i.test(f.type || '');
+
 const IMAGE_EXT = /\.(jpe?g|jfif|png|webp|gif|heic|heif|avif|bmp|tiff?)$/i;
-const HEIC = /\.(heic|heif)$/i;
 
 function isImageLike(file) {
   return (file.type && file.type.startsWith('image/')) || IMAGE_EXT.test(file.name);
 }
 
-/** problems lists what the server will likely refuse about one file. */
+/** problems lists what the server will surely refuse about one file. */
 function problems(file) {
   const out = [];
   const type = (file.type || '').toLowerCase();
-  if (HEIC.test(file.name) || type === 'image/heic' || type === 'image/heif' || type.startsWith('image/heic')) {
-    out.push('HEIC photos are not accepted. On iPhone choose Settings → Camera → Formats → “Most Compatible”, or share the photo as JPEG.');
-  } else if (/\.avif$/i.test(file.name) || type === 'image/avif') {
-    out.push('AVIF images are not accepted. Save it as JPEG, PNG or WebP.');
-  } else if (/\.(bmp|tiff?)$/i.test(file.name) || type === 'image/bmp' || type === 'image/tiff') {
-    out.push('Only JPEG, PNG, WebP and GIF are accepted. Save it as JPEG.');
+  if (/\.(bmp|tiff?)$/i.test(file.name) || type === 'image/bmp' || type === 'image/tiff') {
+    out.push('Only JPEG, PNG, WebP and phone photos are accepted. Save it as JPEG.');
   }
   if (file.size === 0) {
     out.push('The file is empty.');
@@ -54,13 +51,16 @@ function problems(file) {
   return out;
 }
 
+/** The advice for a phone photo this server cannot read (said once, under the photo). */
+const PHONE_FORMAT = 'This server cannot read this phone format. On iPhone choose Settings → Camera → Formats → “Most Compatible”, or share the photo as JPEG.';
+
 let nextID = 1;
 
 /**
  * createPhotoList wires the photo controls and returns the list's API.
  * onChange is called after every change with the current items.
  */
-export function createPhotoList({ input, dropzone, list, messages, summary, onChange }) {
+export function createPhotoList({ input, dropzone, list, messages, summary, preview, onChange }) {
   /** @type {{id:number, file:File, url:string, width:number, height:number, problems:string[], el:HTMLLIElement}[]} */
   let items = [];
   let disabled = false;
@@ -137,13 +137,28 @@ export function createPhotoList({ input, dropzone, list, messages, summary, onCh
       }
       refreshItem(item);
     }, { once: true });
-    img.addEventListener('error', () => {
+    img.addEventListener('error', async () => {
+      // The browser cannot decode it (HEIC, HEIF, some AVIF): the server
+      // draws a preview when it reads the format, else it refuses the photo.
+      const jpeg = phoneFormat(item.file) ? await preview(item.file) : null;
+      if (jpeg === false) {
+        item.problems.push(PHONE_FORMAT);
+      }
+      if (jpeg) {
+        URL.revokeObjectURL(item.url);
+        item.url = URL.createObjectURL(jpeg);
+        img.src = item.url;
+        onChange(items);
+        return;
+      }
       frame.classList.add('thumb-frame-none');
       img.alt = '';
       const none = document.createElement('span');
       none.className = 'thumb-none';
       none.textContent = 'No preview';
       frame.append(none);
+      refreshItem(item);
+      onChange(items);
     }, { once: true });
     img.src = item.url;
     const badge = document.createElement('span');
@@ -167,13 +182,13 @@ export function createPhotoList({ input, dropzone, list, messages, summary, onCh
     main.type = 'button';
     main.className = 'btn-link thumb-main';
     main.textContent = 'Make main';
-    main.setAttribute('aria-label', `Make “${item.file.name}” the main photo`);
+    main.setAttribute('aria-label', `Make main: “${item.file.name}”`);
     main.addEventListener('click', () => makeMain(item.id));
     const del = document.createElement('button');
     del.type = 'button';
     del.className = 'btn-link thumb-remove';
     del.textContent = 'Remove';
-    del.setAttribute('aria-label', `Remove “${item.file.name}”`);
+    del.setAttribute('aria-label', `Remove: “${item.file.name}”`);
     del.addEventListener('click', () => remove(item.id, { focusNext: true }));
     buttons.append(main, del);
     body.append(name, meta, warn, buttons);
@@ -201,15 +216,8 @@ export function createPhotoList({ input, dropzone, list, messages, summary, onCh
     list.replaceChildren(...items.map((it) => it.el));
     items.forEach(refreshItem);
     const total = items.reduce((n, it) => n + it.file.size, 0);
-    const notes = [];
-    if (items.length > 1) {
-      notes.push(`${items.length} photos, ${formatBytes(total)}. The main photo is the one that is staged; the others are sent along as extra views or references.`);
-    }
-    if (items.length > LIMITS.images) notes.push(`The server takes up to ${LIMITS.images} photos per edit.`);
-    if (total > LIMITS.requestBytes) notes.push(`Together they are over the server's ${formatBytes(LIMITS.requestBytes)} upload limit.`);
-    summary.textContent = notes.join(' ');
-    summary.hidden = notes.length === 0;
-    summary.classList.toggle('hint-warn', items.length > LIMITS.images || total > LIMITS.requestBytes);
+    summary.textContent = items.length > 1 ? `${items.length} photos, ${formatBytes(total)} together.` : '';
+    summary.hidden = items.length < 2;
     dropzone.classList.toggle('dropzone-compact', items.length > 0);
     onChange(items);
   }
@@ -259,6 +267,8 @@ export function createPhotoList({ input, dropzone, list, messages, summary, onCh
     /** items returns the photos in upload order, main photo first. */
     items: () => items.slice(),
     add,
+    /** total is the size of all photos together, in bytes. */
+    total: () => items.reduce((n, it) => n + it.file.size, 0),
     /** replaceWith makes file the only photo (to edit a result further). */
     replaceWith(file) {
       for (const it of items) {

@@ -40,6 +40,18 @@ export const OFFLINE = {
 };
 
 const ID = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * modelName is what the picker shows for a model path: its friendly name when
+ * the page knows one, else the path's last meaningful part in words
+ * ("fal-ai/qwen-image-edit" → "Qwen image edit").
+ */
+export function modelName(name, path) {
+  if (MODEL_NAMES[name]) return MODEL_NAMES[name];
+  const parts = path.split('/').filter((x) => x && !/^(v\d+|edit|dev|pro)$/i.test(x));
+  const last = (parts[parts.length - 1] || path).replace(/[-_.]+/g, ' ').trim();
+  return last ? last[0].toUpperCase() + last.slice(1) : path;
+}
 const strings = (v) => (Array.isArray(v) ? v.filter((s) => typeof s === 'string' && s) : []);
 
 /**
@@ -107,7 +119,6 @@ export function createProviderPicker({
   const byId = (id) => info.providers.find((p) => p.id === id);
   /** custom returns the provider whose "Other … model" option is chosen, or null. */
   const custom = () => byId(select.selectedOptions[0]?.dataset.custom || '') || null;
-  const tag = (p) => (p.configured === true ? 'key on server' : p.configured === false ? 'no server key' : 'status unknown');
 
   function fill(data, ok) {
     info = normalize(data);
@@ -116,13 +127,15 @@ export function createProviderPicker({
     select.replaceChildren();
     for (const p of info.providers) {
       const g = document.createElement('optgroup');
-      g.label = `${p.label} · ${tag(p)}`;
+      // People choose a model by name: no model ids, key variables or
+      // server state in the list (the status line below says what matters).
+      g.label = p.label;
       if (!p.prefix) {
-        g.append(new Option(p.model ? `${p.label} · ${p.model}` : p.label, p.id));
+        g.append(new Option(p.label, p.id));
       } else {
         for (const path of p.models) {
           const name = p.prefix + path;
-          g.append(new Option(MODEL_NAMES[name] ? `${MODEL_NAMES[name]} (${path})` : path, name));
+          g.append(new Option(modelName(name, path), name));
         }
         const other = new Option(`Other ${p.label} model…`, `custom:${p.id}`);
         other.dataset.custom = p.id;
@@ -186,7 +199,6 @@ export function createProviderPicker({
     const sel = selection();
     const p = sel.provider;
     const who = p ? p.label : 'this model';
-    const env = p?.key_env[0];
     let state;
     let text;
     if (p && keyFor(p.id)) {
@@ -194,10 +206,10 @@ export function createProviderPicker({
       text = `Uses the ${who} key you entered, for your edits only.`;
     } else if (p && p.configured === true) {
       state = 'configured';
-      text = `Ready: the server has a ${who} key.`;
+      text = 'Ready to stage.';
     } else if (p && p.configured === false) {
       state = 'fallback';
-      text = `The server has no ${who} key${env ? ` (${env})` : ''}. Without a key of your own you get your photo back unchanged (development fallback).`;
+      text = `This server cannot use ${who} yet: you would get your photo back unchanged. Enter your own ${who} key below, or choose another model.`;
     } else {
       state = 'unknown';
       text = reachable === false
