@@ -71,6 +71,8 @@ type Submission struct {
 	Images     []frameforge.Image
 	Prompt     string
 	Variations int
+	// NoFallback opts out of the provider's fallback chain (fallback=false).
+	NoFallback bool
 	WebhookURL string
 	Metadata   json.RawMessage
 }
@@ -100,6 +102,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 		ID: newID(), Owner: sub.Owner, Status: StatusAccepting, Provider: sub.Provider, Family: sub.Family,
 		Model: sub.Model, Prompt: sub.Prompt, Variations: sub.Variations, CreatedAt: now, UpdatedAt: now,
 		WebhookURL: sub.WebhookURL, Metadata: sub.Metadata, IdemKey: sub.IdemKey, IdemHash: sub.Hash,
+		NoProviderFallback: sub.NoFallback,
 	}
 	if r.WebhookURL != "" {
 		r.WebhookStatus = WebhookPending

@@ -16,6 +16,15 @@ import (
 // or sent, so the first upload came back unchanged.
 const FallbackHeader = "X-FrameForge-Fallback"
 
+// The headers that say who did an edit: the provider (route id) and model
+// that answered, and, when a fallback chain was walked, every provider
+// called in order (the last is the one that answered).
+const (
+	ProviderHeader = "X-FrameForge-Provider"
+	ModelHeader    = "X-FrameForge-Model"
+	TriedHeader    = "X-FrameForge-Tried"
+)
+
 // editHandler serves POST /api/edit. Its steps return errors to one writer
 // (ServeHTTP); everything from preparing the images on is the pipeline's,
 // which a job worker runs the same way without an HTTP request.
@@ -77,9 +86,15 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	return h.pipe.Run(ctx, ticket, pipeline.Input{
-		Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx),
-	})
+	in := pipeline.Input{Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx)}
+	fallback, err := useFallbacks(r, form)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if fallback {
+		in.Fallbacks = h.reg.Fallbacks(route, creds)
+	}
+	return h.pipe.Run(ctx, ticket, in)
 }
 
 // writeImage sends an image with its real, sniffed type: a provider's claim
@@ -94,7 +109,17 @@ func writeImage(w http.ResponseWriter, res pipeline.Result) {
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.Itoa(len(img.Data)))
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-FrameForge-Provider", res.Provider)
+	h.Set(ProviderHeader, res.Provider)
+	if res.Model != "" {
+		h.Set(ModelHeader, res.Model)
+	}
+	if len(res.Tried) > 1 {
+		names := make([]string, len(res.Tried))
+		for i, a := range res.Tried {
+			names[i] = a.Provider
+		}
+		h.Set(TriedHeader, strings.Join(names, ", "))
+	}
 	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
 		h.Set("Content-Disposition", `inline; filename="frameforge-edit`+preferredExt(ct, exts)+`"`)
 	}
