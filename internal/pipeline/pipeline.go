@@ -40,14 +40,11 @@ type Upload struct {
 
 // Input is one edit, ready to prepare.
 type Input struct {
-	Uploads []Upload
-	Prompt  string // empty means frameforge.DefaultPrompt
-	Route   provider.Route
-	// Fallbacks are tried in order, with the same prepared images, when
-	// the route's provider fails in a way another might not (FallsThrough);
-	// provider.Registry.Fallbacks gives them. Empty: no fallback.
-	Fallbacks []provider.Route
-	RequestID string // for log lines; "" when there is none
+	Uploads   []Upload
+	Prompt    string // empty means frameforge.DefaultPrompt
+	Route     provider.Route
+	RequestID string           // for log lines; "" when there is none
+	Fallbacks []provider.Route // tried in turn, same images, while a provider fails in a way the next might not (callChain)
 }
 
 // Result is a finished edit.
