@@ -171,8 +171,8 @@ func TestFallbackChainExhaustedGivesTheLastErrorNamingEveryProvider(t *testing.T
 		falRoute+" (upstream_unavailable)", "openai (upstream_unavailable)") {
 		t.Errorf("error = %+v; want upstream_unavailable naming every provider tried", e)
 	}
-	if w.Header().Get(ProviderHeader) != "" {
-		t.Error("an error names a provider that did the work")
+	if w.Header().Get(ProviderHeader) != "" || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("provider header %q, Retry-After %q; want none and the last provider's hint", w.Header().Get(ProviderHeader), w.Header().Get("Retry-After"))
 	}
 	m := st.metrics(t)
 	for _, series := range []string{fallbackSeries("google", falRoute, "upstream_unavailable"),
