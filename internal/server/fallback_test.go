@@ -375,3 +375,36 @@ func submitAnyJob(t testing.TB, h http.Handler, r *http.Request) string {
 	}
 	return decodeJob(t, w).ID
 }
+
+// The answers that a fallback changes (the edit's headers, the providers'
+// chains, a job's results) match the served document.
+func TestFallbackResponsesMatchOpenAPI(t *testing.T) {
+	v := newValidator(t)
+	st := newChainStack(t, withJobs(t, newTestConfig()), testChain+",openai>google", chainKeys{google: true, fal: true, openai: true})
+	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
+		t.Helper()
+		w := serve(st.h, r)
+		if w.Code != want {
+			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
+		}
+		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
+			for _, e := range errs {
+				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
+			}
+		}
+		return w
+	}
+	w := check("providers", httptest.NewRequest("GET", "/api/providers", nil), 200)
+	if !strings.Contains(w.Body.String(), `"fallbacks":[["google","`+falRoute+`","openai"],["openai","google"]]`) {
+		t.Errorf("/api/providers = %s; want the chains", w.Body.String())
+	}
+	st.gemini.Script(geminitest.Scenario{Kind: geminitest.RateLimited})
+	check("edit after a fallback", editRequest(t, "/api/edit", filePart("image", "room.jpg", jpegBytes(t, 64, 48, 3))), 200)
+	st.gemini.Script(geminitest.Scenario{Kind: geminitest.RateLimited, RetryDelay: "0.01s"})
+	id := submitAnyJob(t, st.h, editRequest(t, "/api/jobs", filePart("image", "room.jpg", jpegBytes(t, 64, 48, 3))))
+	waitJob(t, st.h, id)
+	w = check("job after a fallback", httptest.NewRequest("GET", "/api/jobs/"+id, nil), 200)
+	if !strings.Contains(w.Body.String(), `"tried":[{"provider":"google"`) {
+		t.Errorf("job = %s; want the providers tried", w.Body.String())
+	}
+}
