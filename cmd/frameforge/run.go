@@ -89,7 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		entries = append(entries, provider.Entry{Spec: p.Spec, Provider: p.Setup.New(hc, log),
 			ServerKey: string(p.ServerKey), Model: p.Setup.Model})
 	}
-	reg := provider.NewRegistry(entries...)
+	reg, err := provider.NewRegistry(entries...).WithFallbacks(cfg.Fallbacks)
+	if err != nil { // config.Load checked them: not expected
+		return fmt.Errorf("invalid configuration: PROVIDER_FALLBACKS: %w", err)
+	}
 	a := cfg.Admission
 	gate := admission.New(a.MaxConcurrentEdits, a.EditQueueSize, a.EditQueueTimeout)
 	// After a burst of edits the heap is mostly dead uploads. Left alone,
@@ -149,6 +152,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if p.ServerKey == "" {
 			log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",
 				"provider", p.ID, "set_one_of", strings.Join(p.KeyEnv, " or "))
+		}
+	}
+	for _, c := range reg.Chains() {
+		for _, name := range c[1:] {
+			if r, _ := reg.Resolve(name, nil); r.Key.Empty() {
+				log.Warn("a provider of a fallback chain has no server key: it takes part only in requests that send their own key for it",
+					"chain", c.String(), "provider", name)
+			}
 		}
 	}
 	if err := engine.Start(base); err != nil {

@@ -70,6 +70,9 @@ type Config struct {
 	Edit      pipeline.Config
 	Admission Admission
 	Providers []Provider // the provider table, each with its server key and settings
+	// Fallbacks are the provider fallback chains (PROVIDER_FALLBACKS),
+	// checked against the table: provider.Registry.WithFallbacks accepts them.
+	Fallbacks []provider.Chain
 	Jobs      Jobs
 	// AuthSetting is AUTH as set; Server.Auth is the mode in force
 	// (auth.Resolve), and AuthReason says why, for the start-up log.
@@ -147,6 +150,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.Providers = append(c.Providers, p)
 	}
+	c.Fallbacks = loadFallbacks(l, c.Providers)
 
 	s := server.DefaultConfig()
 	s.AllowedOrigins = l.Origins("ALLOWED_ORIGINS", s.AllowedOrigins)
@@ -228,6 +232,27 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, l.Err()
 }
 
+// loadFallbacks reads PROVIDER_FALLBACKS and checks every name against the
+// provider table, as a request's provider name would be resolved, so a typo
+// stops start-up instead of silently never falling back.
+func loadFallbacks(l *envconf.Reader, providers []Provider) []provider.Chain {
+	const name = "PROVIDER_FALLBACKS"
+	chains, err := provider.ParseChains(l.Str(name, ""))
+	if err != nil {
+		l.Fail(name, "%s", err.Error())
+		return nil
+	}
+	entries := make([]provider.Entry, len(providers))
+	for i, p := range providers {
+		entries[i] = provider.Entry{Spec: p.Spec, Model: p.Setup.Model}
+	}
+	if _, err := provider.NewRegistry(entries...).WithFallbacks(chains); err != nil {
+		l.Fail(name, "%s", err.Error())
+		return nil
+	}
+	return chains
+}
+
 // LogValue is the effective configuration for the start-up log line, keys
 // shown only as set or unset.
 func (c Config) LogValue() slog.Value {
@@ -248,6 +273,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("rate_limit_edit", c.Server.RateLimitEdit.String()),
 		slog.String("rate_limit_default", c.Server.RateLimitDefault.String()),
 		slog.Any("trusted_proxies", c.Server.TrustedProxies),
+		slog.Any("provider_fallbacks", chainStrings(c.Fallbacks)),
 		slog.Int("max_concurrent_edits", c.Admission.MaxConcurrentEdits),
 		slog.Int("edit_queue_size", c.Admission.EditQueueSize),
 		slog.Duration("edit_queue_timeout", c.Admission.EditQueueTimeout),
@@ -275,6 +301,14 @@ func (c Config) LogValue() slog.Value {
 		attrs = append(attrs, slog.Group(p.ID, slog.Any("key", p.ServerKey), slog.Any("settings", p.Setup.Settings)))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+func chainStrings(cs []provider.Chain) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return out
 }
 
 func durations(ds []time.Duration) []string {

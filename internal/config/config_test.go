@@ -236,3 +236,25 @@ func TestAuthMode(t *testing.T) {
 		t.Errorf("AUTH=maybe: %v; want an error naming AUTH", err)
 	}
 }
+
+func TestProviderFallbacks(t *testing.T) {
+	c, err := Load(env(map[string]string{"PROVIDER_FALLBACKS": "nano-banana>fal:fal-ai/nano-banana/edit>openai"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Fallbacks) != 1 || c.Fallbacks[0].String() != "nano-banana>fal:fal-ai/nano-banana/edit>openai" {
+		t.Errorf("Fallbacks = %v", c.Fallbacks)
+	}
+	// Every bad entry is named, with the variable, at start-up.
+	for value, want := range map[string]string{
+		"google>fal>openai":            `PROVIDER_FALLBACKS: "fal" in chain 1 "google>fal>openai" is not a provider`,
+		"google>openai:gpt-image-1":    `PROVIDER_FALLBACKS: "openai:gpt-image-1" in chain 1`,
+		"google":                       `PROVIDER_FALLBACKS: chain 1 "google" names only one provider`,
+		"google>openai,google>fal:a/b": `PROVIDER_FALLBACKS: chains 1 and 2 both start with "google"`,
+	} {
+		_, err := Load(env(map[string]string{"PROVIDER_FALLBACKS": value}))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("PROVIDER_FALLBACKS=%q: error %v; want one containing %q", value, err, want)
+		}
+	}
+}

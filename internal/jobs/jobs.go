@@ -79,6 +79,8 @@ type Submission struct {
 	Images     []frameforge.Image
 	Prompt     string
 	Variations int
+	// NoFallback opts out of the provider's fallback chain (fallback=false).
+	NoFallback bool
 	WebhookURL string
 	Metadata   json.RawMessage
 	QuotaHold  string // quota units reserved for the job's variations (see Quota)
@@ -109,7 +111,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 		ID: newID(), Owner: sub.Owner, Status: StatusAccepting, Provider: sub.Provider, Family: sub.Family,
 		Model: sub.Model, Prompt: sub.Prompt, Variations: sub.Variations, CreatedAt: now, UpdatedAt: now,
 		WebhookURL: sub.WebhookURL, Metadata: sub.Metadata, IdemKey: sub.IdemKey, IdemHash: sub.Hash,
-		QuotaHold: sub.QuotaHold,
+		QuotaHold:          sub.QuotaHold,
+		NoProviderFallback: sub.NoFallback,
 	}
 	if r.WebhookURL != "" {
 		r.WebhookStatus = WebhookPending

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"frameforge/internal/pipeline"
 )
 
 // Status is a job's state. "accepting" is internal: the row exists while
@@ -31,12 +33,17 @@ func (s Status) Terminal() bool {
 	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
 }
 
-// Image describes one stored picture of a job.
+// Image describes one stored picture of a job. A result also says which
+// provider and model made it and every provider called for it (more than
+// one when its fallback chain was walked).
 type Image struct {
-	ContentType string `json:"content_type"`
-	Bytes       int64  `json:"bytes"`
-	Width       int    `json:"width"`
-	Height      int    `json:"height"`
+	ContentType string             `json:"content_type"`
+	Bytes       int64              `json:"bytes"`
+	Width       int                `json:"width"`
+	Height      int                `json:"height"`
+	Provider    string             `json:"provider,omitempty"`
+	Model       string             `json:"model,omitempty"`
+	Tried       []pipeline.Attempt `json:"tried,omitempty"`
 }
 
 // Record is one row of the jobs table: everything known about a job.
@@ -59,7 +66,10 @@ type Record struct {
 	ErrorCode   string
 	ErrorDetail string
 	Fallback    bool
-	WebhookURL  string
+	// NoProviderFallback: the request opted out of its provider's fallback
+	// chain (fallback=false).
+	NoProviderFallback bool
+	WebhookURL         string
 	// WebhookStatus is pending until the job's terminal event is delivered
 	// or given up on (delivered, failed); empty without a webhook_url.
 	WebhookStatus   string
@@ -140,6 +150,7 @@ var addedColumns = [][2]string{
 	{"webhook_status", "TEXT NOT NULL DEFAULT ''"},
 	{"webhook_attempts", "INTEGER NOT NULL DEFAULT 0"},
 	{"quota_hold", "TEXT NOT NULL DEFAULT ''"},
+	{"no_provider_fallback", "BOOLEAN NOT NULL DEFAULT FALSE"},
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -196,7 +207,7 @@ func (s *store) q(query string) string {
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
-	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold`
+	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold, no_provider_fallback`
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -224,11 +235,11 @@ func nullable(s string) any {
 func (s *store) insert(ctx context.Context, r *Record) error {
 	in, _ := json.Marshal(r.Inputs)
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
 		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
-		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold)
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold, r.NoProviderFallback)
 	if err != nil && isUniqueViolation(err) {
 		return errIdemConflict
 	}
@@ -250,7 +261,7 @@ func scanRecord(row scanner) (*Record, error) {
 	var created, started, finished, updated int64
 	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
 		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
-		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold)
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold, &r.NoProviderFallback)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

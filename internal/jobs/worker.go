@@ -118,9 +118,16 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 		}
 		key = frameforge.NewKey(string(plain), true)
 	}
-	route, err := w.reg.Resolve(rec.Provider, provider.Credentials{rec.Family: key.Reveal()})
+	creds := provider.Credentials{rec.Family: key.Reveal()}
+	route, err := w.reg.Resolve(rec.Provider, creds)
 	if err != nil {
 		return err
+	}
+	// The chain of this replica's configuration, with the server keys of
+	// the moment; the job's own key stays with its own provider.
+	var fallbacks []provider.Route
+	if !rec.NoProviderFallback {
+		fallbacks = w.reg.Fallbacks(route, creds)
 	}
 	uploads := make([]pipeline.Upload, len(rec.Inputs))
 	for i := range rec.Inputs {
@@ -151,7 +158,7 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 				in[i] = u
 			}
 		}
-		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, RequestID: rec.ID})
+		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, Fallbacks: fallbacks, RequestID: rec.ID})
 		cancel()
 		ticket.Release()
 		if err != nil {
@@ -164,7 +171,7 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 			return frameforge.Wrap(err, frameforge.EInternal, "The result could not be stored.")
 		}
 		results = append(results, Image{ContentType: res.Image.ContentType, Bytes: int64(len(res.Image.Data)),
-			Width: res.Image.Width, Height: res.Image.Height})
+			Width: res.Image.Width, Height: res.Image.Height, Provider: res.Provider, Model: res.Model, Tried: res.Tried})
 		fallback = fallback || res.Fallback
 		if _, err := s.st.update(ctx, rec.ID, []Status{StatusRunning}, map[string]any{"results": mustJSON(results)}); err != nil {
 			return err

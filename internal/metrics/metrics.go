@@ -21,6 +21,7 @@ type Metrics struct {
 	bytesOut         prometheus.Counter
 	providerCalls    *prometheus.CounterVec
 	providerDuration *prometheus.HistogramVec
+	fallbacks        *prometheus.CounterVec
 	rateLimited      *prometheus.CounterVec
 	refused          *prometheus.CounterVec
 }
@@ -57,6 +58,10 @@ func New(g Gauges) *Metrics {
 			Name: "frameforge_provider_call_duration_seconds", Help: "Upstream latency of provider calls.",
 			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300},
 		}, []string{"provider"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_provider_fallbacks_total",
+			Help: "Edits handed from a failed provider to the next of its fallback chain, by pair and the first one's error code.",
+		}, []string{"from", "to", "reason"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "frameforge_rate_limited_total", Help: "Requests refused by the per-client rate limit, by budget.",
 		}, []string{"budget"}),
@@ -64,7 +69,7 @@ func New(g Gauges) *Metrics {
 			Name: "frameforge_edits_refused_total", Help: "Edits refused by backpressure (queue full or wait too long).",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.providerCalls, m.providerDuration, m.rateLimited, m.refused,
+	reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.providerCalls, m.providerDuration, m.fallbacks, m.rateLimited, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.EditsRunning != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -122,6 +127,13 @@ func statusLabel(status int) string {
 func (m *Metrics) ObserveProvider(provider, outcome string, d time.Duration) {
 	m.providerCalls.WithLabelValues(provider, outcome).Inc()
 	m.providerDuration.WithLabelValues(provider).Observe(d.Seconds())
+}
+
+// ProviderFallback counts an edit handed from one provider to the next of
+// its fallback chain. from and to are configured chain entries (route ids)
+// and reason an error code, so the label values are bounded.
+func (m *Metrics) ProviderFallback(from, to, reason string) {
+	m.fallbacks.WithLabelValues(from, to, reason).Inc()
 }
 
 // RateLimited counts a request refused by a rate-limit budget.

@@ -43,14 +43,24 @@ type Input struct {
 	Uploads   []Upload
 	Prompt    string // empty means frameforge.DefaultPrompt
 	Route     provider.Route
-	RequestID string // for log lines; "" when there is none
+	RequestID string           // for log lines; "" when there is none
+	Fallbacks []provider.Route // tried in turn, same images, while a provider fails in a way the next might not (callChain)
 }
 
 // Result is a finished edit.
 type Result struct {
 	Image    frameforge.Image
-	Provider string // the route's id: "google", "fal:<model>"
-	Fallback bool   // no key anywhere: the first upload, unchanged (development fallback)
+	Provider string    // the id of the route that did the work: "google", "fal:<model>"
+	Model    string    // its model
+	Tried    []Attempt // every provider called, in order, the last the one that answered; empty for the development fallback
+	Fallback bool      // no key anywhere: the first upload, unchanged (development fallback)
+}
+
+// Attempt is one provider call of an edit.
+type Attempt struct {
+	Provider string `json:"provider"`       // the route id
+	Model    string `json:"model"`          // its model
+	Code     string `json:"code,omitempty"` // the error code it failed with; empty when it answered
 }
 
 // Pipeline runs edits. It is safe for concurrent use.
@@ -109,7 +119,7 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 		// upload. Keep it, so a fresh checkout works, but make it visible.
 		p.log.WarnContext(ctx, "no API key for provider: answering with the development fallback (first image unchanged)",
 			"request_id", in.RequestID, "provider", route.ID)
-		return Result{Image: in.Uploads[0].Image, Provider: route.ID, Fallback: true}, nil
+		return Result{Image: in.Uploads[0].Image, Provider: route.ID, Model: route.Model, Fallback: true}, nil
 	}
 	if route.Provider == nil {
 		return Result{}, frameforge.Errorf(frameforge.ENotImplemented,
@@ -129,11 +139,11 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 		}
 		return Result{}, p.waitError(ctx, err, "provider slot")
 	}
-	out, err := p.call(ctx, route, frameforge.EditRequest{Images: images, Prompt: prompt, Model: route.Model, Key: route.Key}, in.RequestID)
+	out, by, tried, err := p.callChain(ctx, in, frameforge.EditRequest{Images: images, Prompt: prompt})
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Image: out, Provider: route.ID}, nil
+	return Result{Image: out, Provider: by.ID, Model: by.Model, Tried: tried}, nil
 }
 
 // Prepare makes uploads ready to leave the server, exactly as Run's first

@@ -80,6 +80,7 @@ type Route struct {
 // for concurrent use.
 type Registry struct {
 	entries []Entry
+	chains  [][]link // fallback chains (WithFallbacks), each headed by its primary
 }
 
 // NewRegistry returns a registry of entries; the first is the default

@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -36,6 +37,7 @@ type editForm struct {
 	uploads  []pipeline.Upload
 	prompt   string            // trimmed; empty means "use the default"
 	provider string            // the form field; empty when absent
+	fallback string            // the form field; empty when absent
 	fields   map[string]string // the job fields (jobFields), trimmed
 }
 
@@ -83,6 +85,10 @@ func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm
 			if f.provider, err = readField(p, "provider", maxProviderBytes, lim); err != nil {
 				return f, err
 			}
+		case "fallback":
+			if f.fallback, err = readField(p, "fallback", maxProviderBytes, lim); err != nil {
+				return f, err
+			}
 		case "variations", "webhook_url", "room_type", "style", "metadata":
 			v, err := readField(p, p.FormName(), maxMetadataBytes+1, lim)
 			if err != nil {
@@ -105,6 +111,24 @@ func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm
 			"No image was uploaded: send at least one photo in a field named 'image' or 'images'.")
 	}
 	return f, nil
+}
+
+// useFallbacks reads whether the request allows the provider's fallback
+// chain: the form field "fallback", else the ?fallback= query parameter
+// (the form wins, as for provider); absent means yes.
+func useFallbacks(r *http.Request, f editForm) (bool, error) {
+	v := f.fallback
+	if v == "" {
+		v = strings.TrimSpace(r.URL.Query().Get("fallback"))
+	}
+	if v == "" {
+		return true, nil
+	}
+	b, err := strconv.ParseBool(strings.ToLower(v))
+	if err != nil {
+		return false, frameforge.Errorf(frameforge.EInvalidRequest, "fallback must be true or false, got %q.", truncateField(v))
+	}
+	return b, nil
 }
 
 func readField(p *multipart.Part, name string, limit int64, lim Limits) (string, error) {

@@ -16,6 +16,15 @@ import (
 // or sent, so the first upload came back unchanged.
 const FallbackHeader = "X-FrameForge-Fallback"
 
+// The headers that say who did an edit: the provider (route id) and model
+// that answered, and, when a fallback chain was walked, every provider
+// called in order (the last is the one that answered).
+const (
+	ProviderHeader = "X-FrameForge-Provider"
+	ModelHeader    = "X-FrameForge-Model"
+	TriedHeader    = "X-FrameForge-Tried"
+)
+
 // editHandler serves POST /api/edit. Its steps return errors to one writer
 // (ServeHTTP); everything from preparing the images on is the pipeline's,
 // which a job worker runs the same way without an HTTP request.
@@ -79,6 +88,14 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	if err != nil {
 		return pipeline.Result{}, err
 	}
+	in := pipeline.Input{Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx)}
+	fallback, err := useFallbacks(r, form)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if fallback {
+		in.Fallbacks = h.reg.Fallbacks(route, creds)
+	}
 	// Everything is checked: from here the edit is admitted toward the
 	// provider, and only now does it spend the client's budget and quota.
 	a := accessFrom(ctx)
@@ -86,9 +103,7 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	res, err := h.pipe.Run(ctx, ticket, pipeline.Input{
-		Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx),
-	})
+	res, err := h.pipe.Run(ctx, ticket, in)
 	kept := 0
 	if err == nil && !res.Fallback {
 		kept = 1
@@ -109,7 +124,17 @@ func writeImage(w http.ResponseWriter, res pipeline.Result) {
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.Itoa(len(img.Data)))
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-FrameForge-Provider", res.Provider)
+	h.Set(ProviderHeader, res.Provider)
+	if res.Model != "" {
+		h.Set(ModelHeader, res.Model)
+	}
+	if len(res.Tried) > 1 {
+		names := make([]string, len(res.Tried))
+		for i, a := range res.Tried {
+			names[i] = a.Provider
+		}
+		h.Set(TriedHeader, strings.Join(names, ", "))
+	}
 	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
 		h.Set("Content-Disposition", `inline; filename="frameforge-edit`+preferredExt(ct, exts)+`"`)
 	}

@@ -132,6 +132,11 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 		return sub, route, err
 	}
 	sub.Provider, sub.Family, sub.Model = route.ID, route.Family, route.Model
+	fallback, err := useFallbacks(r, f)
+	if err != nil {
+		return sub, route, err
+	}
+	sub.NoFallback = !fallback
 	if route.Key.FromClient() {
 		sub.Key = route.Key // the server's own key is not stored: the worker uses the server's key of its time
 	}
@@ -174,6 +179,11 @@ func fingerprint(sub jobs.Submission, f editForm) string {
 	d := sha256.New()
 	field := func(s string) { fmt.Fprintf(d, "%d:%s;", len(s), s) }
 	field(sub.Provider)
+	if sub.NoFallback {
+		// Only when set, so the fingerprints of requests made before the
+		// field existed stay the same.
+		field("fallback=false")
+	}
 	field(f.prompt)
 	for _, k := range jobFields {
 		field(f.fields[k])

@@ -32,14 +32,18 @@ func handleProviders(reg *provider.Registry, lim Limits, mode auth.Mode) http.Ha
 		Default   string          `json:"default"`
 		Available []string        `json:"available"`
 		Providers []provider.Info `json:"providers"`
-		Limits    limits          `json:"limits"`
-		Auth      auth.Mode       `json:"auth"` // "required" or "off": whether a page must ask for an API token
+		// Fallbacks are the provider fallback chains, each headed by its
+		// primary (PROVIDER_FALLBACKS); absent when there are none.
+		Fallbacks []provider.Chain `json:"fallbacks,omitempty"`
+		Limits    limits           `json:"limits"`
+		Auth      auth.Mode        `json:"auth"` // "required" or "off": whether a page must ask for an API token
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
 			Default:   reg.Default(),
 			Available: reg.Names(),
 			Providers: reg.Describe(),
+			Fallbacks: reg.Chains(),
 			Limits:    limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
 			Auth:      mode,
 		})

@@ -69,6 +69,7 @@ type Request struct {
 	ImageTypes    []string          // each image part's Content-Type, in order
 	ImageNames    []string
 	ImageSizes    []int
+	ImageData     [][]byte // each image part's bytes, in order
 }
 
 // Server is the fake. Key is the only key it accepts.
@@ -190,6 +191,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rec.ImageTypes = append(rec.ImageTypes, ct)
 		rec.ImageNames = append(rec.ImageNames, p.FileName())
 		rec.ImageSizes = append(rec.ImageSizes, len(data))
+		rec.ImageData = append(rec.ImageData, data)
 		switch ct {
 		case "image/png", "image/jpeg", "image/webp":
 		default:
