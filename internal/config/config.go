@@ -14,6 +14,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"frameforge/internal/disclosure"
 	"frameforge/internal/envconf"
 	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
@@ -157,6 +158,29 @@ func Load(getenv func(string) string) (Config, error) {
 	s.RateLimitIPv6Prefix = l.IntRange("RATE_LIMIT_IPV6_PREFIX", ratelimit.DefaultIPv6Prefix, 32, 128)
 	s.Upload.MinRate = l.Bytes("MIN_UPLOAD_RATE", s.Upload.MinRate)
 	s.Upload.Grace = l.Duration("UPLOAD_GRACE", s.Upload.Grace)
+	// The "Virtually staged" label (internal/disclosure).
+	s.Disclosure = disclosure.Config{Mode: disclosure.Off, Text: disclosure.DefaultText, Position: disclosure.BottomRight}
+	if v := l.Str("DISCLOSURE", "off"); v != "" {
+		if m, err := disclosure.ParseMode(v); err != nil {
+			l.Fail("DISCLOSURE", "%v", err)
+		} else {
+			s.Disclosure.Mode = m
+		}
+	}
+	if v := l.Str("DISCLOSURE_TEXT", disclosure.DefaultText); v != "" {
+		if err := disclosure.CheckText(v); err != nil {
+			l.Fail("DISCLOSURE_TEXT", "%v", err)
+		} else {
+			s.Disclosure.Text = v
+		}
+	}
+	if v := l.Str("DISCLOSURE_POSITION", string(disclosure.BottomRight)); v != "" {
+		if p, err := disclosure.ParsePosition(v); err != nil {
+			l.Fail("DISCLOSURE_POSITION", "%v", err)
+		} else {
+			s.Disclosure.Position = p
+		}
+	}
 	l.Add(s.Validate())
 	c.Server = s
 
@@ -176,6 +200,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DecodeMemory:  l.Bytes("DECODE_MEMORY_BUDGET", DefaultDecodeMemory),
 		MaxPixels:     s.Limits.MaxPixels,
 		SlotTimeout:   a.EditQueueTimeout,
+		Disclosure:    s.Disclosure,
 	}
 
 	j := &c.Jobs

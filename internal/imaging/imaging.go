@@ -125,6 +125,9 @@ type Options struct {
 	// allocating a stripped copy: the caller gives data up (its bytes are
 	// overwritten) and must use only Prepared.Data afterwards.
 	InPlace bool
+	// JPEG makes Prepare write a JPEG whatever the input (a thumbnail for a
+	// browser); otherwise only JPEG, HEIC, HEIF and AVIF inputs give JPEG.
+	JPEG bool
 }
 
 // Prepared is an image ready to leave the server: its bytes, their content

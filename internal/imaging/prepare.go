@@ -75,7 +75,8 @@ func Prepare(ctx context.Context, data []byte, info Info, opt Options) (Prepared
 	}
 	w, h := orientedSize(info.Width, info.Height, o)
 	tw, th := fitSize(w, h, opt.MaxSide, opt.MaxPixels)
-	if o == 1 && tw == w && th == h && info.ContentType != TypeGIF && !isHEIF(info.ContentType) {
+	if o == 1 && tw == w && th == h && info.ContentType != TypeGIF && !isHEIF(info.ContentType) &&
+		(!opt.JPEG || info.ContentType == TypeJPEG) {
 		out, err := stripMetadata(data, info.ContentType, opt.InPlace)
 		if err != nil {
 			return Prepared{}, err
@@ -133,7 +134,7 @@ func transcode(ctx context.Context, data []byte, info Info, o int, opt Options) 
 	case info.ContentType == TypeJPEG:
 		out.ContentType = TypeJPEG
 		err = encodeJPEG(ctx, buf, img, opt.JPEGQuality, sourceProfile(data, info.ContentType, isGray(img)))
-	case isHEIF(info.ContentType):
+	case isHEIF(info.ContentType) || opt.JPEG:
 		// Providers take JPEG, PNG and WebP; a photo goes as JPEG.
 		out.ContentType = TypeJPEG
 		err = encodeJPEG(ctx, buf, img, opt.JPEGQuality, heifProfile(data, isGray(img)))

@@ -68,8 +68,10 @@ func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 func unsupportedMessage(name, contentType string) string {
 	switch contentType {
 	case imaging.TypeHEIC, imaging.TypeHEIF, imaging.TypeAVIF:
-		return fmt.Sprintf("File %q is a %s image, which is not supported yet. Send JPEG, PNG or WebP "+
-			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, contentType)
+		// HEIC and AVIF photos are taken; what is refused here is a kind
+		// of file in those containers with no still image to read.
+		return fmt.Sprintf("File %q is a %s file without a still photo this server can read (for example an "+
+			"image sequence or an unusual coding); send the photo itself as HEIC, JPEG or PNG.", name, contentType)
 	}
 	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
 		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)

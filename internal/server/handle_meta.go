@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"frameforge/internal/admission"
+	"frameforge/internal/disclosure"
 	"frameforge/internal/provider"
 )
 
@@ -19,7 +20,7 @@ func handleHealth() http.Handler {
 // handleProviders serves GET /api/providers: the compat fields "default" and
 // "available", plus "providers" with what a UI needs to show what will work,
 // and the upload limits, so a UI can warn before uploading.
-func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
+func handleProviders(reg *provider.Registry, lim Limits, disc disclosure.Config) http.Handler {
 	type limits struct {
 		MaxImageBytes   int64 `json:"max_image_bytes"`
 		MaxRequestBytes int64 `json:"max_request_bytes"`
@@ -31,15 +32,25 @@ func handleProviders(reg *provider.Registry, lim Limits) http.Handler {
 		Available []string        `json:"available"`
 		Providers []provider.Info `json:"providers"`
 		Limits    limits          `json:"limits"`
+		// Disclosure is the label policy: off, optional (disclosure=true
+		// asks for it) or always, and the label's text.
+		Disclosure disclosureInfo `json:"disclosure"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
-			Default:   reg.Default(),
-			Available: reg.Names(),
-			Providers: reg.Describe(),
-			Limits:    limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
+			Default:    reg.Default(),
+			Available:  reg.Names(),
+			Providers:  reg.Describe(),
+			Limits:     limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
+			Disclosure: disclosureInfo{Mode: string(disc.Mode), Text: disc.Text},
 		})
 	})
+}
+
+// disclosureInfo is the "disclosure" object of GET /api/providers.
+type disclosureInfo struct {
+	Mode string `json:"mode"`
+	Text string `json:"text"`
 }
 
 // handleReady serves GET /api/ready: 200 while the server takes work, 503

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/cors"
 
+	"frameforge/internal/disclosure"
 	"frameforge/internal/jobs"
 	"frameforge/internal/metrics"
 	"frameforge/internal/pipeline"
@@ -36,6 +37,8 @@ type Config struct {
 	// RateLimitIPv6Prefix is how many leading bits of an IPv6 address name
 	// one client (0 = 64): a host can pick any address of its /64.
 	RateLimitIPv6Prefix int
+	// Disclosure is the "Virtually staged" label policy (DISCLOSURE…).
+	Disclosure disclosure.Config
 }
 
 // UploadRate is the slowest upload accepted: after Grace, at least MinRate
@@ -66,6 +69,7 @@ const (
 // (the seed documents' figures), and every origin allowed.
 func DefaultConfig() Config {
 	return Config{
+		Disclosure: disclosure.Config{Mode: disclosure.Off, Text: disclosure.DefaultText, Position: disclosure.BottomRight},
 		Limits: Limits{
 			MaxImageBytes:   DefaultMaxImageBytes,
 			MaxRequestBytes: DefaultMaxRequestBytes,
