@@ -25,6 +25,7 @@ import (
 	"frameforge/internal/admission"
 	"frameforge/internal/blobstore"
 	"frameforge/internal/config"
+	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
 	"frameforge/internal/logging"
 	"frameforge/internal/metrics"
@@ -105,6 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var draining atomic.Bool
+	// The HEIC and AVIF decoders compile their WebAssembly once per
+	// process: do it now, not in the first iPhone photo's request.
+	go imaging.WarmUp()
 	handler := server.NewServer(log, cfg.Server, server.Deps{
 		Registry: reg,
 		Pipeline: pipe,

@@ -166,3 +166,11 @@ func fixLibheifStrides(img image.Image) image.Image {
 	}
 	return img
 }
+
+// WarmUp compiles the HEIC and AVIF decoders' WebAssembly modules, which
+// the first decode would otherwise do (seconds of CPU on a small machine).
+// The server calls it in the background at start-up.
+func WarmUp() {
+	heic.Init()
+	avif.InitDecoder()
+}

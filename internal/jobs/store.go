@@ -69,6 +69,9 @@ type Record struct {
 	RiverID         int64
 	IdemKey         string
 	IdemHash        string
+	// Disclose draws the disclosure label on every result (the server's
+	// policy applied at submission).
+	Disclose bool
 }
 
 // dialect is what differs between SQLite and PostgreSQL in our queries.
@@ -135,6 +138,7 @@ var schema = []string{
 var addedColumns = [][2]string{
 	{"webhook_status", "TEXT NOT NULL DEFAULT ''"},
 	{"webhook_attempts", "INTEGER NOT NULL DEFAULT 0"},
+	{"disclose", "BOOLEAN NOT NULL DEFAULT FALSE"},
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -191,7 +195,7 @@ func (s *store) q(query string) string {
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
-	river_id, idem_key, idem_hash, webhook_status, webhook_attempts`
+	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, disclose`
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -219,11 +223,11 @@ func nullable(s string) any {
 func (s *store) insert(ctx context.Context, r *Record) error {
 	in, _ := json.Marshal(r.Inputs)
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
 		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
-		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts)
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.Disclose)
 	if err != nil && isUniqueViolation(err) {
 		return errIdemConflict
 	}
@@ -245,7 +249,7 @@ func scanRecord(row scanner) (*Record, error) {
 	var created, started, finished, updated int64
 	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
 		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
-		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts)
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.Disclose)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
