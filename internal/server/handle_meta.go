@@ -36,6 +36,12 @@ func handleProviders(reg *provider.Registry, lim Limits, disc disclosure.Config)
 		// asks for it) or always, and the label's text.
 		Disclosure disclosureInfo `json:"disclosure"`
 	}
+	if disc.Mode == "" {
+		disc.Mode = disclosure.Off
+	}
+	if disc.Text == "" {
+		disc.Text = disclosure.DefaultText
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
 			Default:    reg.Default(),
