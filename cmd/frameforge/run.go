@@ -26,6 +26,7 @@ import (
 	"frameforge/internal/auth"
 	"frameforge/internal/blobstore"
 	"frameforge/internal/config"
+	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
 	"frameforge/internal/logging"
 	"frameforge/internal/metrics"
@@ -117,6 +118,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	engine.UseQuota(tokens)
 	var draining atomic.Bool
+	// The HEIC and AVIF decoders compile their WebAssembly once per
+	// process: do it now, not in the first iPhone photo's request.
+	go imaging.WarmUp()
 	handler := server.NewServer(log, cfg.Server, server.Deps{
 		Registry: reg,
 		Pipeline: pipe,

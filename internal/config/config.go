@@ -15,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"frameforge/internal/auth"
+	"frameforge/internal/disclosure"
 	"frameforge/internal/envconf"
 	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
@@ -172,6 +173,29 @@ func Load(getenv func(string) string) (Config, error) {
 		serverKey = serverKey || p.ServerKey != ""
 	}
 	s.Auth, c.AuthReason = auth.Resolve(c.AuthSetting, c.Host, serverKey)
+	// The "Virtually staged" label (internal/disclosure).
+	s.Disclosure = disclosure.Config{Mode: disclosure.Off, Text: disclosure.DefaultText, Position: disclosure.BottomRight}
+	if v := l.Str("DISCLOSURE", "off"); v != "" {
+		if m, err := disclosure.ParseMode(v); err != nil {
+			l.Fail("DISCLOSURE", "%v", err)
+		} else {
+			s.Disclosure.Mode = m
+		}
+	}
+	if v := l.Str("DISCLOSURE_TEXT", disclosure.DefaultText); v != "" {
+		if err := disclosure.CheckText(v); err != nil {
+			l.Fail("DISCLOSURE_TEXT", "%v", err)
+		} else {
+			s.Disclosure.Text = v
+		}
+	}
+	if v := l.Str("DISCLOSURE_POSITION", string(disclosure.BottomRight)); v != "" {
+		if p, err := disclosure.ParsePosition(v); err != nil {
+			l.Fail("DISCLOSURE_POSITION", "%v", err)
+		} else {
+			s.Disclosure.Position = p
+		}
+	}
 	l.Add(s.Validate())
 	c.Server = s
 
@@ -191,6 +215,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DecodeMemory:  l.Bytes("DECODE_MEMORY_BUDGET", DefaultDecodeMemory),
 		MaxPixels:     s.Limits.MaxPixels,
 		SlotTimeout:   a.EditQueueTimeout,
+		Disclosure:    s.Disclosure,
 	}
 
 	j := &c.Jobs

@@ -3,9 +3,10 @@
 // process (Sniff, Inspect) and to make images fit to send to an AI provider
 // (Prepare): upright, without metadata, and no larger than asked.
 //
-// Supported inputs are JPEG, PNG, GIF and WebP. HEIC, HEIF and AVIF are
-// recognised so the client gets a precise answer, but they are refused with
-// ErrUnsupported: Go cannot decode them.
+// Supported inputs are JPEG, PNG, GIF, WebP, and HEIC/HEIF and AVIF (the
+// primary image of the container, decoded by libheif and libavif compiled to
+// WebAssembly and run in-process by wazero: no cgo). Prepare always turns
+// HEIC, HEIF and AVIF into JPEG, the one format every provider takes.
 //
 // Errors name what is wrong with the input through sentinels, matched with
 // errors.Is: ErrEmpty and ErrNotImage (not an image at all), ErrUnsupported
@@ -64,14 +65,17 @@ var (
 // Info is what Inspect learns from the container without decoding pixels.
 type Info struct {
 	// ContentType is the sniffed type. When Inspect returns no error it is
-	// one of TypeJPEG, TypePNG, TypeGIF or TypeWebP.
+	// one of TypeJPEG, TypePNG, TypeGIF, TypeWebP, TypeHEIC, TypeHEIF or
+	// TypeAVIF.
 	ContentType string
 	// Width and Height are the dimensions as stored, before Orientation is
 	// applied (a portrait phone photo with Orientation 6 reports 4000x3000).
 	Width, Height int
 	// Orientation is the EXIF orientation, 1..8, read from a JPEG APP1 Exif
 	// segment, a PNG eXIf chunk or a WebP EXIF chunk. It is 1 when absent or
-	// invalid.
+	// invalid. For HEIC/HEIF and AVIF it is the container's rotation and
+	// mirroring (irot, imir) as the equivalent EXIF value, or, when the
+	// container has neither, the orientation in the image's Exif item.
 	Orientation int
 
 	// How the pixels are coded, as far as the cost of decoding them depends
@@ -84,7 +88,8 @@ type Info struct {
 	// (grey or palette), 2 (grey and alpha), 3 (RGB) or 4 (RGBA); WebP 3, or
 	// 4 with alpha; GIF 1.
 	Components int
-	// BitDepth is the bits per sample: PNG 1, 2, 4, 8 or 16; 8 otherwise.
+	// BitDepth is the bits per sample: PNG 1, 2, 4, 8 or 16; HEIC and AVIF
+	// 8, 10 or 12 (from the pixi property); 8 otherwise.
 	BitDepth int
 	// Paletted is true for a PNG of colour type 3 and for GIF.
 	Paletted bool
@@ -97,6 +102,9 @@ type Info struct {
 	// rgb is true for a three-component JPEG that Go's decoder converts to
 	// RGBA (an Adobe transform of 0, or components named R, G, B).
 	rgb bool
+	// containerTransform is true for a HEIF or AVIF image whose container
+	// says how to turn it (irot, imir): Orientation comes from there.
+	containerTransform bool
 }
 
 // Pixels returns Width*Height. It is an int64 so that a hostile header
@@ -117,6 +125,9 @@ type Options struct {
 	// allocating a stripped copy: the caller gives data up (its bytes are
 	// overwritten) and must use only Prepared.Data afterwards.
 	InPlace bool
+	// JPEG makes Prepare write a JPEG whatever the input (a thumbnail for a
+	// browser); otherwise only JPEG, HEIC, HEIF and AVIF inputs give JPEG.
+	JPEG bool
 }
 
 // Prepared is an image ready to leave the server: its bytes, their content

@@ -8,7 +8,7 @@ import (
 // Inspect validates the container structure of data and reads its dimensions
 // and EXIF orientation without decoding pixels. It walks JPEG segments (hopping
 // over entropy-coded data with bytes.IndexByte), PNG chunks (checking CRCs),
-// GIF blocks and WebP RIFF chunks, so it costs microseconds to a few
+// GIF blocks, WebP RIFF chunks and the boxes of HEIC/AVIF containers, so it costs microseconds to a few
 // milliseconds even for a 15 MB photo, and allocates nothing.
 //
 // Data after the end of the image (after a JPEG EOI, a PNG IEND, a GIF trailer
@@ -36,6 +36,8 @@ func Inspect(data []byte) (Info, error) {
 		err = inspectGIF(data, &info)
 	case TypeWebP:
 		err = inspectWebP(data, &info)
+	case TypeHEIC, TypeHEIF, TypeAVIF:
+		err = inspectHEIF(data, &info)
 	default:
 		if strings.HasPrefix(info.ContentType, "image/") {
 			err = fmt.Errorf("%w: %s", ErrUnsupported, info.ContentType)

@@ -179,8 +179,9 @@ func TestInspect(t *testing.T) {
 		{"webp no image chunk", webpFile(riffChunk("VP8X", make([]byte, 10))), sized(TypeWebP, 1, 1, 1), ErrCorrupt},
 		{"webp animated", animated, sized(TypeWebP, 24, 16, 1), ErrUnsupported},
 
-		{"heic", ftyp("heic", "mif1", "heic"), sized(TypeHEIC, 0, 0, 1), ErrUnsupported},
-		{"avif", ftyp("avif", "mif1"), sized(TypeAVIF, 0, 0, 1), ErrUnsupported},
+		{"heic cut off in its meta box", ftyp("heic", "mif1", "heic"), sized(TypeHEIC, 0, 0, 1), ErrTruncated},
+		{"avif cut off in its meta box", ftyp("avif", "mif1"), sized(TypeAVIF, 0, 0, 1), ErrTruncated},
+		{"heic without a still image (no meta box)", noMeta(ftyp("heic", "mif1", "heic")), sized(TypeHEIC, 0, 0, 1), ErrUnsupported},
 		{"bmp", []byte("BM\x00\x00\x00\x00\x00\x00\x00\x00"), sized("image/bmp", 0, 0, 1), ErrUnsupported},
 		{"text", []byte("just some text\n"), sized("text/plain", 0, 0, 1), ErrNotImage},
 		{"empty", []byte{}, Info{}, ErrEmpty},
@@ -203,11 +204,15 @@ func TestInspectNotImageNamesSniffedType(t *testing.T) {
 	if !errors.Is(err, ErrNotImage) || !strings.Contains(err.Error(), "sniffed text/plain") {
 		t.Errorf("Inspect(text) error = %v; want ErrNotImage naming text/plain", err)
 	}
-	_, err = Inspect(ftyp("heic", "mif1"))
+	_, err = Inspect(noMeta(ftyp("heic", "mif1")))
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "image/heic") {
 		t.Errorf("Inspect(heic) error = %v; want ErrUnsupported naming image/heic", err)
 	}
 }
+
+// noMeta cuts the stub meta box off an ftyp() file: an ISO-BMFF file with
+// no still image in it.
+func noMeta(b []byte) []byte { return b[:len(b)-8] }
 
 func TestInspectRandomBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))

@@ -41,8 +41,10 @@ const defaultJPEGQuality = 90
 // into one buffer of the final size, and when there is nothing to cut the
 // result shares data's backing array. Otherwise the image is decoded,
 // scaled, turned upright and encoded again: JPEG as JPEG (opt.JPEGQuality),
-// everything else as PNG, because Go cannot encode WebP and providers do not
-// take GIF. GIF therefore always takes the slow path, keeping its first frame.
+// HEIC, HEIF and AVIF as JPEG, everything else as PNG, because Go cannot
+// encode WebP and providers do not take GIF. GIF therefore always takes the
+// slow path, keeping its first frame, and so do HEIC, HEIF and AVIF (their
+// primary image): re-encoding drops every metadata box with the container.
 //
 // Prepare stops when ctx is done, returning an error that wraps ctx.Err(): a
 // request nobody waits for any more should not keep a core busy. It checks
@@ -63,7 +65,7 @@ func Prepare(ctx context.Context, data []byte, info Info, opt Options) (Prepared
 		}
 	}
 	switch info.ContentType {
-	case TypeJPEG, TypePNG, TypeGIF, TypeWebP:
+	case TypeJPEG, TypePNG, TypeGIF, TypeWebP, TypeHEIC, TypeHEIF, TypeAVIF:
 	default:
 		return Prepared{}, fmt.Errorf("%w: %s", ErrUnsupported, info.ContentType)
 	}
@@ -73,7 +75,8 @@ func Prepare(ctx context.Context, data []byte, info Info, opt Options) (Prepared
 	}
 	w, h := orientedSize(info.Width, info.Height, o)
 	tw, th := fitSize(w, h, opt.MaxSide, opt.MaxPixels)
-	if o == 1 && tw == w && th == h && info.ContentType != TypeGIF {
+	if o == 1 && tw == w && th == h && info.ContentType != TypeGIF && !isHEIF(info.ContentType) &&
+		(!opt.JPEG || info.ContentType == TypeJPEG) {
 		out, err := stripMetadata(data, info.ContentType, opt.InPlace)
 		if err != nil {
 			return Prepared{}, err
@@ -102,6 +105,9 @@ func transcode(ctx context.Context, data []byte, info Info, o int, opt Options) 
 	if err := ctxErr(ctx); err != nil {
 		return Prepared{}, err
 	}
+	if heifTurnedByDecoder(info) {
+		o = 1 // libheif has turned it already
+	}
 	b := src.Bounds()
 	w, h := orientedSize(b.Dx(), b.Dy(), o)
 	tw, th := fitSize(w, h, opt.MaxSide, opt.MaxPixels)
@@ -124,10 +130,15 @@ func transcode(ctx context.Context, data []byte, info Info, o int, opt Options) 
 	buf := bytes.NewBuffer(make([]byte, 0, int(min(estimate, 1<<30))+4096))
 
 	out := Prepared{ContentType: TypePNG, Width: tw, Height: th}
-	if info.ContentType == TypeJPEG {
+	switch {
+	case info.ContentType == TypeJPEG:
 		out.ContentType = TypeJPEG
 		err = encodeJPEG(ctx, buf, img, opt.JPEGQuality, sourceProfile(data, info.ContentType, isGray(img)))
-	} else {
+	case isHEIF(info.ContentType) || opt.JPEG:
+		// Providers take JPEG, PNG and WebP; a photo goes as JPEG.
+		out.ContentType = TypeJPEG
+		err = encodeJPEG(ctx, buf, img, opt.JPEGQuality, heifProfile(data, isGray(img)))
+	default:
 		err = encodePNG(ctx, buf, img, sourceProfile(data, info.ContentType, isGray(img)))
 	}
 	if err := ctxErr(ctx); err != nil {
@@ -162,6 +173,8 @@ func decode(ctx context.Context, data []byte, info Info) (image.Image, error) {
 		if err == nil {
 			img = onScreen(img, info.Width, info.Height)
 		}
+	case TypeHEIC, TypeHEIF, TypeAVIF:
+		return decodeHEIF(ctx, data, info)
 	}
 	if err != nil {
 		if err := ctxErr(ctx); err != nil {

@@ -434,7 +434,8 @@ func TestPrepareErrors(t *testing.T) {
 		{"zero info inspects: text", []byte("not an image"), Info{}, ErrNotImage},
 		{"zero info inspects: empty", nil, Info{}, ErrEmpty},
 		{"zero info inspects: truncated", jpg[:len(jpg)/2], Info{}, ErrTruncated},
-		{"unsupported type", ftyp("heic", "mif1"), Info{ContentType: TypeHEIC, Width: 10, Height: 10}, ErrUnsupported},
+		{"unsupported type", []byte("BM\x00\x00\x00\x00\x00\x00\x00\x00"), Info{ContentType: "image/bmp", Width: 10, Height: 10}, ErrUnsupported},
+		{"heic that does not decode", ftyp("heic", "mif1"), Info{ContentType: TypeHEIC, Width: 10, Height: 10}, ErrCorrupt},
 		{"fast path on broken bytes", jpg[:len(jpg)/2], Info{ContentType: TypeJPEG, Width: 16, Height: 16, Orientation: 1}, ErrTruncated},
 		{"slow path on broken bytes", withExif(jpg, 6, false)[:200], Info{ContentType: TypeJPEG, Width: 16, Height: 16, Orientation: 6}, ErrTruncated},
 	}

@@ -84,6 +84,7 @@ type Submission struct {
 	WebhookURL string
 	Metadata   json.RawMessage
 	QuotaHold  string // quota units reserved for the job's variations (see Quota)
+	Disclose   bool   // draw the disclosure label on each result
 }
 
 // newID is "job_" and 130 random bits in base32: unguessable, because a job
@@ -113,6 +114,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 		WebhookURL: sub.WebhookURL, Metadata: sub.Metadata, IdemKey: sub.IdemKey, IdemHash: sub.Hash,
 		QuotaHold:          sub.QuotaHold,
 		NoProviderFallback: sub.NoFallback,
+		Disclose:           sub.Disclose,
 	}
 	if r.WebhookURL != "" {
 		r.WebhookStatus = WebhookPending
@@ -386,7 +388,9 @@ type View struct {
 	WebhookURL    string          `json:"webhook_url,omitempty"`
 	Webhook       *WebhookView    `json:"webhook,omitempty"`
 	Metadata      json.RawMessage `json:"metadata,omitempty"`
-	Links         Links           `json:"links"`
+	// Disclosure is true when each result carries the disclosure label.
+	Disclosure bool  `json:"disclosure"`
+	Links      Links `json:"links"`
 }
 
 // WebhookView is where the delivery of the job's terminal event stands.
@@ -424,7 +428,7 @@ func (s *Service) View(ctx context.Context, r *Record) View {
 	v := View{ID: r.ID, Status: st, Provider: r.Provider, Model: r.Model, Prompt: r.Prompt, Variations: r.Variations,
 		CreatedAt: r.CreatedAt, StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt), Attempts: r.Attempts,
 		Inputs: []ImageView{}, Results: []ImageView{}, Fallback: r.Fallback, WebhookURL: r.WebhookURL, Metadata: r.Metadata,
-		Links: Links{Self: self, Events: self + "/events", Cancel: self}}
+		Disclosure: r.Disclose, Links: Links{Self: self, Events: self + "/events", Cancel: self}}
 	if r.WebhookStatus != "" { // set when the job has a webhook_url
 		v.Webhook = &WebhookView{Status: r.WebhookStatus, Attempts: r.WebhookAttempts}
 	}

@@ -83,6 +83,9 @@ type Record struct {
 	// submission (an auth hold), until the job ends and they are settled;
 	// empty when none.
 	QuotaHold string
+	// Disclose draws the disclosure label on every result (the server's
+	// policy applied at submission).
+	Disclose bool
 }
 
 // dialect is what differs between SQLite and PostgreSQL in our queries.
@@ -151,6 +154,7 @@ var addedColumns = [][2]string{
 	{"webhook_attempts", "INTEGER NOT NULL DEFAULT 0"},
 	{"quota_hold", "TEXT NOT NULL DEFAULT ''"},
 	{"no_provider_fallback", "BOOLEAN NOT NULL DEFAULT FALSE"},
+	{"disclose", "BOOLEAN NOT NULL DEFAULT FALSE"},
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -207,7 +211,7 @@ func (s *store) q(query string) string {
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
-	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold, no_provider_fallback`
+	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold, no_provider_fallback, disclose`
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -235,11 +239,11 @@ func nullable(s string) any {
 func (s *store) insert(ctx context.Context, r *Record) error {
 	in, _ := json.Marshal(r.Inputs)
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
 		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
-		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold, r.NoProviderFallback)
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold, r.NoProviderFallback, r.Disclose)
 	if err != nil && isUniqueViolation(err) {
 		return errIdemConflict
 	}
@@ -261,7 +265,7 @@ func scanRecord(row scanner) (*Record, error) {
 	var created, started, finished, updated int64
 	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
 		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
-		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold, &r.NoProviderFallback)
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold, &r.NoProviderFallback, &r.Disclose)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

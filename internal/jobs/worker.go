@@ -158,7 +158,7 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 				in[i] = u
 			}
 		}
-		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, Fallbacks: fallbacks, RequestID: rec.ID})
+		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, Fallbacks: fallbacks, RequestID: rec.ID, Disclose: rec.Disclose})
 		cancel()
 		ticket.Release()
 		if err != nil {

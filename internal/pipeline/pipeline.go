@@ -18,6 +18,7 @@ import (
 
 	"frameforge"
 	"frameforge/internal/admission"
+	"frameforge/internal/disclosure"
 	"frameforge/internal/imaging"
 	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
@@ -26,10 +27,11 @@ import (
 // Config is what the pipeline needs to know.
 type Config struct {
 	Prepare       imaging.Options
-	UpstreamBytes int64         // all prepared images of one edit together; 0 = no budget
-	MaxPixels     int64         // the largest answer accepted from a provider, in pixels
-	SlotTimeout   time.Duration // longest wait for a preparing slot or a provider slot
-	DecodeMemory  int64         // bytes that image decodes together may hold (an estimate per image)
+	UpstreamBytes int64             // all prepared images of one edit together; 0 = no budget
+	MaxPixels     int64             // the largest answer accepted from a provider, in pixels
+	SlotTimeout   time.Duration     // longest wait for a preparing slot or a provider slot
+	DecodeMemory  int64             // bytes that image decodes together may hold (an estimate per image)
+	Disclosure    disclosure.Config // the label drawn when an edit asks for one (its text and corner)
 }
 
 // Upload is one photo that passed the input checks (CheckImage).
@@ -45,6 +47,9 @@ type Input struct {
 	Route     provider.Route
 	RequestID string           // for log lines; "" when there is none
 	Fallbacks []provider.Route // tried in turn, same images, while a provider fails in a way the next might not (callChain)
+	// Disclose draws the "Virtually staged" label (Config.Disclosure) on
+	// the result; the caller has resolved the server's policy.
+	Disclose bool
 }
 
 // Result is a finished edit.
@@ -54,6 +59,7 @@ type Result struct {
 	Model    string    // its model
 	Tried    []Attempt // every provider called, in order, the last the one that answered; empty for the development fallback
 	Fallback bool      // no key anywhere: the first upload, unchanged (development fallback)
+	Labelled bool      // the disclosure label is drawn on Image
 }
 
 // Attempt is one provider call of an edit.
@@ -119,7 +125,7 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 		// upload. Keep it, so a fresh checkout works, but make it visible.
 		p.log.WarnContext(ctx, "no API key for provider: answering with the development fallback (first image unchanged)",
 			"request_id", in.RequestID, "provider", route.ID)
-		return Result{Image: in.Uploads[0].Image, Provider: route.ID, Model: route.Model, Fallback: true}, nil
+		return p.fallback(ctx, in, route)
 	}
 	if route.Provider == nil {
 		return Result{}, frameforge.Errorf(frameforge.ENotImplemented,
@@ -143,7 +149,64 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Image: out, Provider: by.ID, Model: by.Model, Tried: tried}, nil
+	res := Result{Image: out, Provider: by.ID, Model: by.Model, Tried: tried}
+	if in.Disclose {
+		// After the answer is checked: the label goes on a picture known
+		// to be a complete image within the limits.
+		if res.Image, err = p.Disclose(ctx, res.Image); err != nil {
+			return Result{}, err
+		}
+		res.Labelled = true
+	}
+	return res, nil
+}
+
+// fallback is the development answer: the first upload as it came, except
+// that a photo a browser cannot show (HEIC, HEIF, AVIF) is converted to the
+// JPEG a provider would have been sent, and a requested label is drawn, so
+// the page behaves as it will with a key.
+func (p *Pipeline) fallback(ctx context.Context, in Input, route provider.Route) (Result, error) {
+	res := Result{Image: in.Uploads[0].Image, Provider: route.ID, Model: route.Model, Fallback: true}
+	ct := in.Uploads[0].Info.ContentType
+	if ct == imaging.TypeHEIC || ct == imaging.TypeHEIF || ct == imaging.TypeAVIF {
+		imgs, err := p.prepare(ctx, in.Uploads[:1])
+		if err != nil {
+			return Result{}, err
+		}
+		res.Image = imgs[0]
+	}
+	if in.Disclose {
+		var err error
+		if res.Image, err = p.Disclose(ctx, res.Image); err != nil {
+			return Result{}, err
+		}
+		res.Labelled = true
+	}
+	return res, nil
+}
+
+// Disclose draws the disclosure label on a checked result, in its own
+// format (disclosure.Config.Apply), holding a core and the decode's memory
+// like any preparation. A job labels the first step of a two-step edit with
+// it, keeping the unlabelled picture for the second step.
+func (p *Pipeline) Disclose(ctx context.Context, img frameforge.Image) (frameforge.Image, error) {
+	info, err := imaging.Inspect(img.Data)
+	if err != nil {
+		return img, frameforge.Wrap(err, frameforge.EUpstreamError, "The result is not an image the disclosure label can be drawn on.")
+	}
+	release, err := p.takePrepareSlot(ctx, Upload{Image: img, Info: info})
+	if err != nil {
+		return img, err
+	}
+	defer release()
+	data, ct, err := p.cfg.Disclosure.Apply(ctx, img.Data)
+	if err != nil {
+		if ctx.Err() != nil {
+			return img, preparingStopped(ctx, err)
+		}
+		return img, frameforge.Wrap(err, frameforge.EInternal, "The server failed to draw the disclosure label.")
+	}
+	return frameforge.Image{Data: data, ContentType: ct, Filename: img.Filename, Width: img.Width, Height: img.Height}, nil
 }
 
 // Prepare makes uploads ready to leave the server, exactly as Run's first
@@ -151,6 +214,29 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 // the prepared photos, so no GPS position is ever at rest).
 func (p *Pipeline) Prepare(ctx context.Context, ups []Upload) ([]frameforge.Image, error) {
 	return p.prepare(ctx, ups)
+}
+
+// Preview returns one checked upload prepared as a JPEG whose longest side
+// is at most maxSide: what the staging page shows for a photo the browser
+// cannot display (HEIC). It holds a core and the decode's memory like any
+// preparation, and gives the same error codes.
+func (p *Pipeline) Preview(ctx context.Context, u Upload, maxSide int) (frameforge.Image, error) {
+	release, err := p.takePrepareSlot(ctx, u)
+	if err != nil {
+		return frameforge.Image{}, err
+	}
+	defer release()
+	opt := p.cfg.Prepare
+	opt.MaxSide, opt.JPEG, opt.InPlace = maxSide, true, true
+	pr, err := imaging.Prepare(ctx, u.Image.Data, u.Info, opt)
+	if err != nil && ctx.Err() != nil {
+		return frameforge.Image{}, preparingStopped(ctx, err)
+	}
+	if err != nil {
+		return frameforge.Image{}, prepareError(err, u)
+	}
+	return frameforge.Image{Data: pr.Data, ContentType: pr.ContentType, Filename: u.Image.Filename,
+		Width: pr.Width, Height: pr.Height}, nil
 }
 
 // call asks the provider and checks its answer like an upload: a provider

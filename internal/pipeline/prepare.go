@@ -69,10 +69,12 @@ func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 func unsupportedMessage(name, contentType string) string {
 	switch contentType {
 	case imaging.TypeHEIC, imaging.TypeHEIF, imaging.TypeAVIF:
-		// People know the format by its name ("HEIC"), not its media type.
+		// HEIC and AVIF photos are taken; what is refused here is a kind
+		// of file in those containers with no still image to read. People
+		// know the format by its name ("HEIC"), not its media type.
 		format := strings.ToUpper(strings.TrimPrefix(contentType, "image/"))
-		return fmt.Sprintf("File %q is a %s photo, which this server cannot read yet. Send JPEG, PNG or WebP "+
-			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, format)
+		return fmt.Sprintf("File %q (%s) holds no still photo this server can read (for example an image "+
+			"sequence or an unusual coding); send the photo itself as HEIC, JPEG or PNG.", name, format)
 	}
 	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
 		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)

@@ -35,10 +35,21 @@ type Style struct {
 	Name string `json:"name"`
 }
 
-// Catalog is every room type and style, in the order the page shows them.
+// Catalog is every room type and style, in the order the page shows them,
+// and the declutter preset.
 type Catalog struct {
 	RoomTypes []RoomType `json:"room_types"`
 	Styles    []Style    `json:"styles"`
+	Declutter Declutter  `json:"declutter"`
+}
+
+// Declutter empties a furnished or cluttered room, keeping the room itself:
+// the other half of staging an occupied home. A job asks for it with
+// declutter=true (docs/jobs.md); /api/edit takes its prompt as a prompt.
+type Declutter struct {
+	ID     string `json:"id"`
+	Label  string `json:"label"`
+	Prompt string `json:"prompt"`
 }
 
 // ErrUnknownPreset is matched (errors.Is) by the error Compose returns for an
@@ -53,6 +64,10 @@ const preserve = "Preserve the architecture, walls, windows, floors, camera angl
 // may change its copy without changing anyone else's.
 func Default() Catalog {
 	return Catalog{
+		Declutter: Declutter{ID: "declutter", Label: "Declutter (empty the room)",
+			Prompt: "Remove all furniture, decor, personal belongings and clutter from this room, leaving it empty and clean. " +
+				"Keep the architecture exactly as it is: walls, windows, doors, floors, ceiling, built-in fixtures, camera angle " +
+				"and natural lighting; fill the uncovered floor and walls realistically, matching their material and light."},
 		RoomTypes: []RoomType{
 			{ID: "living-room", Label: "Living room", Noun: "living room", Furniture: "a sofa, armchairs, a coffee table, a rug, floor lamps and a few decorative accents"},
 			{ID: "bedroom", Label: "Bedroom", Noun: "bedroom", Furniture: "a made bed with bedside tables and lamps, a rug, a dresser and soft textiles"},

@@ -89,7 +89,7 @@ func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm
 			if f.fallback, err = readField(p, "fallback", maxProviderBytes, lim); err != nil {
 				return f, err
 			}
-		case "variations", "webhook_url", "room_type", "style", "metadata":
+		case "variations", "webhook_url", "room_type", "style", "metadata", "disclosure", "declutter", "max_side":
 			v, err := readField(p, p.FormName(), maxMetadataBytes+1, lim)
 			if err != nil {
 				return f, err

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"frameforge"
+	"frameforge/internal/disclosure"
 	"frameforge/internal/imaging"
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
@@ -25,6 +28,9 @@ const (
 	TriedHeader    = "X-FrameForge-Tried"
 )
 
+// DisclosureHeader says the result carries the disclosure label.
+const DisclosureHeader = "X-FrameForge-Disclosure"
+
 // editHandler serves POST /api/edit. Its steps return errors to one writer
 // (ServeHTTP); everything from preparing the images on is the pipeline's,
 // which a job worker runs the same way without an HTTP request.
@@ -34,10 +40,12 @@ type editHandler struct {
 	upload UploadRate
 	reg    *provider.Registry
 	pipe   *pipeline.Pipeline
+	// disclosure is the server's label policy.
+	disclosure disclosure.Config
 }
 
 func handleEdit(log *slog.Logger, cfg Config, reg *provider.Registry, pipe *pipeline.Pipeline) http.Handler {
-	return &editHandler{log: log, lim: cfg.Limits, upload: cfg.Upload, reg: reg, pipe: pipe}
+	return &editHandler{log: log, lim: cfg.Limits, upload: cfg.Upload, reg: reg, pipe: pipe, disclosure: cfg.Disclosure}
 }
 
 func (h *editHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +56,9 @@ func (h *editHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if res.Fallback {
 		w.Header().Set(FallbackHeader, "no-api-key; provider="+res.Provider)
+	}
+	if res.Labelled {
+		w.Header().Set(DisclosureHeader, "labelled")
 	}
 	writeImage(w, res)
 }
@@ -88,7 +99,16 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	in := pipeline.Input{Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx)}
+	disclose, err := wantDisclosure(h.disclosure, form.fields["disclosure"])
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if isTrue(form.fields["declutter"]) {
+		return pipeline.Result{}, frameforge.Errorf(frameforge.EInvalidRequest,
+			"declutter is a job option: POST it to /api/jobs (with a style for a decluttered, then staged room). "+
+				"On /api/edit, send the declutter preset's prompt from GET /api/presets instead.")
+	}
+	in := pipeline.Input{Uploads: form.uploads, Prompt: form.prompt, Route: route, RequestID: requestIDFrom(ctx), Disclose: disclose}
 	fallback, err := useFallbacks(r, form)
 	if err != nil {
 		return pipeline.Result{}, err
@@ -110,6 +130,29 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	}
 	a.settle(ctx, hold, kept, route.Family)
 	return res, err
+}
+
+// wantDisclosure resolves a request's disclosure field against the
+// server's policy, with an answer a person understands when it is refused.
+func wantDisclosure(c disclosure.Config, field string) (bool, error) {
+	on, err := c.Want(field)
+	switch {
+	case errors.Is(err, disclosure.ErrRefused):
+		return false, frameforge.Wrap(err, frameforge.EInvalidRequest,
+			"This server does not draw the disclosure label (its DISCLOSURE setting is off); send disclosure=false, or ask its operator to turn it on.")
+	case err != nil:
+		return false, frameforge.Wrap(err, frameforge.EInvalidRequest, "The disclosure field must be true or false.")
+	}
+	return on, nil
+}
+
+// isTrue reads a boolean form field: true, 1, yes or on.
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
+		return true
+	}
+	return false
 }
 
 // writeImage sends an image with its real, sniffed type: a provider's claim

@@ -23,7 +23,7 @@ import (
 
 // jobFields are the multipart fields POST /api/jobs takes beside /api/edit's
 // (docs/jobs.md). /api/edit reads and ignores them, as it does any field.
-var jobFields = []string{"variations", "webhook_url", "room_type", "style", "metadata"}
+var jobFields = []string{"variations", "webhook_url", "room_type", "style", "metadata", "disclosure", "declutter"}
 
 const (
 	maxMetadataBytes = 4 << 10
@@ -150,6 +150,17 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 	}
 	if sub.Prompt, err = h.presets.Compose(f.prompt, f.fields["room_type"], f.fields["style"]); err != nil {
 		return sub, route, frameforge.Wrap(err, frameforge.EInvalidPreset, err.Error())
+	}
+	if sub.Disclose, err = wantDisclosure(h.cfg.Disclosure, f.fields["disclosure"]); err != nil {
+		return sub, route, err
+	}
+	if isTrue(f.fields["declutter"]) {
+		if f.prompt != "" || f.fields["room_type"] != "" || f.fields["style"] != "" {
+			return sub, route, frameforge.Errorf(frameforge.EInvalidRequest,
+				"declutter=true together with a style, room type or prompt (declutter, then stage) is not available yet; "+
+					"submit declutter=true alone, then a second job with its result.")
+		}
+		sub.Prompt = h.presets.Declutter.Prompt
 	}
 	if u := f.fields["webhook_url"]; u != "" {
 		if sub.WebhookURL, err = h.jobs.CheckWebhookURL(r.Context(), u); err != nil {

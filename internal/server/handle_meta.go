@@ -5,6 +5,7 @@ import (
 
 	"frameforge/internal/admission"
 	"frameforge/internal/auth"
+	"frameforge/internal/disclosure"
 	"frameforge/internal/provider"
 )
 
@@ -19,9 +20,10 @@ func handleHealth() http.Handler {
 
 // handleProviders serves GET /api/providers: the compat fields "default" and
 // "available", plus "providers" with what a UI needs to show what will work,
-// the upload limits, so a UI can warn before uploading, and "auth", the
-// mode in force, so a UI knows whether to ask for an API token.
-func handleProviders(reg *provider.Registry, lim Limits, mode auth.Mode) http.Handler {
+// the upload limits, so a UI can warn before uploading, "auth", the mode in
+// force, so a UI knows whether to ask for an API token, and "disclosure",
+// the label policy.
+func handleProviders(reg *provider.Registry, lim Limits, mode auth.Mode, disc disclosure.Config) http.Handler {
 	type limits struct {
 		MaxImageBytes   int64 `json:"max_image_bytes"`
 		MaxRequestBytes int64 `json:"max_request_bytes"`
@@ -37,17 +39,33 @@ func handleProviders(reg *provider.Registry, lim Limits, mode auth.Mode) http.Ha
 		Fallbacks []provider.Chain `json:"fallbacks,omitempty"`
 		Limits    limits           `json:"limits"`
 		Auth      auth.Mode        `json:"auth"` // "required" or "off": whether a page must ask for an API token
+		// Disclosure is the label policy: off, optional (disclosure=true
+		// asks for it) or always, and the label's text.
+		Disclosure disclosureInfo `json:"disclosure"`
+	}
+	if disc.Mode == "" {
+		disc.Mode = disclosure.Off
+	}
+	if disc.Text == "" {
+		disc.Text = disclosure.DefaultText
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, response{
-			Default:   reg.Default(),
-			Available: reg.Names(),
-			Providers: reg.Describe(),
-			Fallbacks: reg.Chains(),
-			Limits:    limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
-			Auth:      mode,
+			Default:    reg.Default(),
+			Available:  reg.Names(),
+			Providers:  reg.Describe(),
+			Fallbacks:  reg.Chains(),
+			Limits:     limits{lim.MaxImageBytes, lim.MaxRequestBytes, lim.MaxImages, lim.MaxPixels},
+			Auth:       mode,
+			Disclosure: disclosureInfo{Mode: string(disc.Mode), Text: disc.Text},
 		})
 	})
+}
+
+// disclosureInfo is the "disclosure" object of GET /api/providers.
+type disclosureInfo struct {
+	Mode string `json:"mode"`
+	Text string `json:"text"`
 }
 
 // handleReady serves GET /api/ready: 200 while the server takes work, 503

@@ -24,6 +24,9 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	// Image work: the handler spends the edit budget (and the token's
 	// quota) once the request is admitted toward a provider (access.admit).
 	edit := policy{protected: true, budget: editBudget, timeout: cfg.EditTimeout}
+	// Image work that calls no provider (a preview): protected, the
+	// default budget, and an upload's time.
+	imageWork := policy{protected: true, budget: defaultBudget, timeout: cfg.EditTimeout}
 	gz := newCompression()
 	h := func(pattern string, p policy, handler http.Handler) {
 		mux.Handle(pattern, p.wrap(log, cfg.Auth, d.Tokens, rl, gz, handler))
@@ -32,8 +35,12 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	h("GET /api/health", probe, handleHealth())
 	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
 	h("GET /metrics", probe, d.Metrics.Handler())
-	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits, cfg.Auth))
+	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits, cfg.Auth, cfg.Disclosure))
 	h("POST /api/edit", edit, handleEdit(log, cfg, d.Registry, d.Pipeline))
+	// A preview is image work too (a decode), but no provider call: it
+	// needs a token where tokens are required, and spends the default
+	// budget, not the edit budget or a quota.
+	h("POST /api/preview", imageWork, handlePreview(log, cfg, d.Pipeline))
 	h("GET /api/usage", mine, handleUsage(log))
 	// The page and its files spend no budget: one page load is a dozen of
 	// them, and an office behind one address would run out of page loads

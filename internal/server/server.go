@@ -15,6 +15,7 @@ import (
 	"github.com/rs/cors"
 
 	"frameforge/internal/auth"
+	"frameforge/internal/disclosure"
 	"frameforge/internal/jobs"
 	"frameforge/internal/metrics"
 	"frameforge/internal/pipeline"
@@ -40,6 +41,8 @@ type Config struct {
 	// Auth is the mode in force (auth.Resolve): Required or Off (the zero
 	// value is Off).
 	Auth auth.Mode
+	// Disclosure is the "Virtually staged" label policy (DISCLOSURE…).
+	Disclosure disclosure.Config
 }
 
 // UploadRate is the slowest upload accepted: after Grace, at least MinRate
@@ -70,6 +73,7 @@ const (
 // (the seed documents' figures), and every origin allowed.
 func DefaultConfig() Config {
 	return Config{
+		Disclosure: disclosure.Config{Mode: disclosure.Off, Text: disclosure.DefaultText, Position: disclosure.BottomRight},
 		Limits: Limits{
 			MaxImageBytes:   DefaultMaxImageBytes,
 			MaxRequestBytes: DefaultMaxRequestBytes,

@@ -183,7 +183,7 @@ func TestEditRefusesBadInput(t *testing.T) {
 		}, 400, frameforge.EInvalidImage, []string{"cut.jpg", "truncated"}},
 		{"heic", func(t *testing.T) *http.Request {
 			return editRequest(t, "/api/edit", filePart("image", "IMG_0001.HEIC", heicBytes()))
-		}, 415, frameforge.EUnsupportedImage, []string{"IMG_0001.HEIC", "a HEIC photo", "JPEG"}},
+		}, 415, frameforge.EUnsupportedImage, []string{"IMG_0001.HEIC", "(HEIC)", "JPEG"}},
 		{"file over the per-image limit", func(t *testing.T) *http.Request {
 			return editRequest(t, "/api/edit", filePart("image", "huge.jpg", big))
 		}, 413, frameforge.EImageTooLarge, []string{"huge.jpg", "2.0 MiB"}},
