@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+	"github.com/redis/go-redis/v9"
 
 	"frameforge"
 	"frameforge/internal/admission"
@@ -31,6 +32,8 @@ import (
 	"frameforge/internal/pipeline"
 	"frameforge/internal/presets"
 	"frameforge/internal/provider"
+	"frameforge/internal/ratelimit"
+	"frameforge/internal/ratelimit/redislimit"
 	"frameforge/internal/secret"
 	"frameforge/internal/server"
 	"frameforge/internal/webhook"
@@ -104,6 +107,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	budgets, closeLimits, err := openRateLimits(ctx, cfg.Shared, m, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
 	var draining atomic.Bool
 	handler := server.NewServer(log, cfg.Server, server.Deps{
 		Registry: reg,
@@ -112,6 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Draining: draining.Load,
 		Jobs:     engine.Service,
 		Presets:  presets.Default(),
+		Budgets:  budgets,
 	})
 
 	// In-flight requests derive from base; cancelling it after a drain that
@@ -248,6 +257,35 @@ func openJobs(ctx context.Context, c config.Jobs, reg *provider.Registry, pipe *
 	}
 	log.Info("job store open", "store", engine.Kind(), "blobs", blobs.String(), "data_dir", c.DataDir)
 	return engine, nil
+}
+
+// openRateLimits shares the per-client rate budgets through Redis when
+// REDIS_URL is set (nil budgets otherwise: in-process, per replica). A Redis
+// that is down at start-up does not stop the replica: the failure policy
+// applies until it answers, and the log says which policy that is.
+func openRateLimits(ctx context.Context, c config.Shared, m *metrics.Metrics, log *slog.Logger) (server.Budgets, func(), error) {
+	if c.RedisURL == "" {
+		log.Info("rate limits: in-process, per replica (set REDIS_URL to share them across replicas)")
+		return nil, func() {}, nil
+	}
+	redis.SetLogger(redislimit.Logger{Log: log}) // go-redis's one logger per process
+	g, err := redislimit.Open(string(c.RedisURL), c.RedisFailure, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if err := m.Register(g.Collectors()...); err != nil {
+		g.Close()
+		return nil, nil, err
+	}
+	if err := g.Ping(ctx); err != nil {
+		log.Warn("rate limits: shared through Redis, which does not answer yet; "+c.RedisFailure.Effect(),
+			"redis_failure", string(c.RedisFailure), "err", err)
+	} else {
+		log.Info("rate limits: shared through Redis by every replica", "redis_failure", string(c.RedisFailure),
+			"if_redis_fails", c.RedisFailure.Effect())
+	}
+	budgets := func(name string, rule ratelimit.Rule) server.Budget { return g.Budget(name, rule) }
+	return budgets, func() { g.Close() }, nil
 }
 
 // printWebhookSecret prints the secret receivers verify deliveries with:

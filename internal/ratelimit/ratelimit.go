@@ -6,6 +6,7 @@ package ratelimit
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -232,3 +233,10 @@ func (r Rule) PeriodName() string {
 	}
 	return r.Period.String()
 }
+
+// Local is a Limiter seen through the interface shared limiters have
+// (redislimit): a context and an error, which a local Take never needs.
+type Local struct{ *Limiter }
+
+// Take spends one request of key's budget; it never fails.
+func (l Local) Take(_ context.Context, key string) (Decision, error) { return l.Limiter.Take(key), nil }

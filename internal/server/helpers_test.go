@@ -47,6 +47,8 @@ type testConfig struct {
 	Jobs            *jobs.Config
 	JobsDatabaseURL string
 	tb              testing.TB
+	// Budgets, when set, makes the rate budgets (shared through Redis).
+	Budgets Budgets
 }
 
 // editConfig is the pipeline's config, named so testConfig can embed both.
@@ -83,7 +85,8 @@ func newHandler(log *slog.Logger, cfg testConfig, reg *provider.Registry, draini
 	pc := cfg.editConfig
 	pc.SlotTimeout = cfg.EditQueueTimeout // as config.Load does
 	pipe := pipeline.New(pc, gate, m, log)
-	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default()}
+	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default(),
+		Budgets: cfg.Budgets}
 	if cfg.Jobs != nil {
 		d.Jobs = openTestJobs(cfg.tb, cfg.JobsDatabaseURL, *cfg.Jobs, reg, pipe, m, log).Service
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,18 +15,41 @@ import (
 	"frameforge/internal/ratelimit"
 )
 
+// Budget is one per-client rate budget. Take spends one request of key's
+// budget; an error means the budget could not be consulted and the request
+// is refused with it (a shared limiter whose store is down, under a policy
+// that says so). The in-process limiter (ratelimit.Local) is the default;
+// with REDIS_URL the budgets are shared by every replica (redislimit).
+type Budget interface {
+	Take(ctx context.Context, key string) (ratelimit.Decision, error)
+	Rule() ratelimit.Rule
+}
+
+// Budgets makes the budget of a name ("edit", "default") and rule. Nil
+// means in-process budgets.
+type Budgets func(name string, rule ratelimit.Rule) Budget
+
+// budget is a Budget with the name it is counted and told under.
+type budget struct {
+	name string
+	Budget
+}
+
 // rateLimits are the two per-client budgets: edits, and everything else.
 type rateLimits struct {
-	edit, other *ratelimit.Limiter
+	edit, other budget
 	trusted     []netip.Prefix
 	ipv6Prefix  int
 	m           *metrics.Metrics
 }
 
-func newRateLimits(cfg Config, m *metrics.Metrics, now func() time.Time) *rateLimits {
+func newRateLimits(cfg Config, newBudget Budgets, m *metrics.Metrics, now func() time.Time) *rateLimits {
+	if newBudget == nil {
+		newBudget = func(_ string, rule ratelimit.Rule) Budget { return ratelimit.Local{Limiter: ratelimit.New(rule, now)} }
+	}
 	return &rateLimits{
-		edit:       ratelimit.New(cfg.RateLimitEdit, now),
-		other:      ratelimit.New(cfg.RateLimitDefault, now),
+		edit:       budget{"edit", newBudget("edit", cfg.RateLimitEdit)},
+		other:      budget{"default", newBudget("default", cfg.RateLimitDefault)},
 		trusted:    cfg.TrustedProxies,
 		ipv6Prefix: cfg.RateLimitIPv6Prefix,
 		m:          m,
@@ -35,13 +59,13 @@ func newRateLimits(cfg Config, m *metrics.Metrics, now func() time.Time) *rateLi
 // withRateLimit spends one request of the client's budget lim, sets the
 // standard RateLimit-* headers on every limited response, and refuses with
 // 429 and Retry-After when the budget is spent.
-func withRateLimit(log *slog.Logger, rl *rateLimits, lim *ratelimit.Limiter, next http.Handler) http.Handler {
-	budget := "default"
-	if lim == rl.edit {
-		budget = "edit"
-	}
+func withRateLimit(log *slog.Logger, rl *rateLimits, lim budget, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := lim.Take(clientKey(r, rl.trusted, rl.ipv6Prefix))
+		d, err := lim.Take(r.Context(), clientKey(r, rl.trusted, rl.ipv6Prefix))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		if d.Limit == 0 { // budget off
 			next.ServeHTTP(w, r)
 			return
@@ -51,10 +75,10 @@ func withRateLimit(log *slog.Logger, rl *rateLimits, lim *ratelimit.Limiter, nex
 		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
 		h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
 		if !d.Allowed {
-			rl.m.RateLimited(budget)
+			rl.m.RateLimited(lim.name)
 			writeError(w, r, log, &frameforge.Error{Code: frameforge.ERateLimited, RetryAfter: max(d.RetryAfter, time.Second),
-				Message: "Too many requests from this client: the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(budget) +
-					" per " + period(lim) + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."})
+				Message: "Too many requests from this client: the limit is " + strconv.Itoa(d.Limit) + " " + budgetNoun(lim.name) +
+					" per " + lim.Rule().PeriodName() + ". Try again in " + strconv.Itoa(ceilSeconds(d.RetryAfter)) + " s."})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -67,8 +91,6 @@ func budgetNoun(budget string) string {
 	}
 	return "requests"
 }
-
-func period(l *ratelimit.Limiter) string { return l.Rule().PeriodName() }
 
 func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 

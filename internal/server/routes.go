@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"frameforge/internal/ratelimit"
 	"frameforge/internal/server/apidoc"
 	"frameforge/web"
 )
@@ -17,8 +16,8 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	// Probes and scrapers poll these: they must not eat a client's budget
 	// or be refused when it is spent.
 	probe := policy{timeout: cfg.RequestTimeout}
-	api := policy{budget: rl.other, timeout: cfg.RequestTimeout}
-	edit := policy{budget: rl.edit, timeout: cfg.EditTimeout}
+	api := policy{budget: &rl.other, timeout: cfg.RequestTimeout}
+	edit := policy{budget: &rl.edit, timeout: cfg.EditTimeout}
 	gz := newCompression()
 	h := func(pattern string, p policy, handler http.Handler) {
 		mux.Handle(pattern, p.wrap(log, rl, gz, handler))
@@ -37,7 +36,7 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	if d.Jobs != nil {
 		// An event stream lasts as long as its job: no deadline of its own,
 		// and no compression, which holds small writes back.
-		stream := policy{budget: rl.other, stream: true}
+		stream := policy{budget: &rl.other, stream: true}
 		jh := &jobsHandler{log: log, cfg: cfg, reg: d.Registry, pipe: d.Pipeline, jobs: d.Jobs, presets: d.Presets}
 		h("POST /api/jobs", edit, jh.submit())
 		h("GET /api/jobs", api, jh.list())
@@ -55,7 +54,7 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 // deadline for the whole request (0: none); stream marks an answer written
 // piece by piece, which compression would hold back.
 type policy struct {
-	budget  *ratelimit.Limiter
+	budget  *budget
 	timeout time.Duration
 	stream  bool
 }
@@ -65,7 +64,7 @@ func (p policy) wrap(log *slog.Logger, rl *rateLimits, gz func(http.Handler) htt
 		h = withTimeout(p.timeout, h)
 	}
 	if p.budget != nil {
-		h = withRateLimit(log, rl, p.budget, h)
+		h = withRateLimit(log, rl, *p.budget, h)
 	}
 	if !p.stream {
 		h = gz(h)

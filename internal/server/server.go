@@ -118,6 +118,9 @@ type Deps struct {
 	Draining func() bool     // the process is shutting down (the readiness endpoint says so); nil: never
 	Jobs     *jobs.Service   // the asynchronous API; nil: no job endpoints
 	Presets  presets.Catalog // room types and styles
+	// Budgets makes the per-client rate budgets; nil: in-process, per
+	// replica (REDIS_URL shares them, see docs/scaling.md).
+	Budgets Budgets
 }
 
 // NewServer returns the whole HTTP API as one handler. Middleware order,
@@ -126,7 +129,7 @@ type Deps struct {
 // budget, timeout and compression, see routes.go).
 func NewServer(log *slog.Logger, cfg Config, d Deps) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(routeRecorder{mux}, log, cfg, d, newRateLimits(cfg, d.Metrics, time.Now))
+	addRoutes(routeRecorder{mux}, log, cfg, d, newRateLimits(cfg, d.Budgets, d.Metrics, time.Now))
 	var h http.Handler = withJSONFallbacks(log, mux)
 	h = withCORS(cfg.AllowedOrigins, d.Registry.KeyHeaders())(h)
 	h = withRecover(log)(h)
