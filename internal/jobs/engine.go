@@ -224,12 +224,12 @@ func openPostgres(ctx context.Context, e *Engine, url string, rcfg *river.Config
 	e.st = st
 	e.q = riverQueue[pgxTx]{c: client, maxAttempts: cfg.MaxAttempts}
 	e.poll = pollWithListener
+	// Listening starts now, not at Start: a replica serves event streams
+	// whether or not it works jobs.
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	var listening sync.WaitGroup
-	e.start = func(ctx context.Context) error {
-		listening.Go(func() { e.listen(lctx, pool) })
-		return client.Start(ctx)
-	}
+	listening.Go(func() { e.listen(lctx, pool) })
+	e.start = client.Start
 	e.stop = stopper(client.Stop, client.StopAndCancel)
 	e.close = func() {
 		stopListening()
