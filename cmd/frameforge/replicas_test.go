@@ -9,8 +9,10 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,7 +83,7 @@ func randomClient() string {
 
 // postPhoto posts a one-photo edit or job; a failed connection is a zero
 // response (it may run in a goroutine).
-func postPhoto(t *testing.T, addr, path, client, prompt string) (*http.Response, []byte) {
+func postPhoto(t *testing.T, addr, path, client, prompt string, prefer ...string) (*http.Response, []byte) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("image", "room.png")
@@ -91,6 +93,9 @@ func postPhoto(t *testing.T, addr, path, client, prompt string) (*http.Response,
 	req, _ := http.NewRequest("POST", "http://"+addr+path, &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("X-Forwarded-For", client)
+	for _, p := range prefer {
+		req.Header.Set("Prefer", p)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Errorf("POST %s on %s: %v", path, addr, err)
@@ -317,5 +322,63 @@ func TestBinaryReplicas(t *testing.T) {
 	}
 	if !live[runner].fake.WaitFor(3*time.Second, func(rs []geminitest.Request) bool { return rs[len(rs)-1].Cancelled }) {
 		t.Errorf("the provider call on the replica running the job was not cancelled within 3 s\n%s", dump())
+	}
+}
+
+// TestScaleFigures prints jobs per second and the p99 of submit → done for
+// one replica and for three, with an instant fake provider (docs/scaling.md).
+// On one small machine this measures what coordinating through PostgreSQL
+// costs, not how far replicas scale. Run it with:
+//
+//	FRAMEFORGE_SCALE_FIGURES=1 go test -run TestScaleFigures -v ./cmd/frameforge
+func TestScaleFigures(t *testing.T) {
+	if os.Getenv("FRAMEFORGE_SCALE_FIGURES") == "" {
+		t.Skip("prints figures; set FRAMEFORGE_SCALE_FIGURES=1")
+	}
+	const jobs, clients = 300, 16
+	for _, n := range []int{1, 3} {
+		env := groupEnv(t, "RATE_LIMIT_EDIT=off", "RATE_LIMIT_DEFAULT=off")
+		rs := startReplicas(t, n, 0, env...)
+		// Warm up: connections, the first fetch.
+		for _, r := range rs {
+			postPhoto(t, r.addr, "/api/jobs", randomClient(), "warm")
+		}
+		lat := make([]time.Duration, jobs)
+		var next sync.Mutex
+		i := 0
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for {
+					next.Lock()
+					k := i
+					i++
+					next.Unlock()
+					if k >= jobs {
+						return
+					}
+					t0 := time.Now()
+					resp, body := postPhoto(t, rs[k%n].addr, "/api/jobs", randomClient(), "figure", "wait=60")
+					var j jobView
+					_ = json.Unmarshal(body, &j)
+					if resp.StatusCode != 200 || j.Status != "succeeded" {
+						t.Errorf("job %d = %d %s", k, resp.StatusCode, j.Status)
+						return
+					}
+					lat[k] = time.Since(t0)
+				}
+			})
+		}
+		wg.Wait()
+		total := time.Since(start)
+		slices.Sort(lat)
+		t.Logf("%d replica(s): %d jobs in %s = %.0f jobs/s; submit→done p50 %s, p99 %s",
+			n, jobs, total.Round(time.Millisecond), float64(jobs)/total.Seconds(),
+			lat[jobs/2].Round(time.Millisecond), lat[jobs*99/100].Round(time.Millisecond))
+		for _, r := range rs {
+			_ = r.cmd.Process.Signal(syscall.SIGTERM)
+			_ = r.cmd.Wait()
+		}
 	}
 }
