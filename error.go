@@ -32,6 +32,7 @@ const (
 	EUpstreamTimeout   = "upstream_timeout"        // provider too slow for our deadline
 	ERateLimited       = "rate_limited"            // this server's own per-client limit
 	EOverloaded        = "overloaded"              // this server's edit queue is full
+	ERateLimitUnavail  = "rate_limit_unavailable"  // the shared rate limiter (Redis) is down and REDIS_FAILURE=closed
 	EInterrupted       = "interrupted"             // the request was cancelled before it finished (connection closed, shutdown)
 	ERequestTimeout    = "request_timeout"         // client too slow sending its request
 	EHeadersTooLarge   = "headers_too_large"       // the request headers are over the limit
@@ -60,7 +61,7 @@ func Codes() []string {
 	return []string{EInvalidRequest, EMissingImage, EInvalidImage, EUnsupportedImage, EImageTooLarge,
 		ERequestTooLarge, ETooManyImages, ETooManyPixels, EImageTooComplex, EUnknownProvider, EInvalidAPIKey,
 		EProviderAuth, EProviderInput, EContentBlocked, EUpstreamRateLimit, EUpstreamUnavail, EUpstreamError,
-		ENoImageReturned, EUpstreamTimeout, ERateLimited, EOverloaded, EInterrupted, ERequestTimeout, EHeadersTooLarge, EExpectationFailed,
+		ENoImageReturned, EUpstreamTimeout, ERateLimited, ERateLimitUnavail, EOverloaded, EInterrupted, ERequestTimeout, EHeadersTooLarge, EExpectationFailed,
 		EJobNotFound, EJobNotFinished, EResultNotFound, EJobFinished, EIdemKeyInvalid, EIdemKeyReused, EIdemInProgress,
 		EInvalidPreset, EInvalidWebhookURL, ETokenRequired, EUnauthorized, EQuotaExceeded, ENotFound,
 		EMethodNotAllowed, ENotImplemented, EInternal}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+	"github.com/redis/go-redis/v9"
 
 	"frameforge"
 	"frameforge/internal/admission"
@@ -33,6 +34,7 @@ import (
 	"frameforge/internal/pipeline"
 	"frameforge/internal/presets"
 	"frameforge/internal/provider"
+	"frameforge/internal/ratelimit/redislimit"
 	"frameforge/internal/secret"
 	"frameforge/internal/server"
 	"frameforge/internal/webhook"
@@ -117,18 +119,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	engine.UseQuota(tokens)
+	limiter, closeLimits, err := openRateLimits(ctx, cfg.Shared, m, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
 	var draining atomic.Bool
 	// The HEIC and AVIF decoders compile their WebAssembly once per
 	// process: do it now, not in the first iPhone photo's request.
 	go imaging.WarmUp()
 	handler := server.NewServer(log, cfg.Server, server.Deps{
-		Registry: reg,
-		Pipeline: pipe,
-		Metrics:  m,
-		Draining: draining.Load,
-		Jobs:     engine.Service,
-		Presets:  presets.Default(),
-		Tokens:   tokens,
+		Registry:    reg,
+		Pipeline:    pipe,
+		Metrics:     m,
+		Draining:    draining.Load,
+		Jobs:        engine.Service,
+		Presets:     presets.Default(),
+		Tokens:      tokens,
+		RateLimiter: limiter,
 	})
 
 	// In-flight requests derive from base; cancelling it after a drain that
@@ -275,6 +283,34 @@ func openJobs(ctx context.Context, c config.Jobs, reg *provider.Registry, pipe *
 	}
 	log.Info("job store open", "store", engine.Kind(), "blobs", blobs.String(), "data_dir", c.DataDir)
 	return engine, nil
+}
+
+// openRateLimits shares the per-client rate budgets through Redis when
+// REDIS_URL is set (nil otherwise: in-process, per replica). A Redis
+// that is down at start-up does not stop the replica: the failure policy
+// applies until it answers, and the log says which policy that is.
+func openRateLimits(ctx context.Context, c config.Shared, m *metrics.Metrics, log *slog.Logger) (server.RateLimiter, func(), error) {
+	if c.RedisURL == "" {
+		log.Info("rate limits: in-process, per replica (set REDIS_URL to share them across replicas)")
+		return nil, func() {}, nil
+	}
+	redis.SetLogger(redislimit.Logger{Log: log}) // go-redis's one logger per process
+	g, err := redislimit.Open(string(c.RedisURL), c.RedisFailure, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if err := m.Register(g.Collectors()...); err != nil {
+		g.Close()
+		return nil, nil, err
+	}
+	if err := g.Ping(ctx); err != nil {
+		log.Warn("rate limits: shared through Redis, which does not answer yet; "+c.RedisFailure.Effect(),
+			"redis_failure", string(c.RedisFailure), "err", err)
+	} else {
+		log.Info("rate limits: shared through Redis by every replica", "redis_failure", string(c.RedisFailure),
+			"if_redis_fails", c.RedisFailure.Effect())
+	}
+	return g, func() { g.Close() }, nil
 }
 
 // printWebhookSecret prints the secret receivers verify deliveries with:

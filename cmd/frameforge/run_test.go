@@ -184,6 +184,20 @@ var (
 // process, its address and its log (written as it comes).
 func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
+	cmd, addrCh, logs := spawnBinary(t, env...)
+	select {
+	case addr := <-addrCh:
+		return cmd, addr, logs
+	case <-time.After(30 * time.Second):
+		t.Fatalf("binary never logged its address:\n%s", logs)
+	}
+	return nil, "", nil
+}
+
+// spawnBinary starts the binary as startBinary does without waiting: the
+// address comes on the channel once the process listens.
+func spawnBinary(t *testing.T, env ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
+	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "frameforge-bin")
 		if err != nil {
@@ -220,13 +234,7 @@ func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
 			}
 		}
 	}()
-	select {
-	case addr := <-addrCh:
-		return cmd, addr, logs
-	case <-time.After(30 * time.Second):
-		t.Fatalf("binary never logged its address:\n%s", logs)
-	}
-	return nil, "", nil
+	return cmd, addrCh, logs
 }
 
 type syncBuffer struct {

@@ -22,6 +22,7 @@ import (
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
+	"frameforge/internal/ratelimit/redislimit"
 	"frameforge/internal/server"
 	"frameforge/internal/webhook"
 )
@@ -79,6 +80,7 @@ type Config struct {
 	// (auth.Resolve), and AuthReason says why, for the start-up log.
 	AuthSetting auth.Mode
 	AuthReason  string
+	Shared      Shared
 }
 
 // Jobs configures the asynchronous API and its stores (docs/jobs.md).
@@ -91,6 +93,14 @@ type Jobs struct {
 	// once into DataDir.
 	WebhookSecret Secret
 	Queue         jobs.Config
+}
+
+// Shared configures what several replicas share beyond the job store
+// (docs/scaling.md).
+type Shared struct {
+	RedisURL Secret // empty: rate limits in-process, per replica
+	// RedisFailure is what rate limits do while Redis is unreachable.
+	RedisFailure redislimit.Failure
 }
 
 // Admission bounds the edits in progress (see internal/admission).
@@ -242,6 +252,15 @@ func Load(getenv func(string) string) (Config, error) {
 	q.Webhook.Timeout = l.Duration("WEBHOOK_TIMEOUT", webhook.DefaultTimeout)
 	q.Webhook.AllowPrivate = l.Bool("WEBHOOK_ALLOW_PRIVATE", false)
 
+	c.Shared.RedisURL = Secret(l.Str("REDIS_URL", ""))
+	if c.Shared.RedisURL != "" {
+		if _, err := redislimit.ParseURL(string(c.Shared.RedisURL)); err != nil {
+			l.Fail("REDIS_URL", "%v", err)
+		}
+	}
+	c.Shared.RedisFailure = redislimit.Failure(l.OneOf("REDIS_FAILURE", string(redislimit.FailLocal),
+		string(redislimit.FailLocal), string(redislimit.FailOpen), string(redislimit.FailClosed)))
+
 	c.HTTP.ReadHeaderTimeout = l.Duration("READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTP.ReadTimeout = l.Duration("READ_TIMEOUT", 2*time.Minute)
 	c.Server.Upload.ReadTimeout = c.HTTP.ReadTimeout
@@ -321,6 +340,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("webhook_retry_schedule", durations(c.Jobs.Queue.Webhook.Schedule)),
 		slog.Duration("webhook_timeout", c.Jobs.Queue.Webhook.Timeout),
 		slog.Bool("webhook_allow_private", c.Jobs.Queue.Webhook.AllowPrivate),
+		slog.Any("redis_url", c.Shared.RedisURL),
+		slog.String("redis_failure", string(c.Shared.RedisFailure)),
 	}
 	for _, p := range c.Providers {
 		attrs = append(attrs, slog.Group(p.ID, slog.Any("key", p.ServerKey), slog.Any("settings", p.Setup.Settings)))

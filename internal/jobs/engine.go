@@ -56,7 +56,7 @@ type Engine struct {
 // back jobs a previous process left running (SQLite), and returns an engine
 // ready to Start.
 func Open(ctx context.Context, databaseURL, dataDir string, cfg Config, d Deps) (*Engine, error) {
-	s := &Service{cfg: cfg, blobs: d.Blobs, sealer: d.Sealer, log: d.Log, cancel: newCancels(), now: time.Now}
+	s := &Service{cfg: cfg, blobs: d.Blobs, sealer: d.Sealer, log: d.Log, cancel: newCancels(), now: time.Now, poll: pollAlone}
 	hcfg := cfg.Webhook
 	if len(hcfg.Secret) == 0 {
 		key, err := webhook.LoadSecret("", dataDir)
@@ -239,6 +239,11 @@ func openPostgres(ctx context.Context, e *Engine, url string, rcfg *river.Config
 	}
 	if err == nil {
 		err = migrate(ctx, driver, st)
+		for _, q := range notifySchema {
+			if err == nil {
+				_, err = conn.ExecContext(ctx, q)
+			}
+		}
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7248190531)`)
 	}
 	if conn != nil {
@@ -263,8 +268,20 @@ func openPostgres(ctx context.Context, e *Engine, url string, rcfg *river.Config
 	e.kind = "postgres"
 	e.st = st
 	e.q = riverQueue[pgxTx]{c: client, maxAttempts: cfg.MaxAttempts}
-	e.start, e.stop = client.Start, stopper(client.Stop, client.StopAndCancel)
-	e.close = func() { db.Close(); pool.Close() }
+	e.poll = pollWithListener
+	// Listening starts now, not at Start: a replica serves event streams
+	// whether or not it works jobs.
+	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	var listening sync.WaitGroup
+	listening.Go(func() { e.listen(lctx, pool) })
+	e.start = client.Start
+	e.stop = stopper(client.Stop, client.StopAndCancel)
+	e.close = func() {
+		stopListening()
+		listening.Wait()
+		db.Close()
+		pool.Close()
+	}
 	return nil
 }
 
@@ -302,12 +319,12 @@ type riverQueue[TTx any] struct {
 	maxAttempts int
 }
 
-func (q riverQueue[TTx]) insert(ctx context.Context, jobID string) (int64, error) {
+func (q riverQueue[TTx]) insert(ctx context.Context, jobID string, variations int) (int64, error) {
 	// River counts every run, including ones a dead process never
 	// finished; our worker counts real attempts (JOB_MAX_ATTEMPTS). The
 	// margin lets crash recoveries through; past it the cleanup marks the
 	// job failed.
-	res, err := q.c.Insert(ctx, editArgs{JobID: jobID}, &river.InsertOpts{MaxAttempts: q.maxAttempts + 5})
+	res, err := q.c.Insert(ctx, editArgs{JobID: jobID, Variations: variations}, &river.InsertOpts{MaxAttempts: q.maxAttempts + 5})
 	if err != nil {
 		return 0, err
 	}
@@ -393,8 +410,8 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) err
 		if err != nil {
 			return err
 		}
-		s.cancel.notify(id)
 		s.settle(ctx, id)
+		s.changed(id, StatusFailed)
 		if rec, err := s.st.get(ctx, id); err == nil {
 			s.queueWebhook(ctx, rec, StatusFailed)
 		}

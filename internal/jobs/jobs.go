@@ -51,6 +51,9 @@ type Service struct {
 	hooks  *webhook.Client
 	quota  Quota
 	now    func() time.Time
+	// poll is how often a watcher re-reads its job unwoken (pollAlone, or
+	// pollWithListener when notifications carry other replicas' changes).
+	poll time.Duration
 }
 
 // Quota settles the quota units a job reserved when it was submitted
@@ -62,7 +65,7 @@ type Quota interface {
 
 // queue is what the service needs of River, whatever its transaction type.
 type queue interface {
-	insert(ctx context.Context, jobID string) (int64, error)
+	insert(ctx context.Context, jobID string, variations int) (int64, error)
 	insertWebhook(ctx context.Context, jobID, eventType string) error
 	cancel(ctx context.Context, riverID int64) error
 }
@@ -147,7 +150,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 			return fail(fmt.Errorf("store input: %w", err))
 		}
 	}
-	rid, err := s.q.insert(ctx, r.ID)
+	rid, err := s.q.insert(ctx, r.ID, r.Variations)
 	if err != nil {
 		return fail(fmt.Errorf("queue job: %w", err))
 	}
@@ -233,10 +236,10 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Record, error) {
 	s.m.finished(StatusCancelled)
 	s.settle(ctx, id)
 	s.queueWebhook(ctx, r, StatusCancelled)
-	// This replica's worker stops at once; another replica's notices the
-	// status within a second (watchStatus), and River does not run a
-	// queued one.
-	s.cancel.fire(id)
+	// This replica's worker stops at once; another replica's is told
+	// through the store's notifications (PostgreSQL; and River's own cancel
+	// below), and River does not run a queued one.
+	s.changed(id, StatusCancelled)
 	if r.RiverID != 0 {
 		if err := s.q.cancel(context.WithoutCancel(ctx), r.RiverID); err != nil {
 			s.log.WarnContext(ctx, "cancelling the queued job in River failed; the worker will skip it", "job", id, "err", err)
@@ -312,12 +315,15 @@ func (s *Service) List(ctx context.Context, owner, after string, limit int) ([]*
 
 // Watch calls emit with the job now and on every change, until the job has
 // ended (after emitting its terminal state) or ctx ends. It reads the store,
-// so it sees what any replica does; this replica's own changes wake it at
-// once.
+// so it sees what any replica does; a change wakes it at once, made here or
+// (PostgreSQL: notifications) on another replica.
 func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error) error {
 	var last time.Time
 	var lastPos int
 	for {
+		// Asked for before reading, so a change made while we read still
+		// wakes us.
+		changed, moved := s.cancel.changed(id), s.cancel.queueChanged()
 		r, err := s.Get(ctx, id)
 		if err != nil {
 			return err
@@ -325,6 +331,8 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error
 		pos := 0
 		if r.Status == StatusQueued {
 			pos, _ = s.st.queuePosition(ctx, r.CreatedAt)
+		} else {
+			moved = nil // only a queued job has a position to follow
 		}
 		if !r.UpdatedAt.Equal(last) || pos != lastPos {
 			if err := emit(r); err != nil {
@@ -338,8 +346,9 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.cancel.changed(id):
-		case <-time.After(500 * time.Millisecond):
+		case <-changed:
+		case <-moved:
+		case <-time.After(s.poll):
 		}
 	}
 }

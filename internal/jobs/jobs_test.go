@@ -54,13 +54,21 @@ func forEachStore(t *testing.T, f func(t *testing.T, kind storeKind)) {
 
 func newRig(t *testing.T, kind storeKind, cfg Config) *rig {
 	t.Helper()
-	t.Setenv("GEMINI_API_KEY", "")
-	t.Setenv("GOOGLE_API_KEY", "")
 	dbURL := ""
 	if kind == onPostgres {
 		dbURL = pgtest.FreshSchema(t)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return newRigOn(t, dbURL, "", cfg, true, io.Discard)
+}
+
+// newRigOn is a rig on the job store dbURL ("": SQLite) and blob store
+// storageURL ("": files), whose engine is started when start is set (an
+// engine not started serves the API but works no jobs); it logs to logs.
+func newRigOn(t *testing.T, dbURL, storageURL string, cfg Config, start bool, logs io.Writer) *rig {
+	t.Helper()
+	t.Setenv("GEMINI_API_KEY", "")
+	t.Setenv("GOOGLE_API_KEY", "")
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	fake := geminitest.NewServer(t)
 	gcfg := gemini.NewDefaultConfig()
 	gcfg.BaseURL, gcfg.BaseBackoff, gcfg.MaxAttempts = fake.URL, time.Millisecond, 1
@@ -71,7 +79,7 @@ func newRig(t *testing.T, kind storeKind, cfg Config) *rig {
 	pipe := pipeline.New(pipeline.Config{Prepare: imaging.Options{MaxSide: 1024}, UpstreamBytes: 4 << 20,
 		MaxPixels: 40_000_000, SlotTimeout: 5 * time.Second, DecodeMemory: 1 << 30}, gate, m, log)
 	dir := t.TempDir()
-	blobs, err := blobstore.Open(context.Background(), "", dir)
+	blobs, err := blobstore.Open(context.Background(), storageURL, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +114,10 @@ func newRig(t *testing.T, kind storeKind, cfg Config) *rig {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Start(context.Background()); err != nil {
-			t.Fatal(err)
+		if start {
+			if err := e.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return e
 	}

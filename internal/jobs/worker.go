@@ -21,6 +21,9 @@ import (
 // table and blob storage (so a queued job holds no image in the queue).
 type editArgs struct {
 	JobID string `json:"job_id"`
+	// Variations bounds how long one run may take (Timeout); 0 in jobs
+	// queued before it was recorded counts as 1.
+	Variations int `json:"variations,omitempty"`
 }
 
 func (editArgs) Kind() string { return "frameforge_edit" }
@@ -36,12 +39,19 @@ type editWorker struct {
 	m    *Metrics
 }
 
-// Timeout lets our own deadlines (EDIT_TIMEOUT per variation) govern, not
-// River's default minute.
-func (w *editWorker) Timeout(*river.Job[editArgs]) time.Duration { return -1 }
+// Timeout is JOB_RESCUE_AFTER per variation: one run makes each variation's
+// provider call (EDIT_TIMEOUT each) in turn. It is also when River's rescuer
+// may run the job again elsewhere, taking its replica for dead (the rescuer
+// waits for the longer of JOB_RESCUE_AFTER and this, and passes over a job
+// without a timeout altogether), so a run still going then is stopped here
+// rather than run twice at once.
+func (w *editWorker) Timeout(job *river.Job[editArgs]) time.Duration {
+	return w.s.cfg.RescueAfter * time.Duration(max(job.Args.Variations, 1))
+}
 
-// errStopping is a job interrupted because this process is stopping.
-var errStopping = errors.New("jobs: process stopping")
+// errClientCancel is the cause of a run stopped by a client's cancel
+// through this replica.
+var errClientCancel = errors.New("jobs: cancelled by a client")
 
 func (w *editWorker) Work(ctx context.Context, job *river.Job[editArgs]) error {
 	s := w.s
@@ -71,36 +81,46 @@ func (w *editWorker) Work(ctx context.Context, job *river.Job[editArgs]) error {
 	if ok, err := s.st.update(ctx, id, []Status{StatusAccepting, StatusQueued, StatusRunning}, set); err != nil || !ok {
 		return err // cancelled meanwhile (ok false): nothing to do
 	}
-	s.cancel.notify(id)
+	s.changed(id, StatusRunning)
 	rec.Attempts++
 
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	s.cancel.register(id, func() { stop(context.Canceled) })
+	s.cancel.register(id, func() { stop(errClientCancel) })
 	defer s.cancel.unregister(id)
 	go w.watchStatus(runCtx, id, stop)
 
 	start := time.Now()
 	err = w.run(runCtx, rec)
 	w.m.observeRun(time.Since(start))
-	switch {
+	switch cause := context.Cause(runCtx); {
 	case err == nil:
 		return nil
-	case ctx.Err() != nil && context.Cause(runCtx) != context.Canceled:
+	case errors.Is(cause, errClientCancel) || errors.Is(cause, river.ErrJobCancelledRemotely):
+		// Cancelled by a client, through this replica or another (River's
+		// cancel, or our table's notification): Cancel has written the
+		// status.
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// Past Timeout: the rescuer may take the job any moment. This
+		// attempt failed like a provider timeout; the variations already
+		// stored are kept for the next.
+		err = frameforge.Errorf(frameforge.EUpstreamTimeout,
+			"The job ran longer than it may (JOB_RESCUE_AFTER per variation) and was stopped.")
+	case ctx.Err() != nil:
 		// The process is stopping (River cancelled our context): put the
 		// job back, this attempt not counted, for the next start.
 		_, _ = s.st.update(context.WithoutCancel(ctx), id, []Status{StatusRunning},
 			map[string]any{"status": string(StatusQueued), "attempts": rec.Attempts - 1})
+		s.changed(id, StatusQueued)
 		return river.JobSnooze(0)
-	case context.Cause(runCtx) == context.Canceled:
-		return nil // cancelled by a client: Cancel has written the status
 	}
 	if retryable(err) && rec.Attempts < s.cfg.MaxAttempts {
 		wait := w.backoff(rec.Attempts, frameforge.RetryAfter(err))
 		s.log.InfoContext(ctx, "job attempt failed; retrying", "job", id, "attempt", rec.Attempts,
 			"code", frameforge.ErrorCode(err), "retry_in", wait)
 		_, _ = s.st.update(context.WithoutCancel(ctx), id, []Status{StatusRunning}, map[string]any{"status": string(StatusQueued)})
-		s.cancel.notify(id)
+		s.changed(id, StatusQueued)
 		return river.JobSnooze(wait)
 	}
 	return w.finish(ctx, rec, err)
@@ -183,7 +203,7 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 	if err == nil && ok {
 		w.m.finished(StatusSucceeded)
 		s.settle(ctx, rec.ID)
-		s.cancel.notify(rec.ID)
+		s.changed(rec.ID, StatusSucceeded)
 		s.queueWebhook(ctx, rec, StatusSucceeded)
 	}
 	return err
@@ -204,16 +224,17 @@ func (w *editWorker) finish(ctx context.Context, rec *Record, err error) error {
 		w.m.finished(StatusFailed)
 		s.settle(ctx, rec.ID)
 		s.log.InfoContext(ctx, "job failed", "job", rec.ID, "code", code, "attempts", rec.Attempts)
-		s.cancel.notify(rec.ID)
+		s.changed(rec.ID, StatusFailed)
 		s.queueWebhook(ctx, rec, StatusFailed)
 	}
 	return nil
 }
 
 // watchStatus ends the run when the job is cancelled through another
-// replica (this one's Cancel stops it directly).
+// replica and neither River's cancel nor the store's notification reached
+// this one (this one's Cancel stops it directly).
 func (w *editWorker) watchStatus(ctx context.Context, id string, stop context.CancelCauseFunc) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(w.s.poll)
 	defer t.Stop()
 	for {
 		select {
@@ -221,7 +242,7 @@ func (w *editWorker) watchStatus(ctx context.Context, id string, stop context.Ca
 			return
 		case <-t.C:
 			if r, err := w.s.st.get(ctx, id); err == nil && r.Status == StatusCancelled {
-				stop(context.Canceled)
+				stop(errClientCancel)
 				return
 			}
 		}
@@ -257,10 +278,11 @@ type cancels struct {
 	mu      sync.Mutex
 	running map[string]func()
 	waiters map[string]chan struct{}
+	moved   chan struct{} // closed when a job leaves the queue
 }
 
 func newCancels() *cancels {
-	return &cancels{running: map[string]func(){}, waiters: map[string]chan struct{}{}}
+	return &cancels{running: map[string]func(){}, waiters: map[string]chan struct{}{}, moved: make(chan struct{})}
 }
 
 func (c *cancels) register(id string, f func()) {
@@ -285,7 +307,7 @@ func (c *cancels) fire(id string) {
 	c.notify(id)
 }
 
-// changed returns a channel closed at the job's next change on this replica.
+// changed returns a channel closed at the job's next change.
 func (c *cancels) changed(id string) <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -304,6 +326,33 @@ func (c *cancels) notify(id string) {
 		close(ch)
 		delete(c.waiters, id)
 	}
+}
+
+// queueChanged returns a channel closed when the next job leaves the queue
+// (every queued job's position may have moved).
+func (c *cancels) queueChanged() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.moved
+}
+
+func (c *cancels) queueMoved() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.moved)
+	c.moved = make(chan struct{})
+}
+
+// wakeAll wakes every watcher (changes may have been missed).
+func (c *cancels) wakeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ch := range c.waiters {
+		close(ch)
+		delete(c.waiters, id)
+	}
+	close(c.moved)
+	c.moved = make(chan struct{})
 }
 
 // logger for River: its own lines at warn and above only.

@@ -35,6 +35,7 @@ var codes = map[string]int{
 	frameforge.EUpstreamTimeout:   http.StatusGatewayTimeout,
 	frameforge.ERateLimited:       http.StatusTooManyRequests,
 	frameforge.EOverloaded:        http.StatusServiceUnavailable,
+	frameforge.ERateLimitUnavail:  http.StatusServiceUnavailable,
 	frameforge.EInterrupted:       http.StatusServiceUnavailable,
 	frameforge.ERequestTimeout:    http.StatusRequestTimeout,
 	frameforge.EHeadersTooLarge:   http.StatusRequestHeaderFieldsTooLarge,

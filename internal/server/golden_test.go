@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"frameforge/internal/provider"
 	"frameforge/internal/provider/gemini/geminitest"
 	"frameforge/internal/ratelimit"
+	"frameforge/internal/ratelimit/redislimit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -114,6 +116,19 @@ func TestErrorBodiesGolden(t *testing.T) {
 			cfg.RateLimitEdit = ratelimit.Rule{Limit: 1, Period: time.Hour}
 			h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
 			serve(h, withImage())
+			return h, withImage()
+		}},
+		{frameforge.ERateLimitUnavail, func(t *testing.T) (http.Handler, *http.Request) {
+			// REDIS_FAILURE=closed, Redis down (nothing listens there).
+			g, err := redislimit.Open("redis://127.0.0.1:1", redislimit.FailClosed, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { g.Close() })
+			cfg := newTestConfig()
+			cfg.RateLimitEdit = ratelimit.Rule{Limit: 1, Period: time.Hour}
+			cfg.RateLimiter = g
+			h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
 			return h, withImage()
 		}},
 		{frameforge.EOverloaded, func(t *testing.T) (http.Handler, *http.Request) {
@@ -231,6 +246,7 @@ func TestErrorBodiesGolden(t *testing.T) {
 			}
 			ra := w.Header().Get("Retry-After")
 			if c.name == frameforge.EUpstreamRateLimit || c.name == frameforge.ERateLimited || c.name == frameforge.EOverloaded ||
+				c.name == frameforge.ERateLimitUnavail ||
 				c.name == frameforge.EInterrupted || c.name == frameforge.EQuotaExceeded {
 				if ra == "" {
 					t.Errorf("no Retry-After on %s", c.name)

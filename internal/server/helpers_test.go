@@ -48,6 +48,8 @@ type testConfig struct {
 	Jobs            *jobs.Config
 	JobsDatabaseURL string
 	tb              testing.TB
+	// RateLimiter, when set, keeps the rate budgets (shared through Redis).
+	RateLimiter RateLimiter
 	// tokens receives the token store opened beside the jobs (withJobs).
 	tokens *tokenSlot
 }
@@ -106,7 +108,8 @@ func newHandler(log *slog.Logger, cfg testConfig, reg *provider.Registry, draini
 	pc := cfg.editConfig
 	pc.SlotTimeout = cfg.EditQueueTimeout // as config.Load does
 	pipe := pipeline.New(pc, gate, m, log)
-	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default()}
+	d := Deps{Registry: reg, Pipeline: pipe, Metrics: m, Draining: draining, Presets: presets.Default(),
+		RateLimiter: cfg.RateLimiter}
 	if cfg.Jobs != nil {
 		e, tokens := openTestJobs(cfg.tb, cfg.JobsDatabaseURL, *cfg.Jobs, reg, pipe, m, log)
 		d.Jobs, d.Tokens = e.Service, tokens

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
@@ -9,6 +12,8 @@ import (
 
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
+	"frameforge/internal/ratelimit/redislimit"
+	"frameforge/internal/redistest"
 )
 
 func TestRateLimitKeysIPv6ClientsOnTheirNetwork(t *testing.T) {
@@ -83,5 +88,75 @@ func TestRateLimitPageFilesSpendNoBudget(t *testing.T) {
 		if w := serve(h, fromAddr(httptest.NewRequest("GET", "/api/providers", nil), addr)); w.Code != want {
 			t.Errorf("API call %d after 50 page loads = %d; want %d", i+1, w.Code, want)
 		}
+	}
+}
+
+// With budgets shared through Redis, two servers (two replicas) spend one
+// budget, and the answers carry the same RateLimit-* headers and 429 +
+// Retry-After as with the in-process limiter.
+func TestRateLimitSharedThroughRedis(t *testing.T) {
+	url := redistest.URL(t)
+	budgets := func() RateLimiter {
+		log := slog.New(slog.DiscardHandler)
+		// This test's own keys.
+		g, err := redislimit.Open(url, redislimit.FailClosed, log, redislimit.KeyPrefix(redistest.Name("t")+":"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		return g
+	}
+	cfg := newTestConfig()
+	cfg.RateLimitDefault = ratelimit.Rule{Limit: 3, Period: time.Minute}
+	local, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
+	var shared []http.Handler
+	bs := budgets()
+	for range 2 {
+		c := cfg
+		c.RateLimiter = bs
+		h, _ := newTestServer(t, c, provider.Entry{}, provider.Entry{})
+		shared = append(shared, h)
+	}
+	for i := range 4 {
+		want := serve(local, fromAddr(httptest.NewRequest("GET", "/api/providers", nil), "192.0.2.9:1"))
+		got := serve(shared[i%2], fromAddr(httptest.NewRequest("GET", "/api/providers", nil), "192.0.2.9:1"))
+		if got.Code != want.Code {
+			t.Errorf("request %d: shared %d, in-process %d", i, got.Code, want.Code)
+		}
+		for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"} {
+			if got.Header().Get(h) != want.Header().Get(h) {
+				t.Errorf("request %d: %s shared %q, in-process %q", i, h, got.Header().Get(h), want.Header().Get(h))
+			}
+		}
+		if i == 3 && (got.Code != 429 || decodeError(t, got).Code != "rate_limited") {
+			t.Errorf("4th request over two replicas = %d; want 429 rate_limited", got.Code)
+		}
+	}
+}
+
+// REDIS_FAILURE=closed: a limited route answers 503 rate_limit_unavailable
+// with Retry-After while Redis is down; probes are not limited and answer.
+func TestRateLimitRedisDownClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "redis://" + ln.Addr().String()
+	ln.Close()
+	g, err := redislimit.Open(dead, redislimit.FailClosed, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	cfg := newTestConfig()
+	cfg.RateLimitDefault = ratelimit.Rule{Limit: 3, Period: time.Minute}
+	cfg.RateLimiter = g
+	h, _ := newTestServer(t, cfg, provider.Entry{}, provider.Entry{})
+	w := serve(h, fromAddr(httptest.NewRequest("GET", "/api/providers", nil), "192.0.2.9:1"))
+	if w.Code != 503 || decodeError(t, w).Code != "rate_limit_unavailable" || w.Header().Get("Retry-After") == "" {
+		t.Errorf("limited route with Redis down = %d %s; want 503 rate_limit_unavailable with Retry-After", w.Code, w.Body)
+	}
+	if w := serve(h, httptest.NewRequest("GET", "/api/health", nil)); w.Code != 200 {
+		t.Errorf("health with Redis down = %d; want 200", w.Code)
 	}
 }
