@@ -250,9 +250,59 @@ func TestBinaryReplicas(t *testing.T) {
 
 	t.Logf("%s: every job succeeded", time.Since(start))
 
-	// Quota and revocation across replicas are checked here once API tokens
-	// exist (a token's quota spent through all replicas together, a token
-	// revoked through one refused by the others at once).
+	// A token's quota holds across the replicas together: 9 edits at once,
+	// spread over both live replicas, against a quota of 4 → exactly 4 run.
+	// And a token revoked with the CLI is refused by every replica at once.
+	cli := func(args ...string) string {
+		cmd := exec.Command(binPath, append([]string{"tokens"}, args...)...)
+		cmd.Dir, cmd.Env = t.TempDir(), env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("tokens %v: %v", args, err)
+		}
+		return string(out)
+	}
+	lines := strings.Split(strings.TrimSpace(cli("create", "--name", "replicas", "--quota", "4")), "\n")
+	secret, tokenID := lines[0], strings.TrimPrefix(lines[len(lines)-1], "id: ")
+	withToken := func(addr string) int {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("image", "room.png")
+		fw.Write(tinyPNG)
+		mw.Close()
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/edit", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("edit on %s: %v", addr, err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var quota sync.WaitGroup
+	for i := range 9 {
+		quota.Go(func() {
+			c := withToken(live[i%2].addr)
+			mu.Lock()
+			codes[c]++
+			mu.Unlock()
+		})
+	}
+	quota.Wait()
+	if codes[200] != 4 || codes[429] != 5 {
+		t.Errorf("9 edits against a quota of 4 over two replicas: %v; want 4×200 and 5×429\n%s", codes, dump())
+	}
+	cli("revoke", tokenID)
+	for i, r := range live {
+		if c := withToken(r.addr); c != 401 {
+			t.Errorf("edit on live replica %d after the token was revoked = %d; want 401", i, c)
+		}
+	}
+	t.Logf("%s: quota and revocation held across replicas", time.Since(start))
 
 	// Events of a job followed from both live replicas: the one not running
 	// it sees running and the end as promptly as the one that does.
