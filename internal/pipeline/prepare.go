@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -59,7 +60,7 @@ func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name)), true
 	}
 	corrupt := frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-		"File %q is not a valid %s image: its data is corrupt.", name, contentType))
+		"File %q is not a valid %s image: its data is corrupt.", name, formatName(contentType)))
 	return corrupt, errors.Is(err, imaging.ErrCorrupt) || errors.Is(err, imaging.ErrEmpty)
 }
 
@@ -68,11 +69,25 @@ func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 func unsupportedMessage(name, contentType string) string {
 	switch contentType {
 	case imaging.TypeHEIC, imaging.TypeHEIF, imaging.TypeAVIF:
-		return fmt.Sprintf("File %q is a %s image, which is not supported yet. Send JPEG, PNG or WebP "+
-			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, contentType)
+		return fmt.Sprintf("File %q is in the %s format (%s), which is not supported yet. Send JPEG, PNG or WebP "+
+			"(on an iPhone: Settings > Camera > Formats > Most Compatible).", name, formatName(contentType), contentType)
 	}
-	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
-		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)
+	return fmt.Sprintf("File %q is a kind of %s image this server cannot read (for example an animated or "+
+		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, formatName(contentType))
+}
+
+// formatName is the name people use for an image type ("image/heic" →
+// "HEIC"), so sentences read "a valid PNG image" and need no article that
+// depends on how a MIME type is pronounced.
+func formatName(contentType string) string {
+	name, ok := strings.CutPrefix(contentType, "image/")
+	if !ok {
+		return contentType
+	}
+	if name == "webp" {
+		return "WebP"
+	}
+	return strings.ToUpper(name)
 }
 
 func megapixels(px int64) string {
