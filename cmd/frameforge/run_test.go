@@ -182,10 +182,12 @@ var (
 	buildErr  error
 )
 
-// startBinary builds the real binary once per test run and starts it with
-// env only (plus SERVER_PORT=0), in an empty directory. It returns the
-// process, its address and its log (written as it comes).
-func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
+// The binary is built once per test run, the way the Dockerfile and the
+// release workflow build it: CGO_ENABLED=0 (static) with version stamps.
+const testVersion, testCommit, testDate = "v9.8.7-test", "c0ffee", "2026-01-02T03:04:05Z"
+
+// buildBinary builds the real binary once per test run and returns its path.
+func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "frameforge-bin")
@@ -194,8 +196,10 @@ func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
 			return
 		}
 		binPath = filepath.Join(dir, "frameforge")
-		build := exec.Command("go", "build", "-o", binPath, ".")
-		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+		build := exec.Command("go", "build", "-buildvcs=false",
+			"-ldflags", "-s -w -X main.version="+testVersion+" -X main.commit="+testCommit+" -X main.date="+testDate,
+			"-o", binPath, ".")
+		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -203,6 +207,15 @@ func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
+	return binPath
+}
+
+// startBinary starts the real binary (buildBinary) with env only (plus
+// SERVER_PORT=0), in an empty directory. It returns the process, its address
+// and its log (written as it comes).
+func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	buildBinary(t)
 	cmd := exec.Command(binPath)
 	cmd.Dir = t.TempDir() // no .env there
 	cmd.Env = append([]string{"SERVER_PORT=0", "LOG_FORMAT=text"}, env...)
