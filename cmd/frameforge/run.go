@@ -88,7 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return cfg, nil
 	}
-	if name := fset.Arg(0); name != "" {
+	if fset.NArg() > 0 {
+		name := fset.Arg(0)
 		for _, c := range commands() {
 			if c.name == name {
 				err := c.run(invocation{ctx: ctx, args: fset.Args()[1:], config: load, stdout: stdout, stderr: stderr})
