@@ -2,10 +2,16 @@
 # Performance run: builds FrameForge, the bare echo baseline and the fake
 # Gemini, drives them with hey over loopback, runs the Go benchmarks, and
 # prints one table: figure, FrameForge, baseline, ratio, target, pass/fail.
-# Run on purpose (takes a few minutes), not by CI. Quote medians: the machine
-# is shared and noisy.
+# Run on purpose (about eight minutes on 2 cores with the defaults), not by
+# CI. Quote medians: the machine is shared and noisy.
 #
 #   bench/run.sh                 # DURATION=10s per load point
+#   PARTS=mem bench/run.sh       # only some parts: load, mem, go
+#   PORT_BASE=29000 bench/run.sh # other loopback ports (the default ones are taken)
+#
+# Needs hey (a load generator, Debian package "hey"): when it is missing the
+# script says so and installs it with apt-get (root or sudo, Debian's package
+# registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +19,12 @@ DURATION=${DURATION:-10s}
 MP=${MP:-4.5}       # 4.5 MP photo-like JPEG ≈ 2 MB
 INFLIGHT=${INFLIGHT:-200}
 SLOW=${SLOW:-5s}
-P_FF=19000 P_ECHO=19200 P_FAKE=19100 P_MEM=19001
+# Loopback ports: the server, the echo baseline, the fake providers (two) and
+# the memory runs' servers (two), all from PORT_BASE.
+PORT_BASE=${PORT_BASE:-19000}
+P_FF=$PORT_BASE P_MEM=$((PORT_BASE + 1)) P_FAKE=$((PORT_BASE + 100)) P_ECHO=$((PORT_BASE + 200))
 
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
+source "$(dirname "$0")/../scripts/need-hey.sh"
 
 tmp=$(mktemp -d)
 pids=()

@@ -5,6 +5,11 @@
 #
 #   scripts/load.sh                      # 16 slots, 64 clients, 1 s model time
 #   LIMIT=32 CLIENTS=128 DELAY=2s scripts/load.sh
+#   PORT=28000 FAKE_PORT=29100 scripts/load.sh   # other loopback ports
+#
+# Needs hey (a load generator, Debian package "hey"): when it is missing the
+# script says so and installs it with apt-get (root or sudo, Debian's package
+# registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,10 +18,10 @@ CLIENTS=${CLIENTS:-64}    # concurrent clients (> LIMIT, so edits queue)
 REQUESTS=${REQUESTS:-640} # total edits
 DELAY=${DELAY:-1s}        # time the fake model takes per edit
 MP=${MP:-1.5}             # megapixels of the uploaded photo
-PORT=${PORT:-18000}
-FAKE_PORT=${FAKE_PORT:-19100}
+PORT=${PORT:-18000}        # FrameForge's loopback port
+FAKE_PORT=${FAKE_PORT:-18100} # the fake Gemini's loopback port
 
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
+source "$(dirname "$0")/need-hey.sh"
 
 tmp=$(mktemp -d)
 pids=()

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -46,13 +47,65 @@ const gcPercent = 25
 // run is the whole program; main only supplies the process's environment.
 // When ready is not nil, the bound address is sent on it once the server
 // accepts connections (tests listen on port 0).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
-	fset := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	envFile := fset.String("env-file", ".env", "optional file of KEY=value lines; the real environment wins")
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) (err error) {
+	fset := flag.NewFlagSet("frameforge", flag.ContinueOnError)
+	fset.SetOutput(io.Discard) // errors are reported below, with the usage
+	fset.Usage = func() {}
+	envFile := fset.String("env-file", defaultEnvFile,
+		"file of KEY=value lines read before the environment (the real environment wins); the default is optional, a named file must exist, \"\" reads none")
+	showVersion := fset.Bool("version", false, "print the version, commit and build date, like the version command")
+	defer func() {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "frameforge: %s\n\n", ue.msg)
+			printUsage(stderr, fset)
+		}
+	}()
 	if err := fset.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, fset)
+			return nil
+		}
+		return usagef("%v", err)
+	}
+	if *showVersion {
+		if fset.NArg() > 0 {
+			return usagef("-version takes no arguments, got %q", strings.Join(fset.Args(), " "))
+		}
+		_, err := fmt.Fprintln(stdout, readVersion().String())
 		return err
 	}
+	explicitEnvFile := false
+	fset.Visit(func(f *flag.Flag) { explicitEnvFile = explicitEnvFile || f.Name == "env-file" })
+	// load reads the configuration once, for the server or for a command.
+	var envRead string
+	load := func() (config.Config, error) {
+		env, read, err := withEnvFile(getenv, *envFile, explicitEnvFile)
+		envRead = read
+		if err != nil {
+			return config.Config{}, err
+		}
+		cfg, err := config.Load(env)
+		if err != nil {
+			// One line, naming every bad variable.
+			return cfg, fmt.Errorf("invalid configuration: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		return cfg, nil
+	}
+	if fset.NArg() > 0 {
+		name := fset.Arg(0)
+		for _, c := range commands() {
+			if c.name == name {
+				err := c.run(invocation{ctx: ctx, args: fset.Args()[1:], config: load, stdout: stdout, stderr: stderr})
+				if errors.Is(err, flag.ErrHelp) {
+					return nil
+				}
+				return err
+			}
+		}
+		return usagef("unknown command %q", name)
+	}
+
 	if getenv("GOGC") == "" {
 		// The heap is mostly image bytes, which the collector does not
 		// scan, so collecting at +25 % instead of the default +100 % costs
@@ -63,23 +116,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// operator's choice wins.
 		debug.SetGCPercent(gcPercent)
 	}
-	getenv, err := withEnvFile(getenv, *envFile)
+	cfg, err := load()
 	if err != nil {
 		return err
-	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		// One line, naming every bad variable.
-		return fmt.Errorf("invalid configuration: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	switch cmd := fset.Arg(0); cmd {
-	case "":
-	case "webhook-secret":
-		return printWebhookSecret(cfg.Jobs, stdout)
-	case "tokens":
-		return runTokens(ctx, cfg.Jobs, fset.Args()[1:], stdout, stderr)
-	default:
-		return fmt.Errorf("unknown command %q (the commands are webhook-secret and tokens)", cmd)
 	}
 	log := logging.New(stdout, cfg.Log.Format, cfg.Log.Level)
 
@@ -157,15 +196,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
-	log.Info("frameforge starting", "config", cfg)
+	log.Info("frameforge starting", "version", readVersion().String(), "env_file", envRead, "config", cfg)
+	logProviderKeys(log, cfg.Providers)
 	log.Info("API tokens "+map[auth.Mode]string{auth.Required: "required", auth.Off: "not required"}[cfg.Server.Auth],
 		"auth", cfg.Server.Auth, "why", cfg.AuthReason)
-	for _, p := range cfg.Providers {
-		if p.ServerKey == "" {
-			log.Warn("a provider has no server key: requests without their own key get the development fallback (first image back unchanged)",
-				"provider", p.ID, "set_one_of", strings.Join(p.KeyEnv, " or "))
-		}
-	}
 	for _, c := range reg.Chains() {
 		for _, name := range c[1:] {
 			if r, _ := reg.Resolve(name, nil); r.Key.Empty() {
@@ -224,22 +258,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// withEnvFile layers an optional .env file under the real environment, so a
-// variable set in the environment always wins over the file.
-func withEnvFile(getenv func(string) string, path string) (func(string) string, error) {
+// defaultEnvFile is read when it exists; -env-file names another.
+const defaultEnvFile = ".env"
+
+// withEnvFile layers an env file under the real environment, so a variable
+// set in the environment always wins over the file. The default .env may be
+// missing; a file the operator named (explicit) must exist, or a typo would
+// silently start the server without its settings. path "" reads no file.
+// read says which file was read, for the start-up log.
+func withEnvFile(getenv func(string) string, path string, explicit bool) (env func(string) string, read string, err error) {
+	if path == "" {
+		return getenv, "none (-env-file \"\")", nil
+	}
 	vals, err := godotenv.Read(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return getenv, nil
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return getenv, "none (no " + path + " in the working directory)", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, "", fmt.Errorf("env file: %w", err)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
 	return func(k string) string {
 		if v := getenv(k); v != "" {
 			return v
 		}
 		return vals[k]
-	}, nil
+	}, path, nil
+}
+
+// logProviderKeys says, per provider, where its server key came from, or
+// that it has none and so answers keyless requests with the development
+// fallback. Each line names the provider in its message: with only
+// GOOGLE_API_KEY set, fal's warning must not read as if the Google key was
+// not picked up.
+func logProviderKeys(log *slog.Logger, providers []config.Provider) {
+	for _, p := range providers {
+		if p.ServerKey != "" {
+			log.Info(fmt.Sprintf("%s: server key from %s", p.Label, p.KeyFrom), "provider", p.ID)
+			continue
+		}
+		log.Warn(fmt.Sprintf("%s has no server key (none of %s is set): %s requests without their own key get the development fallback (the first image back unchanged)",
+			p.Label, strings.Join(p.KeyEnv, ", "), p.ID), "provider", p.ID)
+	}
 }
 
 // newHTTPClient is the one client for every upstream call. Per-call deadlines

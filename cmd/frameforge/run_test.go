@@ -35,7 +35,7 @@ func TestRunServesAndStops(t *testing.T) {
 		return map[string]string{"SERVER_PORT": "0", "DATA_DIR": dataDir}[k]
 	}
 	go func() {
-		done <- run(ctx, []string{"frameforge", "-env-file", filepath.Join(t.TempDir(), "none")}, getenv, &out, io.Discard, ready)
+		done <- run(ctx, []string{"frameforge", "-env-file="}, getenv, &out, io.Discard, ready)
 	}()
 	var addr string
 	select {
@@ -69,7 +69,7 @@ func TestRunRefusesBadConfigWithOneLine(t *testing.T) {
 	getenv := func(k string) string {
 		return map[string]string{"SERVER_PORT": "http", "ALLOWED_ORIGINS": "[bad"}[k]
 	}
-	err := run(context.Background(), []string{"frameforge", "-env-file", "/nonexistent"}, getenv, io.Discard, io.Discard, nil)
+	err := run(context.Background(), []string{"frameforge", "-env-file="}, getenv, io.Discard, io.Discard, nil)
 	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "SERVER_PORT") || !strings.Contains(err.Error(), "ALLOWED_ORIGINS") {
 		t.Fatalf("run() = %v; want one line naming SERVER_PORT and ALLOWED_ORIGINS", err)
 	}
@@ -88,7 +88,7 @@ func TestRunTunesGCUnlessGOGCIsSet(t *testing.T) {
 			// A bad port makes run return right after start-up's first steps.
 			return map[string]string{"GOGC": c.gogc, "SERVER_PORT": "http"}[k]
 		}
-		if err := run(context.Background(), []string{"frameforge", "-env-file", "/nonexistent"}, getenv, io.Discard, io.Discard, nil); err == nil {
+		if err := run(context.Background(), []string{"frameforge", "-env-file="}, getenv, io.Discard, io.Discard, nil); err == nil {
 			t.Fatal("run accepted SERVER_PORT=http")
 		}
 		if got := debug.SetGCPercent(100); got != c.want {
@@ -103,14 +103,17 @@ func TestEnvFileIsReadAndEnvironmentWins(t *testing.T) {
 	if err := os.WriteFile(path, []byte("SERVER_PORT=0\nLOG_LEVEL=warn\nGOOGLE_MODEL_ID=from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	get, err := withEnvFile(func(k string) string {
+	get, read, err := withEnvFile(func(k string) string {
 		if k == "GOOGLE_MODEL_ID" {
 			return "from-env"
 		}
 		return ""
-	}, path)
+	}, path, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if read != path {
+		t.Errorf("read = %q; want %q", read, path)
 	}
 	if get("LOG_LEVEL") != "warn" || get("GOOGLE_MODEL_ID") != "from-env" {
 		t.Errorf("LOG_LEVEL=%q GOOGLE_MODEL_ID=%q; want warn from the file and from-env from the environment", get("LOG_LEVEL"), get("GOOGLE_MODEL_ID"))
@@ -179,9 +182,37 @@ var (
 	buildErr  error
 )
 
-// startBinary builds the real binary once per test run and starts it with
-// env only (plus SERVER_PORT=0), in an empty directory. It returns the
-// process, its address and its log (written as it comes).
+// The binary is built once per test run, the way the Dockerfile and the
+// release workflow build it: CGO_ENABLED=0 (static) with version stamps.
+const testVersion, testCommit, testDate = "v9.8.7-test", "c0ffee", "2026-01-02T03:04:05Z"
+
+// buildBinary builds the real binary once per test run and returns its path.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "frameforge-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "frameforge")
+		build := exec.Command("go", "build", "-buildvcs=false",
+			"-ldflags", "-s -w -X main.version="+testVersion+" -X main.commit="+testCommit+" -X main.date="+testDate,
+			"-o", binPath, ".")
+		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// startBinary starts the real binary (buildBinary) with env only (plus
+// SERVER_PORT=0), in an empty directory. It returns the process, its address
+// and its log (written as it comes).
 func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	cmd, addrCh, logs := spawnBinary(t, env...)
@@ -198,22 +229,7 @@ func startBinary(t *testing.T, env ...string) (*exec.Cmd, string, *syncBuffer) {
 // address comes on the channel once the process listens.
 func spawnBinary(t *testing.T, env ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "frameforge-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "frameforge")
-		build := exec.Command("go", "build", "-o", binPath, ".")
-		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
+	buildBinary(t)
 	cmd := exec.Command(binPath)
 	cmd.Dir = t.TempDir() // no .env there
 	cmd.Env = append([]string{"SERVER_PORT=0", "LOG_FORMAT=text"}, env...)
@@ -421,7 +437,7 @@ func TestWebhookSecretCommand(t *testing.T) {
 	env := map[string]string{"DATA_DIR": dir}
 	print := func() string {
 		var out bytes.Buffer
-		if err := run(context.Background(), []string{"frameforge", "-env-file", "/nonexistent", "webhook-secret"},
+		if err := run(context.Background(), []string{"frameforge", "-env-file=", "webhook-secret"},
 			func(k string) string { return env[k] }, &out, io.Discard, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -114,6 +114,7 @@ type Admission struct {
 type Provider struct {
 	provider.Spec
 	ServerKey Secret
+	KeyFrom   string // the variable ServerKey was read from ("" when none is set)
 	Setup     provider.Setup
 }
 
@@ -156,6 +157,7 @@ func Load(getenv func(string) string) (Config, error) {
 		p := Provider{Spec: spec, Setup: spec.Load(l)}
 		for _, name := range spec.KeyEnv {
 			if p.ServerKey = Secret(l.Str(name, "")); p.ServerKey != "" {
+				p.KeyFrom = name
 				break
 			}
 		}

@@ -161,20 +161,32 @@ func TestProviderSettingsAreCheckedByTheProvider(t *testing.T) {
 }
 
 // TestDocumentedVariablesAreRead: every variable the README's configuration
-// table or .env.example names is one Load reads, and every variable Load
-// reads is in the README: the documentation tells the truth both ways.
+// table, the environment reference in docs/deploy.md or .env.example names
+// is one Load reads, and every variable Load reads is in the README and in
+// docs/deploy.md: the documentation tells the truth both ways.
 func TestDocumentedVariablesAreRead(t *testing.T) {
 	read := map[string]bool{}
 	if _, err := Load(func(k string) string { read[k] = true; return "" }); err != nil {
 		t.Fatal(err)
 	}
-	documented := func(file string, re *regexp.Regexp) map[string]bool {
+	documented := func(file, section string, re *regexp.Regexp) map[string]bool {
 		b, err := os.ReadFile(filepath.Join("..", "..", file))
 		if err != nil {
 			t.Fatal(err)
 		}
+		text := string(b)
+		if section != "" {
+			i := strings.Index(text, "\n"+section+"\n")
+			if i < 0 {
+				t.Fatalf("%s has no section %q", file, section)
+			}
+			text = text[i+len(section)+2:]
+			if j := strings.Index(text, "\n## "); j >= 0 {
+				text = text[:j]
+			}
+		}
 		names := map[string]bool{}
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
 			for _, n := range regexp.MustCompile("`([A-Z][A-Z0-9_]+)`").FindAllStringSubmatch(m[1], -1) {
 				names[n[1]] = true
 			}
@@ -184,19 +196,22 @@ func TestDocumentedVariablesAreRead(t *testing.T) {
 		}
 		return names
 	}
-	readme := documented("README.md", regexp.MustCompile("(?m)^\\| (`[A-Z][A-Z0-9_]+`(?:, `[A-Z][A-Z0-9_]+`)*) \\|"))
-	example := documented(".env.example", regexp.MustCompile(`(?m)^#? ?([A-Z][A-Z0-9_]+)=`))
-	// Read by the Go runtime itself, documented for operators.
-	runtimeVars := map[string]bool{"GOGC": true, "GOMEMLIMIT": true}
+	row := regexp.MustCompile("(?m)^\\| (`[A-Z][A-Z0-9_]+`(?:, `[A-Z][A-Z0-9_]+`)*) \\|")
+	readme := documented("README.md", "", row)
+	deploy := documented("docs/deploy.md", "## Environment reference", row)
+	example := documented(".env.example", "", regexp.MustCompile(`(?m)^#? ?([A-Z][A-Z0-9_]+)=`))
+	// Read by the Go runtime or by a library, documented for operators.
+	readElsewhere := map[string]bool{"GOGC": true, "GOMEMLIMIT": true,
+		"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_REGION": true}
 	for _, docs := range []struct {
 		file  string
 		names map[string]bool
-	}{{"README.md", readme}, {".env.example", example}} {
+	}{{"README.md", readme}, {"docs/deploy.md", deploy}, {".env.example", example}} {
 		if len(docs.names) < 10 {
 			t.Fatalf("%s: found only %v; the table's format changed?", docs.file, docs.names)
 		}
 		for n := range docs.names {
-			if !read[n] && !runtimeVars[n] {
+			if !read[n] && !readElsewhere[n] {
 				t.Errorf("%s documents %s, which the server never reads", docs.file, n)
 			}
 		}
@@ -204,6 +219,9 @@ func TestDocumentedVariablesAreRead(t *testing.T) {
 	for n := range read {
 		if !readme[n] {
 			t.Errorf("Load reads %s, which the README's configuration table does not document", n)
+		}
+		if !deploy[n] {
+			t.Errorf("Load reads %s, which docs/deploy.md's environment reference does not document", n)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,7 +143,15 @@ func (s *Service) eventBody(ctx context.Context, rec *Record, typ string) ([]byt
 	if !strings.HasPrefix(typ, "job.") {
 		return nil, errors.New("jobs: bad webhook event type " + typ)
 	}
-	return json.Marshal(event{Type: typ, Timestamp: rec.FinishedAt.UTC(), Data: s.View(ctx, &at)})
+	// Not HTML-escaped, like the API's own answers: a failed job's detail
+	// reads "Settings > Camera", not "Settings \u003e Camera".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(event{Type: typ, Timestamp: rec.FinishedAt.UTC(), Data: s.View(ctx, &at)}); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // webhookMetrics are the delivery collectors.

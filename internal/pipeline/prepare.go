@@ -60,7 +60,7 @@ func InputError(err error, name, contentType string) (*frameforge.Error, bool) {
 			"File %q is truncated: the image data ends early, so the upload was probably cut off.", name)), true
 	}
 	corrupt := frameforge.Wrap(err, frameforge.EInvalidImage, fmt.Sprintf(
-		"File %q is not a valid %s image: its data is corrupt.", name, contentType))
+		"File %q is not a valid %s image: its data is corrupt.", name, formatName(contentType)))
 	return corrupt, errors.Is(err, imaging.ErrCorrupt) || errors.Is(err, imaging.ErrEmpty)
 }
 
@@ -76,8 +76,22 @@ func unsupportedMessage(name, contentType string) string {
 		return fmt.Sprintf("File %q (%s) holds no still photo this server can read (for example an image "+
 			"sequence or an unusual coding); send the photo itself as HEIC, JPEG or PNG.", name, format)
 	}
-	return fmt.Sprintf("File %q is a kind of %s this server cannot read (for example an animated or "+
-		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, contentType)
+	return fmt.Sprintf("File %q is a kind of %s image this server cannot read (for example an animated or "+
+		"arithmetic-coded image); save it as a standard JPEG or PNG.", name, formatName(contentType))
+}
+
+// formatName is the name people use for an image type ("image/heic" →
+// "HEIC"), so sentences read "a valid PNG image" and need no article that
+// depends on how a MIME type is pronounced.
+func formatName(contentType string) string {
+	name, ok := strings.CutPrefix(contentType, "image/")
+	if !ok {
+		return contentType
+	}
+	if name == "webp" {
+		return "WebP"
+	}
+	return strings.ToUpper(name)
 }
 
 func megapixels(px int64) string {

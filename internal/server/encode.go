@@ -1,16 +1,31 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
 )
 
+// marshalJSON is json.Marshal without HTML escaping: our JSON is read by
+// programs and people, never pasted into HTML, and escaping turns a detail
+// like "Settings > Camera" into "Settings \u003e Camera". Every JSON body
+// the server writes goes through it.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // encode writes v as JSON with the given status. It marshals first so that
 // Content-Length is known and a marshalling bug cannot leave half a body.
 // No trailing newline: compat with FastAPI, whose bodies clients may compare.
 func encode(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		// Only our own types pass through here; failing to marshal one is a bug.
 		b = []byte(`{"detail":"Internal error.","code":"internal_error"}`)

@@ -253,6 +253,12 @@ func TestErrorBodiesGolden(t *testing.T) {
 				}
 				ra = "set" // its value depends on the clock
 			}
+			// Details are for people: "Settings > Camera", never "Settings \u003e Camera".
+			for _, esc := range []string{`\u003c`, `\u003e`, `\u0026`} {
+				if strings.Contains(w.Body.String(), esc) {
+					t.Errorf("body is HTML-escaped (%s): %s", esc, w.Body)
+				}
+			}
 			body := resetDate.ReplaceAll(bytes.TrimSpace(w.Body.Bytes()), []byte("<period end>"))
 			got[c.name] = answer{Status: w.Code, RetryAfter: ra, Allow: w.Header().Get("Allow"), Body: body}
 		})
@@ -265,10 +271,14 @@ func TestErrorBodiesGolden(t *testing.T) {
 			t.Errorf("no golden case for %s", code)
 		}
 	}
-	out, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // the golden file shows the bytes clients get
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(got); err != nil {
 		t.Fatal(err)
 	}
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	golden := filepath.Join("testdata", "error_bodies.json")
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {

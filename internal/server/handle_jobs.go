@@ -338,7 +338,7 @@ func (h *jobsHandler) events() http.Handler {
 			}
 		}()
 		err = h.jobs.Watch(pctx, rec.ID, func(rec *jobs.Record) error {
-			b, _ := json.Marshal(h.jobs.View(pctx, rec))
+			b, _ := marshalJSON(h.jobs.View(pctx, rec))
 			return write("event: job\ndata: " + string(b) + "\n\n")
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {

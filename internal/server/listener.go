@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -77,7 +76,7 @@ func jsonError(p []byte) ([]byte, bool) {
 	default:
 		return nil, false
 	}
-	body, _ := json.Marshal(errorBody{Detail: e.Message, Code: e.Code, RequestID: newRequestID()})
+	body, _ := marshalJSON(errorBody{Detail: e.Message, Code: e.Code, RequestID: newRequestID()})
 	var b bytes.Buffer
 	b.WriteString(proto + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\n")
 	b.WriteString("Content-Type: application/json\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")

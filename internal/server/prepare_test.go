@@ -142,7 +142,7 @@ func TestPrepareFailures(t *testing.T) {
 	}
 	st := newStack(t, newTestConfig(), serverKeys{google: true})
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "garbled.jpg", broken)))
-	if e := decodeError(t, w); w.Code != http.StatusBadRequest || e.Code != "invalid_image" || !strings.Contains(e.Detail, `"garbled.jpg" is not a valid image/jpeg image`) {
+	if e := decodeError(t, w); w.Code != http.StatusBadRequest || e.Code != "invalid_image" || !strings.Contains(e.Detail, `"garbled.jpg" is not a valid JPEG image`) {
 		t.Errorf("garbled pixels: %d %s %q; want 400 invalid_image naming the file", w.Code, e.Code, e.Detail)
 	}
 	if n := len(st.gemini.Requests()); n != 0 {
