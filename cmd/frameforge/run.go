@@ -78,7 +78,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	default:
 		return fmt.Errorf("unknown command %q (the commands are webhook-secret and tokens)", cmd)
 	}
-	log := logging.New(stdout, cfg.Log.Format, cfg.Log.Level)
+	// Log lines leave through one writer goroutine, off the request path
+	// (logging.Writer); whatever is pending goes out before run returns.
+	logOut := logging.NewWriter(stdout)
+	defer logOut.Close()
+	log := logging.New(logOut, cfg.Log.Format, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
