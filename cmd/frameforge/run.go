@@ -57,8 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// twice them: at +100 % (or +50 %) a burst of 200 edits peaked at
 		// 2× (1.5×) its uploads (bench/run.sh, docs/performance.md). The
 		// runtime reads GOGC and GOMEMLIMIT from the real environment; an
-		// operator's choice wins.
+		// operator's choice wins. While the live heap is small, the
+		// collector is given at least minHeadroom (tuneGC).
 		debug.SetGCPercent(gcPercent)
+		defer tuneGC()()
 	}
 	getenv, err := withEnvFile(getenv, *envFile)
 	if err != nil {

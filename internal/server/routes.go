@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"frameforge/internal/auth"
-	"frameforge/internal/server/apidoc"
-	"frameforge/web"
 )
 
 // addRoutes maps the entire API surface, one line per endpoint, each with
@@ -29,16 +27,20 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 		mux.Handle(pattern, p.wrap(log, cfg.Auth, d.Tokens, rl, gz, handler))
 	}
 
-	h("GET /api/health", probe, handleHealth())
-	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
+	// Health and readiness answer from memory at once: a deadline has
+	// nothing to bound there, and its timer was a measurable part of the
+	// fast path (docs/performance.md, "The fast path").
+	instant := policy{}
+	h("GET /api/health", instant, handleHealth())
+	h("GET /api/ready", instant, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
 	h("GET /metrics", probe, d.Metrics.Handler())
 	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits, cfg.Auth))
 	h("POST /api/edit", edit, handleEdit(log, cfg, d.Registry, d.Pipeline))
 	h("GET /api/usage", mine, handleUsage(log))
-	webHandler := web.Handler(handleNotFound(log))
+	webHandler := preparedWeb(handleNotFound(log)) // built in the background (prepared.go)
 	h("GET /{$}", api, webHandler)
 	h("GET /assets/", api, webHandler)
-	doc := apidoc.New(d.Registry.Describe())
+	docJSON, docPage := preparedDocs(d.Registry.Describe())
 	h("GET /api/presets", api, handlePresets(d.Presets))
 	if d.Jobs != nil {
 		// An event stream lasts as long as its job: no deadline of its own,
@@ -53,8 +55,8 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 		h("GET /api/jobs/{id}/inputs/{n}", mine, jh.image("inputs"))
 		h("GET /api/jobs/{id}/events", stream, jh.events())
 	}
-	h("GET /api/openapi.json", api, doc.JSONHandler())
-	h("GET /api/docs", api, doc.DocsHandler())
+	h("GET /api/openapi.json", api, docJSON)
+	h("GET /api/docs", api, docPage)
 }
 
 // policy is what a route requires and may spend: an API token (protected;
