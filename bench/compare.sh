@@ -182,9 +182,10 @@ run_jobs() {
 	fi
 	{
 		echo "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+		# A failing benchmark is reported in the block, not fatal to the run.
 		FRAMEFORGE_TEST_DATABASE_URL=$pgurl go test -run '^$' -bench 'JobRoundTrip|EditRoundTrip|JobThroughput' \
-			-benchtime "${JOB_N:-200}x" -count "${JOB_COUNT:-1}" ./internal/server/ 2>&1
-		go test -run '^$' -bench 'QueuedJobMemory' -benchtime 1000x ./internal/server/ 2>&1
-	} | tee "$RESULTS/jobs.txt" | grep -E '^Benchmark|queued' >&2
+			-benchtime "${JOB_N:-200}x" -count "${JOB_COUNT:-1}" ./internal/server/ 2>&1 || true
+		go test -run '^$' -bench 'QueuedJobMemory' -benchtime 1000x ./internal/server/ 2>&1 || true
+	} | tee "$RESULTS/jobs.txt" | grep -E '^Benchmark|queued' >&2 || true
 	[ -n "$pgurl" ] && scripts/postgres.sh stop >/dev/null 2>&1 || true
 }

@@ -405,7 +405,17 @@ func jobsBlock(path string) string {
 	fmt.Fprintf(&w, "| heap growth with 1,000 queued jobs of a %s photo | %s (%s a job) | — | — | — |\n",
 		get("BenchmarkQueuedJobMemory", "photo-MB", "%.1f MB"), get("BenchmarkQueuedJobMemory", "heap-growth-MB", "%+.1f MB"),
 		get("BenchmarkQueuedJobMemory", "heap-B/job", "%.0f B"))
-	if _, ok := metric["BenchmarkJobRoundTrip/postgres"]; !ok {
+	var failed []string
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`--- FAIL: (Benchmark[^\s/]+/[^\s]+?)(-\d+)?\s`).FindAllStringSubmatch(string(b)+"\n", -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			failed = append(failed, "`"+m[1]+"`")
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(&w, "\nFailed in this run, so missing above: %s (the reason is in `docs/perf/data/jobs.txt`).\n", strings.Join(failed, ", "))
+	} else if _, ok := metric["BenchmarkJobRoundTrip/postgres"]; !ok {
 		w.WriteString("\nPostgreSQL figures are missing from this run (no cluster could be started).\n")
 	}
 	if queued != "" {
