@@ -133,7 +133,7 @@ func throughputPanel(f figures, ss []string, title, scenario string, cs []string
 // orders of magnitude.
 func p99Panel(f figures, ss []string, title, scenario string, cs []string) (*plot.Plot, error) {
 	p := newPlot(title+": p99 latency", "concurrent clients", "p99 ms, log scale (lower is better)")
-	p.Legend.Top = false // bottom right: the lines rise to the right
+	p.Legend.Left = true
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	lo, hi := math.Inf(1), 0.0
@@ -165,7 +165,7 @@ func p99Panel(f figures, ss []string, title, scenario string, cs []string) (*plo
 	}
 	p.NominalX(labels...)
 	if hi > 0 {
-		p.Y.Min, p.Y.Max = math.Pow(10, math.Floor(math.Log10(lo))-1), math.Pow(10, math.Ceil(math.Log10(hi)))
+		p.Y.Min, p.Y.Max = math.Pow(10, math.Floor(math.Log10(lo))), math.Pow(10, math.Ceil(math.Log10(hi)))
 	}
 	return p, nil
 }

@@ -363,19 +363,27 @@ func jobsBlock(path string) string {
 	}
 	metric := map[string]map[string]float64{} // benchmark → unit → value
 	load := ""
-	var queued string
+	var queued, pending string
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(l, "loadavg ") {
 			load = strings.TrimPrefix(l, "loadavg ")
 		}
-		if strings.HasPrefix(l, "queued ") {
-			queued = l
+		if i := strings.Index(l, "queued "); i >= 0 {
+			queued = l[i:]
 		}
 		fs := strings.Fields(l)
-		if len(fs) < 4 || !strings.HasPrefix(fs[0], "Benchmark") {
+		if len(fs) > 0 && strings.HasPrefix(fs[0], "Benchmark") {
+			pending = regexp.MustCompile(`-\d+$`).ReplaceAllString(fs[0], "")
+			if len(fs) < 4 || !isInt(fs[1]) {
+				continue // the figures come on a line of their own (the benchmark printed first)
+			}
+		} else if len(fs) >= 3 && isInt(fs[0]) && pending != "" {
+			fs = append([]string{pending}, fs...)
+		} else {
 			continue
 		}
-		name := regexp.MustCompile(`-\d+$`).ReplaceAllString(fs[0], "")
+		name := pending
+		pending = ""
 		if metric[name] == nil {
 			metric[name] = map[string]float64{}
 		}
@@ -425,4 +433,9 @@ func jobsBlock(path string) string {
 		fmt.Fprintf(&w, "\nLoad average when the job benchmarks started: %s.\n", load)
 	}
 	return w.String()
+}
+
+func isInt(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
