@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Performance run: builds FrameForge, the bare echo baseline and the fake
-# Gemini, drives them with hey over loopback, runs the Go benchmarks, and
-# prints one table: figure, FrameForge, baseline, ratio, target, pass/fail.
-# Run on purpose (about eight minutes on 2 cores with the defaults), not by
-# CI. Quote medians: the machine is shared and noisy.
+# providers, drives them (and, when PY_BACKEND names its folder, the old
+# Python/FastAPI backend) with hey over loopback, measures start-up and the
+# job path, runs the Go benchmarks, and regenerates the generated blocks and
+# charts of docs/performance.md from the figures (bench/report).
+# Run on purpose (takes about fifteen minutes), not by CI. Quote medians:
+# the machine is shared and noisy.
 #
-#   bench/run.sh                 # DURATION=10s per load point
-#   PARTS=mem bench/run.sh       # only some parts: load, mem, go
-#   PORT_BASE=29000 bench/run.sh # other loopback ports (the default ones are taken)
+#   PY_BACKEND=/path/to/FrameForge/backend bench/run.sh    # everything
+#   PARTS="compare startup" bench/run.sh                   # some parts
+#   DURATION=5s …                                          # per load point (10s)
+#
+# Parts: compare (FrameForge, bare handler, Python side by side), startup,
+# jobs (SQLite and PostgreSQL), load, mem, go (the edit-path table). Each part
+# writes its figures under $RESULTS (docs/perf/data); the report is made from
+# whatever is there, so a partial run updates only its own figures.
+#   PORT_BASE=29000 bench/run.sh                          # other loopback ports
 #
 # Needs hey (a load generator, Debian package "hey"): when it is missing the
 # script says so and installs it with apt-get (root or sudo, Debian's package
-# registry).
+# registry); likewise Debian's python3-fastapi & co. for the Python part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +43,7 @@ echo "building…" >&2
 go build -o "$tmp/frameforge" ./cmd/frameforge
 go build -o "$tmp/echo" ./bench/echo
 go build -o "$tmp/fakeupstream" ./cmd/fakeupstream
+go build -o "$tmp/firstok" ./bench/firstok
 ct=$(go run ./bench/mkbody -mp "$MP" -o "$tmp/body.bin" 2>"$tmp/mkbody.txt")
 img_bytes=$(grep -o 'JPEG of [0-9]*' "$tmp/mkbody.txt" | awk '{print $3}')
 key=AIzaFAKE-geminitest-0123456789abcdefghij
@@ -49,11 +58,6 @@ start_ff() { # port, extra env…; sets ff_pid (not run in a subshell, so cleanu
 }
 wait_up() { for _ in $(seq 100); do curl -fsS "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "not up: $1" >&2; cat "$tmp"/ff-*.log >&2; exit 1; }
 
-start_ff $P_FF
-"$tmp/echo" -addr "127.0.0.1:$P_ECHO" >/dev/null 2>&1 &
-pids+=($!)
-wait_up "http://127.0.0.1:$P_FF/api/health"
-wait_up "http://127.0.0.1:$P_ECHO/api/health"
 
 # load URL CONCURRENCY [upload] → "rps p99_ms"
 load() {
@@ -73,9 +77,23 @@ row() { rows+=("$(printf '%s|%s|%s|%s|%s' "$@")"); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2f", a / b }'; }
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN{ ok = (op == ">=") ? v >= t : v <= t; print ok ? "pass" : "FAIL" }'; }
 
-PARTS=${PARTS:-load mem go} # run only some parts: PARTS=mem bench/run.sh
+PARTS=${PARTS:-compare startup jobs load mem go} # run only some parts: PARTS=mem bench/run.sh
 has() { [[ " $PARTS " == *" $1 "* ]]; }
+RESULTS=${RESULTS:-docs/perf/data}
+mkdir -p "$RESULTS"
+source bench/compare.sh
 
+has compare && run_compare
+has startup && run_startup
+has jobs && run_jobs
+
+if has load; then
+	start_ff $P_FF
+	"$tmp/echo" -addr "127.0.0.1:$P_ECHO" >/dev/null 2>&1 &
+	pids+=($!)
+	wait_up "http://127.0.0.1:$P_FF/api/health"
+	wait_up "http://127.0.0.1:$P_ECHO/api/health"
+fi
 has load && for c in 1 32; do
 	echo "fallback edit vs echo, concurrency $c…" >&2
 	load "http://127.0.0.1:$P_FF/api/edit" "$c" upload >/dev/null # warm-up
@@ -93,7 +111,7 @@ if has load; then
 	read -r ec_rps _ < <(load "http://127.0.0.1:$P_ECHO/api/health" 64)
 	row "5. /api/health req/s, c=64" "$ff_rps" "$ec_rps" "$(ratio "$ff_rps" "$ec_rps")" "report"
 fi
-kill "$ff_pid" 2>/dev/null || true
+has load && kill "$ff_pid" 2>/dev/null || true
 
 # memtest PROVIDER PORT FAKE_PORT: INFLIGHT edits at once against a slow fake
 # of that provider; the load runs twice, so growth shows as a difference
@@ -198,11 +216,16 @@ $(ms BenchmarkDecode12MP) $(ms 'BenchmarkEncodeOutput/3000x4000') $(ms 'Benchmar
 	cat "$tmp/ratios.txt" >&2
 fi
 
-echo
-echo "FrameForge performance — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, image $img_bytes bytes, load points ${DURATION}"
-printf '%-44s | %-12s | %-24s | %-6s | %s\n' figure FrameForge baseline ratio "target"
-printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
-for r in "${rows[@]}"; do
-	IFS='|' read -r a b c d e <<<"$r"
-	printf '%-44s | %-12s | %-24s | %-6s | %s\n' "$a" "$b" "$c" "$d" "$e"
-done
+if [ ${#rows[@]} -gt 0 ]; then
+	{
+		echo "FrameForge edit path — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), image $img_bytes bytes, load points ${DURATION}"
+		printf '%-44s | %-12s | %-24s | %-6s | %s\n' figure FrameForge baseline ratio "target"
+		printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
+		for r in "${rows[@]}"; do
+			IFS='|' read -r a b c d e <<<"$r"
+			printf '%-44s | %-12s | %-24s | %-6s | %s\n' "$a" "$b" "$c" "$d" "$e"
+		done
+	} | tee "$RESULTS/editpath.txt"
+fi
+echo "writing docs/performance.md's generated blocks and docs/perf/*.svg…" >&2
+(cd bench/report && go run . -data "../../$RESULTS" -doc ../../docs/performance.md -charts ../../docs/perf)

@@ -1,8 +1,10 @@
 // Command mkbody writes a multipart/form-data body holding one photo-like
-// JPEG under the field "image", as the web client sends it, for load
-// generators that replay a body file (hey -D). It prints the Content-Type.
+// JPEG under the field "image" (as the web client sends it; -field images for
+// the Python backend, which accepts only that name), for load generators
+// that replay a body file (hey -D). It prints the Content-Type.
 //
 //	go run ./bench/mkbody -mp 1.5 -o /tmp/body.bin
+//	go run ./bench/mkbody -bytes 8000000 -field images -o /tmp/body.bin
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"image/jpeg"
 	"math"
 	"mime/multipart"
+	"net/textproto"
 	"os"
 )
 
@@ -21,20 +24,39 @@ func main() {
 	quality := flag.Int("q", 92, "JPEG quality")
 	out := flag.String("o", "body.bin", "output file")
 	boundary := flag.String("boundary", "frameforgebench", "multipart boundary")
+	field := flag.String("field", "image", "form field of the file")
+	size := flag.Int("bytes", 0, "aim for a JPEG of about this many bytes (overrides -mp)")
 	flag.Parse()
 
-	h := int(math.Sqrt(*mp * 1e6 * 3 / 4))
-	w := h * 4 / 3
-	var img bytes.Buffer
-	if err := jpeg.Encode(&img, photo(w, h), &jpeg.Options{Quality: *quality}); err != nil {
-		fail(err)
+	encode := func(mp float64) (bytes.Buffer, int, int) {
+		h := int(math.Sqrt(mp * 1e6 * 3 / 4))
+		w := h * 4 / 3
+		var img bytes.Buffer
+		if err := jpeg.Encode(&img, photo(w, h), &jpeg.Options{Quality: *quality}); err != nil {
+			fail(err)
+		}
+		return img, w, h
+	}
+	img, w, h := encode(*mp)
+	if *size > 0 {
+		// The size grows about linearly with the pixel count: two
+		// corrections land within a few per cent.
+		for range 2 {
+			*mp *= float64(*size) / float64(img.Len())
+			img, w, h = encode(*mp)
+		}
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	if err := mw.SetBoundary(*boundary); err != nil {
 		fail(err)
 	}
-	fw, _ := mw.CreateFormFile("image", "room.jpg")
+	// The part says image/jpeg, as a browser's upload of a .jpg does (the
+	// Python backend refuses a file whose part does not say image/*).
+	ph := textproto.MIMEHeader{}
+	ph.Set("Content-Disposition", `form-data; name="`+*field+`"; filename="room.jpg"`)
+	ph.Set("Content-Type", "image/jpeg")
+	fw, _ := mw.CreatePart(ph)
 	fw.Write(img.Bytes())
 	mw.WriteField("prompt", "Stage this room as a Scandinavian living room.")
 	mw.Close()

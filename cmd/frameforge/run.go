@@ -113,14 +113,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// twice them: at +100 % (or +50 %) a burst of 200 edits peaked at
 		// 2× (1.5×) its uploads (bench/run.sh, docs/performance.md). The
 		// runtime reads GOGC and GOMEMLIMIT from the real environment; an
-		// operator's choice wins.
+		// operator's choice wins. While the live heap is small, the
+		// collector is given at least minHeadroom (tuneGC).
 		debug.SetGCPercent(gcPercent)
+		defer tuneGC()()
 	}
 	cfg, err := load()
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, cfg.Log.Format, cfg.Log.Level)
+	// Log lines leave through one writer goroutine, off the request path
+	// (logging.Writer); whatever is pending goes out before run returns.
+	logOut := logging.NewWriter(stdout)
+	defer logOut.Close()
+	log := logging.New(logOut, cfg.Log.Format, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

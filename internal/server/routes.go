@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"frameforge/internal/auth"
-	"frameforge/internal/server/apidoc"
-	"frameforge/web"
 )
 
 // addRoutes maps the entire API surface, one line per endpoint, each with
@@ -32,8 +30,12 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 		mux.Handle(pattern, p.wrap(log, cfg.Auth, d.Tokens, rl, gz, handler))
 	}
 
-	h("GET /api/health", probe, handleHealth())
-	h("GET /api/ready", probe, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
+	// Health and readiness answer from memory at once: a deadline has
+	// nothing to bound there, and its timer was a measurable part of the
+	// fast path (docs/performance.md, "The fast path").
+	instant := policy{}
+	h("GET /api/health", instant, handleHealth())
+	h("GET /api/ready", instant, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
 	h("GET /metrics", probe, d.Metrics.Handler())
 	h("GET /api/providers", api, handleProviders(d.Registry, cfg.Limits, cfg.Auth, cfg.Disclosure))
 	h("POST /api/edit", edit, handleEdit(log, cfg, d.Registry, d.Pipeline))
@@ -46,10 +48,10 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 	// them, and an office behind one address would run out of page loads
 	// long before it ran out of edits. They are cheap, served from memory.
 	static := policy{timeout: cfg.RequestTimeout}
-	webHandler := web.Handler(handleNotFound(log))
+	webHandler := preparedWeb(handleNotFound(log)) // built in the background (prepared.go)
 	h("GET /{$}", static, webHandler)
 	h("GET /assets/", static, webHandler)
-	doc := apidoc.New(d.Registry.Describe())
+	docJSON, docPage := preparedDocs(d.Registry.Describe())
 	h("GET /api/presets", api, handlePresets(d.Presets))
 	if d.Jobs != nil {
 		// An event stream lasts as long as its job: no deadline of its own,
@@ -64,8 +66,8 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 		h("GET /api/jobs/{id}/inputs/{n}", mine, jh.image("inputs"))
 		h("GET /api/jobs/{id}/events", stream, jh.events())
 	}
-	h("GET /api/openapi.json", api, doc.JSONHandler())
-	h("GET /api/docs", api, doc.DocsHandler())
+	h("GET /api/openapi.json", api, docJSON)
+	h("GET /api/docs", api, docPage)
 }
 
 // policy is what a route requires and may spend: an API token (protected;
