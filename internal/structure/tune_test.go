@@ -1,0 +1,74 @@
+package structure
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+)
+
+// TestCorpusTune prints, for the tuning seeds, every case's flag count and
+// score distribution and the misses; it runs only when asked:
+//
+//	STRUCTURE_TUNE=100 go test -run TestCorpusTune -v ./internal/structure/
+//
+// STRUCTURE_DUMP=dir also writes each missed or falsely flagged pair as PNGs.
+func TestCorpusTune(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_TUNE"))
+	if n <= 0 {
+		t.Skip("set STRUCTURE_TUNE=<seeds> to run")
+	}
+	seed0 := uint64(tuneSeed0)
+	if os.Getenv("STRUCTURE_HELDOUT") != "" {
+		seed0 = heldOutSeed0
+	}
+	dump := os.Getenv("STRUCTURE_DUMP")
+	only := os.Getenv("STRUCTURE_CASE")
+	for _, c := range corpusCases {
+		if only != "" && only != c.name {
+			continue
+		}
+		var scores []float64
+		flagged, total := 0, 0
+		var misses []string
+		for s := range uint64(n) {
+			orig, res, ok := makePair(seed0+s, c.name)
+			if !ok {
+				continue
+			}
+			rep, err := Check(context.Background(), orig, res, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			total++
+			scores = append(scores, rep.Score)
+			if rep.Flagged {
+				flagged++
+			}
+			if rep.Flagged != c.mutated {
+				misses = append(misses, fmt.Sprintf("%d:%.2f%v", seed0+s, rep.Score, rep.Regions))
+				if dump != "" {
+					for name, img := range map[string]image.Image{"o": orig, "r": res} {
+						f, _ := os.Create(filepath.Join(dump, fmt.Sprintf("%s-%d-%s.png", c.name, seed0+s, name)))
+						_ = png.Encode(f, img)
+						f.Close()
+					}
+				}
+			}
+		}
+		if len(scores) == 0 {
+			continue
+		}
+		sort.Float64s(scores)
+		q := func(p float64) float64 { return scores[min(len(scores)-1, int(p*float64(len(scores))))] }
+		t.Logf("%-15s %3d/%-3d  p10 %.2f p50 %.2f p90 %.2f", c.name, flagged, total, q(0.1), q(0.5), q(0.9))
+		for _, m := range misses {
+			t.Logf("    %s", m)
+		}
+	}
+}
