@@ -1,5 +1,7 @@
 package structure
 
+import "slices"
+
 // component is a connected set of mask pixels.
 type component struct {
 	pix []int32
@@ -103,6 +105,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 	var wins []box
 	var out []finding
 	for _, comp := range components(bo, w, h, minArea) {
+		wall := c.ringColour(c.co, comp.b, bo)
 		var wsum float64
 		var kept, lost, lostFlat, evaluable int
 		for _, p := range comp.pix {
@@ -117,7 +120,8 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 				continue
 			}
 			lost++
-			if _, sd := c.ir.stats(x, y, 2); sd < 1.5*c.flatR {
+			// Painted over: plain, and of the wall's colour around the window.
+			if _, sd := c.ir.stats(x, y, 2); sd < 1.5*c.flatR && sameColour(c.meanColour(c.cr, x, y, 1), wall) {
 				lostFlat++
 			}
 		}
@@ -162,6 +166,11 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		if fw < 0.2 || fresh < minArea/2 {
 			continue
 		}
+		// A window is above the floor: a bright thing whose middle is low in
+		// the picture is furniture.
+		if (comp.b.y0+comp.b.y1)/2 > 0.57*float64(h) || comp.b.y1 > 0.75*float64(h) {
+			continue
+		}
 		freshFrac := float64(fresh) / float64(evaluable)
 		flatFrac := float64(freshFlat) / float64(fresh)
 		bw, bh := comp.b.x1-comp.b.x0, comp.b.y1-comp.b.y0
@@ -179,4 +188,31 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		}
 	}
 	return wins, out
+}
+
+// ringColour is the median colour of the pixels just outside b that are not
+// in mask: the wall around a window.
+func (c *comparison) ringColour(img *rgb, b box, mask []bool) [3]float64 {
+	var rs, gs, bs []float32
+	x0, y0 := max(0, int(b.x0)-6), max(0, int(b.y0)-6)
+	x1, y1 := min(c.w, int(b.x1)+6), min(c.h, int(b.y1)+6)
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			if float64(x) >= b.x0-2 && float64(x) < b.x1+2 && float64(y) >= b.y0-2 && float64(y) < b.y1+2 {
+				continue
+			}
+			i := y*c.w + x
+			if mask[i] {
+				continue
+			}
+			rs, gs, bs = append(rs, img.r.p[i]), append(gs, img.g.p[i]), append(bs, img.b.p[i])
+		}
+	}
+	if len(rs) == 0 {
+		return [3]float64{}
+	}
+	slices.Sort(rs)
+	slices.Sort(gs)
+	slices.Sort(bs)
+	return [3]float64{float64(rs[len(rs)/2]), float64(gs[len(gs)/2]), float64(bs[len(bs)/2])}
 }

@@ -12,6 +12,7 @@ import (
 type comparison struct {
 	w, h        int
 	lo, lr      *plane // luma: original, aligned result
+	co, cr      *rgb   // colour: original, aligned and normalised result
 	valid       []bool // the aligned result has a pixel here
 	gxo, gyo    *plane
 	mo          *plane
@@ -56,8 +57,10 @@ func newComparison(o, r *rgb) *comparison {
 	}
 	c.lo = o.luma()
 	c.gxo, c.gyo, c.mo = sobel(c.lo)
-	_, _, mr0 := sobel(r.luma())
-	c.t, _ = align(c.mo, mr0, c.fade, alignOptions{maxScale: 0.03, maxShift: 0.025})
+	gxr0, gyr0, _ := sobel(r.luma())
+	po := pyramid(c.gxo, c.gyo)
+	po.markEdges(3)
+	c.t, _ = align(po, pyramid(gxr0, gyr0), c.fade, alignOptions{maxScale: 0.03, maxShift: 0.025})
 
 	// The result in the original's frame.
 	warped := &rgb{w: w, h: h, r: newPlane(w, h), g: newPlane(w, h), b: newPlane(w, h)}
@@ -75,6 +78,7 @@ func newComparison(o, r *rgb) *comparison {
 		}
 	}
 	c.normaliseColour(o, warped)
+	c.co, c.cr = o, warped
 	c.lr = warped.luma()
 	c.gxr, c.gyr, c.mr = sobel(c.lr)
 	c.io, c.ir = newIntegral(c.lo), newIntegral(c.lr)
@@ -161,6 +165,40 @@ func (c *comparison) brightThreshold() float32 {
 		return 256
 	}
 	return med + 0.55*(top-med)
+}
+
+// meanColour is the mean colour of img over the square of radius rad
+// around (x, y), clipped to the picture.
+func (c *comparison) meanColour(img *rgb, x, y, rad int) [3]float64 {
+	var m [3]float64
+	n := 0
+	for yy := max(0, y-rad); yy <= min(c.h-1, y+rad); yy++ {
+		for xx := max(0, x-rad); xx <= min(c.w-1, x+rad); xx++ {
+			i := yy*c.w + xx
+			m[0] += float64(img.r.p[i])
+			m[1] += float64(img.g.p[i])
+			m[2] += float64(img.b.p[i])
+			n++
+		}
+	}
+	if n > 0 {
+		m[0], m[1], m[2] = m[0]/float64(n), m[1]/float64(n), m[2]/float64(n)
+	}
+	return m
+}
+
+// sameColour says whether two colours are alike: close in brightness and
+// in hue (the difference after removing the brightness).
+func sameColour(a, b [3]float64) bool {
+	la, lb := (a[0]+a[1]+a[2])/3, (b[0]+b[1]+b[2])/3
+	if math.Abs(la-lb) > max(10, 0.08*max(la, lb)) {
+		return false
+	}
+	var d float64
+	for i := range 3 {
+		d = max(d, math.Abs((a[i]-la)-(b[i]-lb)))
+	}
+	return d < 8
 }
 
 // findRegions gathers every kind of evidence.

@@ -41,7 +41,12 @@ func across(gx, gy *plane, c *comparison, x, y, nx, ny float64, reach int) (floa
 // missingRuns walks the segments of one image ("from") and returns the
 // stretches the other image ("to") lacks, where "to" is plain: painted
 // over, not hidden behind something with edges of its own.
-func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *plane, to *integral, toFlat float64, checkMoved bool) []run {
+//
+// Painted means: "to" is plain around the point, and of the colour of one
+// side of the edge in "from" — the surface on one side now continues over
+// the edge. Something standing in front (a sofa) is plain too, but of its
+// own colour.
+func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *plane, from, to *rgb, toI *integral, toFlat float64, checkMoved bool) []run {
 	var out []run
 	minRun := 0.025 * float64(c.w)
 	for _, s := range segs {
@@ -66,10 +71,10 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 			if !ok {
 				continue
 			}
-			switch _, sd := to.stats(j%c.w, j/c.w, 3); {
+			switch _, sd := toI.stats(j%c.w, j/c.w, 3); {
 			case r >= max(0.35*g, 0.8*c.minMag):
 				state[i] = 1
-			case sd < toFlat:
+			case sd < toFlat && c.continues(from, to, x, y, s.nx, s.ny):
 				state[i] = 2
 			default:
 				state[i] = 3
@@ -120,6 +125,20 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 		flush()
 	}
 	return out
+}
+
+// continues says whether "to" at (x, y) has the colour of one side of the
+// edge through (x, y) in "from".
+func (c *comparison) continues(from, to *rgb, x, y, nx, ny float64) bool {
+	ix, iy := int(math.Round(x)), int(math.Round(y))
+	here := c.meanColour(to, ix, iy, 2)
+	for _, d := range [2]float64{4, -4} {
+		sx, sy := int(math.Round(x+d*nx)), int(math.Round(y+d*ny))
+		if sameColour(here, c.meanColour(from, sx, sy, 1)) {
+			return true
+		}
+	}
+	return false
 }
 
 // movedTo looks for a parallel edge in the result, 3 px to 6 % of the width
@@ -195,7 +214,7 @@ func cluster(runs []run) [][]run {
 func (c *comparison) edgeRegions(wins []box) []finding {
 	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxo, c.gyo, c.mo, c.minMag, minLen)
-	runs := c.missingRuns(segs, c.gxo, c.gyo, c.gxr, c.gyr, c.ir, c.flatR, true)
+	runs := c.missingRuns(segs, c.gxo, c.gyo, c.gxr, c.gyr, c.co, c.cr, c.ir, c.flatR, true)
 	var out []finding
 	for _, g := range cluster(runs) {
 		b := g[0].b
@@ -239,7 +258,7 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 func (c *comparison) addedDoors() []finding {
 	minLen := 0.06 * float64(c.w)
 	segs := detectSegments(c.gxr, c.gyr, c.mr, c.minMag, minLen)
-	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.io, c.flatO, false)
+	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.cr, c.co, c.io, c.flatO, false)
 	var out []finding
 	for _, g := range cluster(runs) {
 		b := g[0].b
@@ -251,7 +270,9 @@ func (c *comparison) addedDoors() []finding {
 			}
 		}
 		bw, bh := b.x1-b.x0, b.y1-b.y0
-		if verticals < 2 || bh < 1.3*bw || bh < 0.2*float64(c.h) || b.y1 < 0.55*float64(c.h) {
+		// A door is tall: its top is above the furniture, its bottom near
+		// the floor.
+		if verticals < 2 || bh < 1.5*bw || bh < 0.25*float64(c.h) || b.y0 > 0.42*float64(c.h) || b.y1 < 0.6*float64(c.h) {
 			continue
 		}
 		// Inside: plain in the result.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -70,5 +71,34 @@ func TestCorpusTune(t *testing.T) {
 		for _, m := range misses {
 			t.Logf("    %s", m)
 		}
+	}
+}
+
+// TestCorpusOne checks one pair and writes it as PNGs, for looking at:
+//
+//	STRUCTURE_ONE=furnished:1 go test -run TestCorpusOne -v ./internal/structure/
+func TestCorpusOne(t *testing.T) {
+	spec := os.Getenv("STRUCTURE_ONE")
+	if spec == "" {
+		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
+	}
+	var kind string
+	var seed uint64
+	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%s %d", &kind, &seed); err != nil {
+		t.Fatal(err)
+	}
+	orig, res, ok := makePair(seed, kind)
+	if !ok {
+		t.Skip("case does not apply")
+	}
+	rep, err := Check(context.Background(), orig, res, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("score %.3f flagged %v regions %v", rep.Score, rep.Flagged, rep.Regions)
+	for name, img := range map[string]image.Image{"o": orig, "r": res} {
+		f, _ := os.Create(filepath.Join(os.TempDir(), "one-"+name+".png"))
+		_ = png.Encode(f, img)
+		f.Close()
 	}
 }
