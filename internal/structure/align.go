@@ -50,9 +50,7 @@ func (g *gradients) markEdges(minMag float32) {
 		for i := range m {
 			m[i] = gx.p[i]*gx.p[i] + gy.p[i]*gy.p[i]
 		}
-		sorted := slices.Clone(m)
-		slices.Sort(sorted)
-		thr := max(sorted[len(sorted)*4/5], minMag*minMag/float32(int(1)<<(2*l)))
+		thr := max(quantile(m, 0.8), minMag*minMag/float32(int(1)<<(2*l)))
 		g.edges[l] = g.edges[l][:0]
 		for i, v := range m {
 			if v >= thr && v > 0 {
@@ -112,8 +110,8 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 		}
 		top = append(top, cand{t, sc})
 		slices.SortFunc(top, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
-		if len(top) > 5 {
-			top = top[:5]
+		if len(top) > 3 {
+			top = top[:3]
 		}
 	}
 	wx, wy := newPlane(w2, h2), newPlane(w2, h2)
@@ -122,7 +120,7 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 	for y := range h2 {
 		rw[y] = rowWeight[min(len(rowWeight)-1, y*4+2)]
 	}
-	const scaleGrid = 0.0025
+	const scaleGrid = 0.005
 	steps := int(math.Round(opt.maxScale / scaleGrid))
 	for k := -steps; k <= steps; k++ {
 		s := 1 + float64(k)*scaleGrid
@@ -164,14 +162,13 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 	}
 	best, bestScore := transform{s: 1, cx: cx, cy: cy}, math.Inf(-1)
 	for _, c := range top {
-		t, _ := refine(o, r, 1, rowWeight, c.t, 2, 0.0025, 1)
-		t, sc := refine(o, r, 1, rowWeight, t, 1, 0.00125, 1)
+		t, sc := refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
 		if sc > bestScore {
 			best, bestScore = t, sc
 		}
 	}
-	for range 2 {
-		if t, ok := blockFit(o, r, rowWeight, best); ok {
+	for _, reach := range []int{4, 2} {
+		if t, ok := blockFit(o, r, rowWeight, best, reach); ok {
 			best = t
 		}
 	}
@@ -220,7 +217,7 @@ func refine(o, r gradients, level int, rowWeight []float32, t transform, shiftSt
 	// Local search over the 26 neighbours, a few rounds (the exhaustive
 	// level has brought us close).
 	best, bestScore := t, score(t)
-	for range 8 {
+	for range 3 {
 		improved := false
 		cur := best
 		for ds := -1.0; ds <= 1; ds++ {
@@ -252,10 +249,10 @@ func refine(o, r gradients, level int, rowWeight []float32, t transform, shiftSt
 // measurements by least squares, dropping the blocks that disagree. A block
 // whose edges are hidden by new furniture measures nonsense and is dropped;
 // in a global correlation it would pull the answer.
-func blockFit(o, r gradients, rowWeight []float32, t transform) (transform, bool) {
+func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (transform, bool) {
 	ox, oy, rx, ry := o.gx[0], o.gy[0], r.gx[0], r.gy[0]
 	w, h := ox.w, ox.h
-	const B, reach = 48, 4
+	const B, maxReach = 48, 4
 	// A block's measurement counts only along the directions its edges
 	// constrain (txx… its normalised structure tensor): a block with one
 	// straight line says nothing about a slide along that line.
@@ -271,10 +268,19 @@ func blockFit(o, r gradients, rowWeight []float32, t transform) (transform, bool
 		blocks[b] = append(blocks[b], i)
 	}
 	var ms []meas
-	var sc [2*reach + 1][2*reach + 1]float64
+	var sc [2*maxReach + 1][2*maxReach + 1]float64
 	for _, pix := range blocks {
 		if len(pix) < 40 {
 			continue
+		}
+		if len(pix) > 160 {
+			// Enough to measure a shift: every k-th edge pixel.
+			k := (len(pix) + 159) / 160
+			sub := pix[:0:0]
+			for i := 0; i < len(pix); i += k {
+				sub = append(sub, pix[i])
+			}
+			pix = sub
 		}
 		var qx, qy, txx, txy, tyy float64
 		for _, i := range pix {
@@ -423,4 +429,28 @@ func solve3(a [3][3]float64, v [3]float64) ([3]float64, bool) {
 		x[c] = det(m) / d
 	}
 	return x, true
+}
+
+// quantile returns the q-quantile of the non-negative values v, from a
+// histogram of 1024 bins (exact enough for a threshold, and linear time).
+func quantile(v []float32, q float64) float32 {
+	var hi float32
+	for _, x := range v {
+		hi = max(hi, x)
+	}
+	if hi == 0 {
+		return 0
+	}
+	var hist [1024]int
+	for _, x := range v {
+		hist[min(1023, int(x/hi*1023))]++
+	}
+	need := int(q * float64(len(v)))
+	for b, n := range hist {
+		need -= n
+		if need < 0 {
+			return float32(b) / 1023 * hi
+		}
+	}
+	return hi
 }

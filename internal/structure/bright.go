@@ -125,8 +125,8 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 				lostFlat++
 			}
 		}
-		if evaluable < minArea/2 {
-			continue
+		if evaluable < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
+			continue // a bright ceiling or an over-exposed wall is no window
 		}
 		fw := wsum / float64(evaluable)
 		if fw < 0.2 {
@@ -163,7 +163,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 			}
 		}
 		fw := wsum / float64(evaluable)
-		if fw < 0.2 || fresh < minArea/2 {
+		if fw < 0.2 || fresh < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
 			continue
 		}
 		// A window is above the floor: a bright thing whose middle is low in
@@ -178,8 +178,13 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		if flatFrac < 0.6 {
 			continue // the original had something there already
 		}
+		// A window's sides are upright (a lamp shade's are not), and it
+		// is a rectangle or, on a side wall, a mild trapezoid.
+		if fill < 0.75 || !uprightSides(comp, w) {
+			continue
+		}
 		switch {
-		case freshFrac > 0.8 && fill >= 0.7 && bw >= 0.025*float64(w) && bh >= 0.04*float64(h):
+		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.05*float64(h):
 			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * (0.4 + 0.6*fill))})
 		case freshFrac <= 0.8 && freshFrac >= 0.15:
@@ -215,4 +220,39 @@ func (c *comparison) ringColour(img *rgb, b box, mask []bool) [3]float64 {
 	slices.Sort(gs)
 	slices.Sort(bs)
 	return [3]float64{float64(rs[len(rs)/2]), float64(gs[len(gs)/2]), float64(bs[len(bs)/2])}
+}
+
+// tooLarge says a bright area is too big for a window: a bright ceiling, an
+// over-exposed wall.
+func tooLarge(b box, area, w, h int) bool {
+	return b.x1-b.x0 > 0.5*float64(w) || float64(area) > 0.12*float64(w*h)
+}
+
+// uprightSides says whether a component's left and right borders are
+// upright lines: the per-row extremes over the middle rows vary by a
+// couple of pixels at most.
+func uprightSides(comp component, w int) bool {
+	y0, y1 := int(comp.b.y0), int(comp.b.y1)
+	n := y1 - y0
+	if n < 5 {
+		return false
+	}
+	left := make([]float32, n)
+	right := make([]float32, n)
+	for i := range left {
+		left[i], right[i] = float32(w), -1
+	}
+	for _, p := range comp.pix {
+		x, y := float32(int(p)%w), int(p)/w-y0
+		left[y] = min(left[y], x)
+		right[y] = max(right[y], x)
+	}
+	lo, hi := n/10, n-n/10
+	spread := func(v []float32) float32 {
+		s := slices.Clone(v[lo:hi])
+		slices.Sort(s)
+		return s[len(s)*9/10] - s[len(s)/10]
+	}
+	lim := float32(max(2.0, 0.04*(comp.b.x1-comp.b.x0)))
+	return spread(left) <= lim && spread(right) <= lim
 }

@@ -252,47 +252,57 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 	return out
 }
 
-// addedDoors finds new plain tall frames reaching towards the floor in the
-// result: long new edges on what was plain wall, two of them upright, with
-// a plain inside (a bookcase or a picture has edges inside).
-func (c *comparison) addedDoors() []finding {
-	minLen := 0.06 * float64(c.w)
+// addedFrames finds new frames in the result on what was plain wall: long
+// new edges, two of them upright, around either a bright inside (a new
+// window, also one whose view is not all sky) or, reaching from above the
+// furniture down towards the floor, a plain inside (a new door). A new
+// picture or bookcase has a busy inside and is neither.
+func (c *comparison) addedFrames() []finding {
+	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxr, c.gyr, c.mr, c.minMag, minLen)
 	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.cr, c.co, c.io, c.flatO, false)
 	var out []finding
 	for _, g := range cluster(runs) {
 		b := g[0].b
 		verticals := 0
+		var e float64
 		for _, r := range g {
 			b = b.union(r.b)
-			if r.vertical && r.length >= 0.12*float64(c.h) {
+			e += r.weighted
+			if r.vertical && r.length >= 0.06*float64(c.h) {
 				verticals++
 			}
 		}
-		bw, bh := b.x1-b.x0, b.y1-b.y0
-		// A door is tall: its top is above the furniture, its bottom near
-		// the floor.
-		if verticals < 2 || bh < 1.5*bw || bh < 0.25*float64(c.h) || b.y0 > 0.42*float64(c.h) || b.y1 < 0.6*float64(c.h) {
+		if verticals < 2 {
 			continue
 		}
-		// Inside: plain in the result.
 		ix0, iy0, ix1, iy1 := int(b.x0)+4, int(b.y0)+4, int(b.x1)-4, int(b.y1)-4
 		if ix1-ix0 < 4 || iy1-iy0 < 4 {
 			continue
 		}
-		var plain, total int
+		var plain, bright, total int
 		for y := iy0; y < iy1; y += 2 {
 			for x := ix0; x < ix1; x += 2 {
 				total++
+				i := y*c.w + x
+				if c.lr.p[i] >= c.brightLevel {
+					bright++
+				}
 				if _, sd := c.ir.stats(x, y, 2); sd < c.flatR {
 					plain++
 				}
 			}
 		}
-		if float64(plain) < 0.75*float64(total) {
-			continue
+		bw, bh := b.x1-b.x0, b.y1-b.y0
+		switch {
+		case float64(bright) >= 0.25*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h):
+			out = append(out, finding{WindowAdded, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.15)})
+		case bh >= 1.5*bw && bh >= 0.25*float64(c.h) && b.y0 <= 0.42*float64(c.h) && b.y1 >= 0.6*float64(c.h) &&
+			float64(plain) >= 0.75*float64(total):
+			// A door is tall: its top is above the furniture, its bottom near
+			// the floor, its leaf plain.
+			out = append(out, finding{DoorAdded, b.x0, b.y0, b.x1, b.y1, 0.6})
 		}
-		out = append(out, finding{DoorAdded, b.x0, b.y0, b.x1, b.y1, 0.6})
 	}
 	return out
 }
