@@ -206,7 +206,7 @@ func (c *comparison) findRegions() []finding {
 	wins, bright := c.brightRegions()
 	out := append([]finding(nil), bright...)
 	out = append(out, c.edgeRegions(wins)...)
-	out = append(out, c.addedFrames()...)
+	out = append(out, c.addedFrames(wins)...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
 	return out
 }

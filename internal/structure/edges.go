@@ -1,13 +1,17 @@
 package structure
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // run is a stretch of a segment of one image that the other image lacks.
 type run struct {
 	b        box
 	weighted float64 // length in pixels, weighted by the fade
-	vertical bool
-	moved    bool // a parallel edge appeared nearby in the result
+	vertical   bool
+	horizontal bool
+	moved      bool // a parallel edge appeared nearby in the result
 	length   float64
 }
 
@@ -100,7 +104,7 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 				rb = rb.union(box{x - 2, y - 2, x + 3, y + 3})
 			}
 			if wl >= minRun {
-				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, length: float64(last - start + 1)}
+				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1)}
 				if checkMoved {
 					if d, ok := c.movedTo(s, start, last, g/float64(pts)); ok {
 						r.moved = true
@@ -257,7 +261,7 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 // window, also one whose view is not all sky) or, reaching from above the
 // furniture down towards the floor, a plain inside (a new door). A new
 // picture or bookcase has a busy inside and is neither.
-func (c *comparison) addedFrames() []finding {
+func (c *comparison) addedFrames(wins []box) []finding {
 	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxr, c.gyr, c.mr, c.minMag, minLen)
 	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.cr, c.co, c.io, c.flatO, false)
@@ -294,15 +298,48 @@ func (c *comparison) addedFrames() []finding {
 			}
 		}
 		bw, bh := b.x1-b.x0, b.y1-b.y0
+		nearWindow := false
+		for _, wb := range wins {
+			nearWindow = nearWindow || wb.overlaps(b, 6)
+		}
 		switch {
+		case nearWindow:
+			// Beside a window: curtains, or the window changed, which its
+			// own erased edges tell.
 		case float64(bright) >= 0.25*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h):
 			out = append(out, finding{WindowAdded, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.15)})
 		case bh >= 1.5*bw && bh >= 0.25*float64(c.h) && b.y0 <= 0.42*float64(c.h) && b.y1 >= 0.6*float64(c.h) &&
-			float64(plain) >= 0.75*float64(total):
+			float64(plain) >= 0.75*float64(total) && doorShape(g, c.w, c.h):
 			// A door is tall: its top is above the furniture, its bottom near
 			// the floor, its leaf plain.
 			out = append(out, finding{DoorAdded, b.x0, b.y0, b.x1, b.y1, 0.6})
 		}
 	}
 	return out
+}
+
+// doorShape says whether a group of new edges outlines a door: two long
+// uprights a door's width apart, and a lintel across their tops.
+func doorShape(g []run, w, h int) bool {
+	var xs []float64
+	top := math.Inf(1)
+	for _, r := range g {
+		if r.vertical && r.length >= 0.2*float64(h) {
+			xs = append(xs, (r.b.x0+r.b.x1)/2)
+			top = min(top, r.b.y0)
+		}
+	}
+	if len(xs) < 2 {
+		return false
+	}
+	lo, hi := slices.Min(xs), slices.Max(xs)
+	if hi-lo < 0.05*float64(w) {
+		return false
+	}
+	for _, r := range g {
+		if r.horizontal && r.length >= 0.6*(hi-lo) && math.Abs((r.b.y0+r.b.y1)/2-top) < 10 {
+			return true
+		}
+	}
+	return false
 }
