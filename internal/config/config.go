@@ -18,6 +18,7 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
 	"frameforge/internal/pipeline"
+	"frameforge/internal/structure"
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
 	"frameforge/internal/server"
@@ -176,6 +177,10 @@ func Load(getenv func(string) string) (Config, error) {
 		DecodeMemory:  l.Bytes("DECODE_MEMORY_BUDGET", DefaultDecodeMemory),
 		MaxPixels:     s.Limits.MaxPixels,
 		SlotTimeout:   a.EditQueueTimeout,
+		Structure: pipeline.StructureConfig{
+			On:        l.OneOf("STRUCTURE_CHECK", "on", "on", "off") == "on",
+			Threshold: l.Float("STRUCTURE_THRESHOLD", structure.DefaultThreshold, 0.01, 1),
+		},
 	}
 
 	j := &c.Jobs

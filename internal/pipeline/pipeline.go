@@ -21,6 +21,7 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
+	"frameforge/internal/structure"
 )
 
 // Config is what the pipeline needs to know.
@@ -30,6 +31,7 @@ type Config struct {
 	MaxPixels     int64         // the largest answer accepted from a provider, in pixels
 	SlotTimeout   time.Duration // longest wait for a preparing slot or a provider slot
 	DecodeMemory  int64         // bytes that image decodes together may hold (an estimate per image)
+	Structure     StructureConfig
 }
 
 // Upload is one photo that passed the input checks (CheckImage).
@@ -51,6 +53,9 @@ type Result struct {
 	Image    frameforge.Image
 	Provider string // the route's id: "google", "fal:<model>"
 	Fallback bool   // no key anywhere: the first upload, unchanged (development fallback)
+	// Structure is the structural-change check of the raw result against
+	// the first prepared input; nil when off, not applicable or failed.
+	Structure *structure.Report
 }
 
 // Pipeline runs edits. It is safe for concurrent use.
@@ -133,7 +138,9 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Image: out, Provider: route.ID}, nil
+	// On the raw answer, before anything is added to it.
+	st := p.checkStructure(ctx, images[0], out, route, in.RequestID)
+	return Result{Image: out, Provider: route.ID, Structure: st}, nil
 }
 
 // Prepare makes uploads ready to leave the server, exactly as Run's first

@@ -160,19 +160,22 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 			}
 		}
 	}
-	best, bestScore := transform{s: 1, cx: cx, cy: cy}, math.Inf(-1)
+	// Each start is refined, then fitted to its blocks; the answer is the
+	// fit most blocks agree with (new furniture can make a wrong start
+	// score best globally, but it does not make the room's blocks agree).
+	best, bestSupport := transform{s: 1, cx: cx, cy: cy}, -1.0
 	for _, c := range top {
-		t, sc := refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
-		if sc > bestScore {
-			best, bestScore = t, sc
-		}
-	}
-	for _, reach := range []int{4, 2} {
-		if t, ok := blockFit(o, r, rowWeight, best, reach); ok {
+		t, _ := refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
+		if f, support, ok := blockFit(o, r, rowWeight, t, 4); ok && support > bestSupport {
+			best, bestSupport = f, support
+		} else if bestSupport < 0 && !ok {
 			best = t
 		}
 	}
-	return best, bestScore
+	if f, support, ok := blockFit(o, r, rowWeight, best, 2); ok {
+		best, bestSupport = f, support
+	}
+	return best, bestSupport
 }
 
 // refine hill-climbs the score over zoom and shift at one level, sampling
@@ -249,14 +252,17 @@ func refine(o, r gradients, level int, rowWeight []float32, t transform, shiftSt
 // measurements by least squares, dropping the blocks that disagree. A block
 // whose edges are hidden by new furniture measures nonsense and is dropped;
 // in a global correlation it would pull the answer.
-func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (transform, bool) {
+//
+// support is the summed peak correlation of the blocks that agree with the
+// fit: how much of the room the answer explains.
+func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ transform, support float64, ok bool) {
 	ox, oy, rx, ry := o.gx[0], o.gy[0], r.gx[0], r.gy[0]
 	w, h := ox.w, ox.h
 	const B, maxReach = 48, 4
 	// A block's measurement counts only along the directions its edges
 	// constrain (txx… its normalised structure tensor): a block with one
 	// straight line says nothing about a slide along that line.
-	type meas struct{ qx, qy, px, py, txx, txy, tyy float64 }
+	type meas struct{ qx, qy, px, py, txx, txy, tyy, peak float64 }
 	nbx, nby := (w+B-1)/B, (h+B-1)/B
 	blocks := make([][]int32, nbx*nby)
 	for _, i := range o.edges[0] {
@@ -344,10 +350,10 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (tran
 			fy += sub(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
 		}
 		px, py := t.apply(qx, qy)
-		ms = append(ms, meas{qx, qy, px + fx, py + fy, txx, txy, tyy})
+		ms = append(ms, meas{qx, qy, px + fx, py + fy, txx, txy, tyy, bestS})
 	}
 	if len(ms) < 6 {
-		return t, false
+		return t, 0, false
 	}
 	// p − c = s·(q − c) + t, for x and y: three unknowns, least squares,
 	// then again without the measurements far from the fit.
@@ -383,11 +389,11 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (tran
 			}
 		}
 		if n < 6 {
-			return t, false
+			return t, 0, false
 		}
 		theta, ok := solve3(a, v)
 		if !ok {
-			return t, false
+			return t, 0, false
 		}
 		fit = transform{s: theta[0], tx: theta[1], ty: theta[2], cx: t.cx, cy: t.cy}
 		res := make([]float64, len(ms))
@@ -399,14 +405,19 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (tran
 		med := slices.Clone(res)
 		slices.Sort(med)
 		lim := max(0.5, 2.5*med[len(med)/2])
+		support = 0
 		for i := range ms {
 			use[i] = res[i] <= lim
+			// Agreement is judged in absolute pixels for the support.
+			if res[i] <= 1 {
+				support += ms[i].peak
+			}
 		}
 	}
 	if math.Abs(fit.s-1) > 0.05 {
-		return t, false
+		return t, 0, false
 	}
-	return fit, true
+	return fit, support, true
 }
 
 // solve3 solves a·x = v by Cramer's rule.

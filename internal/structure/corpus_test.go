@@ -145,8 +145,12 @@ func makeResult(rm *room, seed uint64, kind string) (image.Image, bool) {
 	case 2:
 		l.w, l.h = 800, 600
 	}
+	lastLook = l
 	return out.render(l), true
 }
+
+// lastLook is the look of the last result drawn, for the debugging tests.
+var lastLook look
 
 // corpusCount is the number of seeds per case: the full 100 in a normal
 // run, fewer under the race detector or -short (a few minutes otherwise on

@@ -57,10 +57,15 @@ type Options struct {
 	Threshold   float64 // flag at and above this score; 0 = DefaultThreshold
 	WorkingSide int     // longest side both images are compared at; 0 = 640
 	// MaxAspectChange is the largest relative difference of aspect ratios
-	// that is still compared; 0 = 0.03. A result that is a different crop
-	// of the room cannot be laid over the original by a zoom and a shift.
+	// that is still compared; 0 = the package's MaxAspectChange.
 	MaxAspectChange float64
 }
+
+// MaxAspectChange is the default largest relative difference between the
+// aspect ratios of the original and the result. A result of another shape
+// is another framing of the room (a square answer to a 4:3 photo), which a
+// zoom and a shift cannot lay over the original: it is not compared.
+const MaxAspectChange = 0.03
 
 // ErrNotComparable says the two images cannot be compared (different aspect
 // ratios, or an empty image): there is no report, which is not a finding.
@@ -79,7 +84,7 @@ func Check(ctx context.Context, original, result image.Image, opt Options) (*Rep
 		opt.WorkingSide = 640
 	}
 	if opt.MaxAspectChange <= 0 {
-		opt.MaxAspectChange = 0.03
+		opt.MaxAspectChange = MaxAspectChange
 	}
 	ob, rb := original.Bounds(), result.Bounds()
 	if ob.Dx() < 16 || ob.Dy() < 16 || rb.Dx() < 16 || rb.Dy() < 16 {

@@ -102,3 +102,31 @@ func TestCorpusOne(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestCorpusOneDebug prints the alignment and the raw findings of one pair.
+func TestCorpusOneDebug(t *testing.T) {
+	spec := os.Getenv("STRUCTURE_ONE")
+	if spec == "" {
+		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
+	}
+	var kind string
+	var seed uint64
+	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%s %d", &kind, &seed); err != nil {
+		t.Fatal(err)
+	}
+	orig, res, ok := makePair(seed, kind)
+	if !ok {
+		t.Skip("case does not apply")
+	}
+	w, h := workingSize(orig.Bounds(), 640)
+	c := newComparison(resample(orig, w, h), resample(res, w, h))
+	l := lastLook
+	k := float64(w) / float64(corpusW)
+	px := (480 + l.s*(c.t.cx/k-480) + l.tx) * k
+	py := (360 + l.s*(c.t.cy/k-360) + l.ty) * k
+	t.Logf("truth: s %.4f t (%.2f, %.2f)", l.s, px-c.t.cx, py-c.t.cy)
+	t.Logf("transform %+v flatO %.1f flatR %.1f minMag %.1f bright %.0f", c.t, c.flatO, c.flatR, c.minMag, c.brightLevel)
+	for _, f := range c.findRegions() {
+		t.Logf("%s %.0f,%.0f–%.0f,%.0f %.3f", f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
+	}
+}
