@@ -74,6 +74,10 @@ func newComparison(o, r *rgb) *comparison {
 				warped.g.p[i], _ = r.g.bilinear(px, py)
 				warped.b.p[i], _ = r.b.bilinear(px, py)
 				c.valid[i] = true
+			} else {
+				// Outside the result: the original stands in, so the
+				// border of the result makes no edge of its own.
+				warped.r.p[i], warped.g.p[i], warped.b.p[i] = o.r.p[i], o.g.p[i], o.b.p[i]
 			}
 		}
 	}

@@ -284,12 +284,14 @@ func (c *comparison) addedFrames(wins []box) []finding {
 		if ix1-ix0 < 4 || iy1-iy0 < 4 {
 			continue
 		}
+		// Brighter than the wall was there: daylight through a window.
+		wallLuma, _ := c.io.rect(ix0, iy0, ix1, iy1)
 		var plain, bright, total int
 		for y := iy0; y < iy1; y += 2 {
 			for x := ix0; x < ix1; x += 2 {
 				total++
 				i := y*c.w + x
-				if c.lr.p[i] >= c.brightLevel {
+				if float64(c.lr.p[i]) >= wallLuma+12 {
 					bright++
 				}
 				if _, sd := c.ir.stats(x, y, 2); sd < c.flatR {
