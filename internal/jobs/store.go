@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"frameforge/internal/structure"
 )
 
 // Status is a job's state. "accepting" is internal: the row exists while
@@ -37,6 +39,9 @@ type Image struct {
 	Bytes       int64  `json:"bytes"`
 	Width       int    `json:"width"`
 	Height      int    `json:"height"`
+	// Structure is a result's structural-change check (nil: off, not
+	// applicable or failed; never set on an input).
+	Structure *structure.Report `json:"structure,omitempty"`
 }
 
 // Record is one row of the jobs table: everything known about a job.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -10,11 +11,17 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
+	"frameforge/internal/structure"
 )
 
 // FallbackHeader marks a development-fallback answer: no key was configured
 // or sent, so the first upload came back unchanged.
 const FallbackHeader = "X-FrameForge-Fallback"
+
+// StructureHeader carries the structural-change check of an edit's result:
+// "ok; score=0.12" or "flagged; score=0.83; regions=2". It is absent when
+// the check is off, does not apply or failed (docs/structure.md).
+const StructureHeader = "X-FrameForge-Structure"
 
 // editHandler serves POST /api/edit. Its steps return errors to one writer
 // (ServeHTTP); everything from preparing the images on is the pipeline's,
@@ -95,11 +102,25 @@ func writeImage(w http.ResponseWriter, res pipeline.Result) {
 	h.Set("Content-Length", strconv.Itoa(len(img.Data)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-FrameForge-Provider", res.Provider)
+	if v := structureHeader(res.Structure); v != "" {
+		h.Set(StructureHeader, v)
+	}
 	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
 		h.Set("Content-Disposition", `inline; filename="frameforge-edit`+preferredExt(ct, exts)+`"`)
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(img.Data)
+}
+
+// structureHeader is the StructureHeader value of a report, "" for none.
+func structureHeader(rep *structure.Report) string {
+	if rep == nil {
+		return ""
+	}
+	if rep.Flagged {
+		return fmt.Sprintf("flagged; score=%.2f; regions=%d", rep.Score, len(rep.Regions))
+	}
+	return fmt.Sprintf("ok; score=%.2f", rep.Score)
 }
 
 func preferredExt(ct string, exts []string) string {

@@ -147,7 +147,7 @@ func withCORS(origins, keyHeaders []string) func(http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodDelete},
 		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID", "Idempotency-Key", "Prefer"}, keyHeaders...),
-		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, "X-FrameForge-Provider", "Content-Disposition",
+		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, StructureHeader, "X-FrameForge-Provider", "Content-Disposition",
 			"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Location",
 			"Idempotent-Replayed", "Preference-Applied"},
 		MaxAge: 600,
