@@ -302,13 +302,16 @@ func (c *comparison) addedFrames(wins []box) []finding {
 		bw, bh := b.x1-b.x0, b.y1-b.y0
 		nearWindow := false
 		for _, wb := range wins {
-			nearWindow = nearWindow || wb.overlaps(b, 6)
+			nearWindow = nearWindow || wb.overlaps(b, -3) // overlapping by 3 px or more
 		}
 		switch {
 		case nearWindow:
 			// Beside a window: curtains, or the window changed, which its
 			// own erased edges tell.
-		case float64(bright) >= 0.25*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h):
+		case float64(bright) >= 0.25*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h) &&
+			bw <= 0.3*float64(c.w) && bh <= 0.45*float64(c.h):
+			// A window-sized frame (a larger group is furniture around
+			// something bright).
 			out = append(out, finding{WindowAdded, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.15)})
 		case bh >= 1.5*bw && bh >= 0.25*float64(c.h) && b.y0 <= 0.42*float64(c.h) && b.y1 >= 0.6*float64(c.h) &&
 			float64(plain) >= 0.75*float64(total) && doorShape(g, c.w, c.h):
