@@ -7,12 +7,12 @@ import (
 
 // run is a stretch of a segment of one image that the other image lacks.
 type run struct {
-	b        box
-	weighted float64 // length in pixels, weighted by the fade
+	b          box
+	weighted   float64 // length in pixels, weighted by the fade
 	vertical   bool
 	horizontal bool
 	moved      bool // a parallel edge appeared nearby in the result
-	length   float64
+	length     float64
 }
 
 // nearest returns the index of the pixel nearest to (x, y), or -1 outside.

@@ -64,6 +64,15 @@ func workingSize(b image.Rectangle, side int) (int, int) {
 // than the whole check.
 func resample(img image.Image, w, h int) *rgb {
 	b := img.Bounds()
+	if m, ok := img.(*image.YCbCr); ok && b.Dx() >= w && b.Dy() >= h {
+		return resampleYCbCr(m, w, h)
+	}
+	return resampleGeneric(img, w, h)
+}
+
+// resampleGeneric is resample for any image, row by row.
+func resampleGeneric(img image.Image, w, h int) *rgb {
+	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	out := &rgb{w: w, h: h, r: newPlane(w, h), g: newPlane(w, h), b: newPlane(w, h)}
 	// bin[x] is the target column of source column x; cnt counts the source
@@ -274,4 +283,68 @@ func (in *integral) rect(x0, y0, x1, y1 int) (mean, sd float64) {
 		v = 0
 	}
 	return mean, math.Sqrt(v)
+}
+
+// resampleYCbCr is resample for a decoded JPEG, the common case: each plane
+// is averaged at its own resolution (chroma is usually stored at half), so
+// every stored sample is read once, and Y, Cb and Cr are converted to RGB
+// once per target pixel (the conversion is linear: converting averages
+// equals averaging conversions).
+func resampleYCbCr(m *image.YCbCr, w, h int) *rgb {
+	b := m.Rect
+	sw, sh := b.Dx(), b.Dy()
+	out := &rgb{w: w, h: h, r: newPlane(w, h), g: newPlane(w, h), b: newPlane(w, h)}
+	// box averages plane p (pw×ph samples, stride, covering the image)
+	// into dst.
+	box := func(p []uint8, stride, pw, ph int, dst *plane) {
+		colOf := make([]int32, pw)
+		for x := range pw {
+			colOf[x] = int32(min(w-1, x*w/pw))
+		}
+		cnt := make([]int32, w*h)
+		for y := range ph {
+			base := min(h-1, y*h/ph) * w
+			row := p[y*stride : y*stride+pw]
+			for x, v := range row {
+				j := base + int(colOf[x])
+				dst.p[j] += float32(v)
+				cnt[j]++
+			}
+		}
+		for j, c := range cnt {
+			if c > 0 {
+				dst.p[j] /= float32(c)
+			}
+		}
+	}
+	box(m.Y[m.YOffset(b.Min.X, b.Min.Y):], m.YStride, sw, sh, out.r)
+	// The chroma planes' size for the subsampling ratio.
+	cw, ch := sw, sh
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422:
+		cw = (sw + 1) / 2
+	case image.YCbCrSubsampleRatio420:
+		cw, ch = (sw+1)/2, (sh+1)/2
+	case image.YCbCrSubsampleRatio440:
+		ch = (sh + 1) / 2
+	case image.YCbCrSubsampleRatio411:
+		cw = (sw + 3) / 4
+	case image.YCbCrSubsampleRatio410:
+		cw, ch = (sw+3)/4, (sh+1)/2
+	}
+	co := m.COffset(b.Min.X, b.Min.Y)
+	if cw < w || ch < h {
+		// Chroma coarser than the working size (a tiny image): the
+		// general path handles it.
+		return resampleGeneric(m, w, h)
+	}
+	box(m.Cb[co:], m.CStride, cw, ch, out.g)
+	box(m.Cr[co:], m.CStride, cw, ch, out.b)
+	for j := range out.r.p {
+		yy, cb, cr := out.r.p[j], out.g.p[j]-128, out.b.p[j]-128
+		out.r.p[j] = clamp255(yy + 1.402*cr)
+		out.g.p[j] = clamp255(yy - 0.344136*cb - 0.714136*cr)
+		out.b.p[j] = clamp255(yy + 1.772*cb)
+	}
+	return out
 }

@@ -42,7 +42,7 @@ type opening struct {
 
 // thing is a piece of furniture or decoration drawn in front of the walls.
 type thing struct {
-	kind  string // box, art, curtain, bookcase, pendant, plant, lamp, rug
+	kind                   string  // box, art, curtain, bookcase, pendant, plant, lamp, rug
 	x0, x1, y0, y1, z0, z1 float64 // 3D extent (X lateral, Y height down, Z depth)
 	c                      col
 	seed                   uint64
@@ -258,7 +258,7 @@ func (r *room) decorate(rng *rand.Rand) {
 		case "pendant":
 			t.x0 = r.XL + (r.XR-r.XL)*(0.3+0.4*rng.Float64())
 			t.z0 = 1.3 + rng.Float64()*(r.Zb-1.6)
-			t.y0 = r.YT + hgt*(0.2+0.15*rng.Float64()) // shade top
+			t.y0 = r.YT + hgt*(0.2+0.15*rng.Float64())         // shade top
 			t.x1 = (r.XR - r.XL) * (0.04 + 0.04*rng.Float64()) // shade half-width
 		}
 		r.things = append(r.things, t)
