@@ -277,6 +277,10 @@ func (c *comparison) addedFrames(wins []box) []finding {
 				verticals++
 			}
 		}
+		// A frame cut by the picture's edge has the edge for its other side.
+		if b.x0 < 3 || b.x1 > float64(c.w)-3 {
+			verticals++
+		}
 		if verticals < 2 {
 			continue
 		}
@@ -308,7 +312,7 @@ func (c *comparison) addedFrames(wins []box) []finding {
 		case nearWindow:
 			// Beside a window: curtains, or the window changed, which its
 			// own erased edges tell.
-		case float64(bright) >= 0.25*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h) && b.y1 <= 0.65*float64(c.h) &&
+		case float64(bright) >= 0.2*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h) && b.y1 <= 0.75*float64(c.h) &&
 			bw >= 0.06*float64(c.w) && bw <= 0.3*float64(c.w) && bh >= 0.1*float64(c.h) && bh <= 0.45*float64(c.h) &&
 			bw <= 3*bh && bh <= 3*bw:
 			// A window-sized frame (a larger group is furniture around
