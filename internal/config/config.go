@@ -18,10 +18,10 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/jobs"
 	"frameforge/internal/pipeline"
-	"frameforge/internal/structure"
 	"frameforge/internal/provider"
 	"frameforge/internal/ratelimit"
 	"frameforge/internal/server"
+	"frameforge/internal/structure"
 	"frameforge/internal/webhook"
 )
 
