@@ -24,6 +24,7 @@ import (
 	"frameforge/internal/ratelimit"
 	"frameforge/internal/ratelimit/redislimit"
 	"frameforge/internal/server"
+	"frameforge/internal/structure"
 	"frameforge/internal/webhook"
 )
 
@@ -228,6 +229,10 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxPixels:     s.Limits.MaxPixels,
 		SlotTimeout:   a.EditQueueTimeout,
 		Disclosure:    s.Disclosure,
+		Structure: pipeline.StructureConfig{
+			On:        l.OneOf("STRUCTURE_CHECK", "on", "on", "off") == "on",
+			Threshold: l.Float("STRUCTURE_THRESHOLD", structure.DefaultThreshold, 0.01, 1),
+		},
 	}
 
 	j := &c.Jobs

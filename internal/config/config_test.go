@@ -43,6 +43,9 @@ func TestDefaultsWithEmptyEnvironment(t *testing.T) {
 	if c.Server.EditTimeout != 5*time.Minute || c.Server.RequestTimeout != 30*time.Second {
 		t.Errorf("timeouts = %s/%s; want 5m/30s", c.Server.EditTimeout, c.Server.RequestTimeout)
 	}
+	if !c.Edit.Structure.On || c.Edit.Structure.Threshold != 0.5 {
+		t.Errorf("structure check %+v; want on at 0.5", c.Edit.Structure)
+	}
 	// A phone photo of 48 MP and 15 MB must pass the default limits.
 	if c.Server.Limits.MaxPixels < 48_000_000 || c.Server.Limits.MaxImageBytes < 15<<20 {
 		t.Errorf("limits %+v refuse a 48 MP / 15 MB phone photo", c.Server.Limits)
@@ -119,6 +122,9 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"LOG_LEVEL", "chatty"},
 		{"LOG_FORMAT", "xml"},
 		{"SHUTDOWN_TIMEOUT", "soon"},
+		{"STRUCTURE_CHECK", "maybe"},
+		{"STRUCTURE_THRESHOLD", "2"},
+		{"STRUCTURE_THRESHOLD", "high"},
 	}
 	for _, tt := range tests {
 		_, err := Load(env(map[string]string{tt.name: tt.value}))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -238,6 +239,20 @@ func (l *Reader) Prefixes(name string) []netip.Prefix {
 		out = append(out, p.Masked())
 	}
 	return out
+}
+
+// Float reads a number within [lo, hi].
+func (l *Reader) Float(name string, def, lo, hi float64) float64 {
+	v := l.Str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || f < lo || f > hi {
+		l.Fail(name, "must be a number from %g to %g, got %q", lo, hi, v)
+		return def
+	}
+	return f
 }
 
 // Bool reads true or false (and the other spellings strconv.ParseBool

@@ -151,6 +151,13 @@ func transcode(ctx context.Context, data []byte, info Info, o int, opt Options) 
 	return out, nil
 }
 
+// Decode decodes a complete image whose Info came from Inspect, stopping
+// when ctx is done: for a caller that needs the pixels themselves (the
+// structural check compares an edit's input and result).
+func Decode(ctx context.Context, data []byte, info Info) (image.Image, error) {
+	return decode(ctx, data, info)
+}
+
 // decode decodes data with the decoder for info.ContentType. A GIF gives its
 // first frame, placed on the logical screen when it covers only part of it.
 // The decoders read through ctx, so they stop at their next read once ctx is

@@ -21,6 +21,7 @@ import (
 	"frameforge"
 	"frameforge/internal/blobstore"
 	"frameforge/internal/secret"
+	"frameforge/internal/structure"
 	"frameforge/internal/webhook"
 )
 
@@ -391,7 +392,7 @@ type View struct {
 	Attempts      int             `json:"attempts"`
 	QueuePosition int             `json:"queue_position,omitempty"`
 	Inputs        []ImageView     `json:"inputs"`
-	Results       []ImageView     `json:"results"`
+	Results       []ResultView    `json:"results"`
 	Error         *ErrorView      `json:"error,omitempty"`
 	Fallback      bool            `json:"fallback,omitempty"`
 	WebhookURL    string          `json:"webhook_url,omitempty"`
@@ -412,6 +413,14 @@ type WebhookView struct {
 type ImageView struct {
 	URL string `json:"url"`
 	Image
+}
+
+// ResultView is one result: the picture, and its structural-change check
+// (null when the check is off, does not apply or failed). The check's
+// regions are in the result's pixels.
+type ResultView struct {
+	ImageView
+	Structure *structure.Report `json:"structure"`
 }
 
 // ErrorView is why a job failed: the same code /api/edit would give.
@@ -436,7 +445,7 @@ func (s *Service) View(ctx context.Context, r *Record) View {
 	}
 	v := View{ID: r.ID, Status: st, Provider: r.Provider, Model: r.Model, Prompt: r.Prompt, Variations: r.Variations,
 		CreatedAt: r.CreatedAt, StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt), Attempts: r.Attempts,
-		Inputs: []ImageView{}, Results: []ImageView{}, Fallback: r.Fallback, WebhookURL: r.WebhookURL, Metadata: r.Metadata,
+		Inputs: []ImageView{}, Results: []ResultView{}, Fallback: r.Fallback, WebhookURL: r.WebhookURL, Metadata: r.Metadata,
 		Disclosure: r.Disclose, Links: Links{Self: self, Events: self + "/events", Cancel: self}}
 	if r.WebhookStatus != "" { // set when the job has a webhook_url
 		v.Webhook = &WebhookView{Status: r.WebhookStatus, Attempts: r.WebhookAttempts}
@@ -449,7 +458,9 @@ func (s *Service) View(ctx context.Context, r *Record) View {
 	}
 	if r.Status == StatusSucceeded {
 		for i, img := range r.Results {
-			v.Results = append(v.Results, ImageView{URL: fmt.Sprintf("%s/results/%d", self, i), Image: img})
+			st := img.Structure
+			img.Structure = nil
+			v.Results = append(v.Results, ResultView{ImageView: ImageView{URL: fmt.Sprintf("%s/results/%d", self, i), Image: img}, Structure: st})
 		}
 	}
 	if r.Status == StatusFailed {

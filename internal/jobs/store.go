@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"frameforge/internal/pipeline"
+	"frameforge/internal/structure"
 )
 
 // Status is a job's state. "accepting" is internal: the row exists while
@@ -44,6 +45,9 @@ type Image struct {
 	Provider    string             `json:"provider,omitempty"`
 	Model       string             `json:"model,omitempty"`
 	Tried       []pipeline.Attempt `json:"tried,omitempty"`
+	// Structure is a result's structural-change check (nil: off, not
+	// applicable or failed; never set on an input).
+	Structure *structure.Report `json:"structure,omitempty"`
 }
 
 // Record is one row of the jobs table: everything known about a job.

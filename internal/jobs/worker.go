@@ -191,7 +191,8 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 			return frameforge.Wrap(err, frameforge.EInternal, "The result could not be stored.")
 		}
 		results = append(results, Image{ContentType: res.Image.ContentType, Bytes: int64(len(res.Image.Data)),
-			Width: res.Image.Width, Height: res.Image.Height, Provider: res.Provider, Model: res.Model, Tried: res.Tried})
+			Width: res.Image.Width, Height: res.Image.Height, Provider: res.Provider, Model: res.Model, Tried: res.Tried,
+			Structure: res.Structure})
 		fallback = fallback || res.Fallback
 		if _, err := s.st.update(ctx, rec.ID, []Status{StatusRunning}, map[string]any{"results": mustJSON(results)}); err != nil {
 			return err

@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,10 @@ type Metrics struct {
 	fallbacks        *prometheus.CounterVec
 	rateLimited      *prometheus.CounterVec
 	refused          *prometheus.CounterVec
+	structureScore   *prometheus.HistogramVec
+	structureChecks  *prometheus.CounterVec
+	structureSeconds prometheus.Histogram
+	models           modelLabels
 }
 
 // Gauges reports values owned elsewhere (the edit gate), read at scrape time.
@@ -68,8 +73,22 @@ func New(g Gauges) *Metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "frameforge_edits_refused_total", Help: "Edits refused by backpressure (queue full or wait too long).",
 		}, []string{"reason"}),
+		structureScore: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "frameforge_structure_score", Help: "Scores of the structural-change check, by provider.",
+			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, 1},
+		}, []string{"provider"}),
+		structureChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frameforge_structure_checks_total",
+			Help: "Structural-change checks by provider, model and outcome (ok, flagged, skipped, error).",
+		}, []string{"provider", "model", "outcome"}),
+		structureSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "frameforge_structure_check_seconds", Help: "Time of a structural-change check, decoding included.",
+			Buckets: []float64{.05, .1, .2, .3, .5, 1, 2, 5},
+		}),
+		models: modelLabels{seen: map[string]bool{}},
 	}
 	reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.providerCalls, m.providerDuration, m.fallbacks, m.rateLimited, m.refused,
+		m.structureScore, m.structureChecks, m.structureSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.EditsRunning != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -134,6 +153,39 @@ func (m *Metrics) ObserveProvider(provider, outcome string, d time.Duration) {
 // and reason an error code, so the label values are bounded.
 func (m *Metrics) ProviderFallback(from, to, reason string) {
 	m.fallbacks.WithLabelValues(from, to, reason).Inc()
+}
+
+// ObserveStructure records one structural-change check: outcome is ok,
+// flagged, skipped or error; score is observed for ok and flagged.
+func (m *Metrics) ObserveStructure(provider, model, outcome string, score float64, d time.Duration) {
+	m.structureChecks.WithLabelValues(provider, m.models.label(model), outcome).Inc()
+	if outcome == "ok" || outcome == "flagged" {
+		m.structureScore.WithLabelValues(provider).Observe(score)
+	}
+	m.structureSeconds.Observe(d.Seconds())
+}
+
+// modelLabels bounds the model label: a fal model is any path a client
+// names, so only the first maxModels distinct models get a series of their
+// own, and later ones are "other".
+type modelLabels struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+const maxModels = 64
+
+func (l *modelLabels) label(model string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[model] {
+		return model
+	}
+	if len(l.seen) >= maxModels {
+		return "other"
+	}
+	l.seen[model] = true
+	return model
 }
 
 // RateLimited counts a request refused by a rate-limit budget.

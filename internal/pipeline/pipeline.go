@@ -22,6 +22,7 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/metrics"
 	"frameforge/internal/provider"
+	"frameforge/internal/structure"
 )
 
 // Config is what the pipeline needs to know.
@@ -32,6 +33,7 @@ type Config struct {
 	SlotTimeout   time.Duration     // longest wait for a preparing slot or a provider slot
 	DecodeMemory  int64             // bytes that image decodes together may hold (an estimate per image)
 	Disclosure    disclosure.Config // the label drawn when an edit asks for one (its text and corner)
+	Structure     StructureConfig
 }
 
 // Upload is one photo that passed the input checks (CheckImage).
@@ -60,6 +62,9 @@ type Result struct {
 	Tried    []Attempt // every provider called, in order, the last the one that answered; empty for the development fallback
 	Fallback bool      // no key anywhere: the first upload, unchanged (development fallback)
 	Labelled bool      // the disclosure label is drawn on Image
+	// Structure is the structural-change check of the raw result against
+	// the first prepared input; nil when off, not applicable or failed.
+	Structure *structure.Report
 }
 
 // Attempt is one provider call of an edit.
@@ -149,7 +154,9 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Image: out, Provider: by.ID, Model: by.Model, Tried: tried}
+	// On the raw answer, before anything (a label) is added to it.
+	st := p.checkStructure(ctx, images[0], out, by, in.RequestID)
+	res := Result{Image: out, Provider: by.ID, Model: by.Model, Tried: tried, Structure: st}
 	if in.Disclose {
 		// After the answer is checked: the label goes on a picture known
 		// to be a complete image within the limits.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"frameforge/internal/imaging"
 	"frameforge/internal/pipeline"
 	"frameforge/internal/provider"
+	"frameforge/internal/structure"
 )
 
 // FallbackHeader marks a development-fallback answer: no key was configured
@@ -30,6 +32,11 @@ const (
 
 // DisclosureHeader says the result carries the disclosure label.
 const DisclosureHeader = "X-FrameForge-Disclosure"
+
+// StructureHeader carries the structural-change check of an edit's result:
+// "ok; score=0.12" or "flagged; score=0.83; regions=2". It is absent when
+// the check is off, does not apply or failed (docs/structure.md).
+const StructureHeader = "X-FrameForge-Structure"
 
 // editHandler serves POST /api/edit. Its steps return errors to one writer
 // (ServeHTTP); everything from preparing the images on is the pipeline's,
@@ -178,11 +185,25 @@ func writeImage(w http.ResponseWriter, res pipeline.Result) {
 		}
 		h.Set(TriedHeader, strings.Join(names, ", "))
 	}
+	if v := structureHeader(res.Structure); v != "" {
+		h.Set(StructureHeader, v)
+	}
 	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
 		h.Set("Content-Disposition", `inline; filename="frameforge-edit`+preferredExt(ct, exts)+`"`)
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(img.Data)
+}
+
+// structureHeader is the StructureHeader value of a report, "" for none.
+func structureHeader(rep *structure.Report) string {
+	if rep == nil {
+		return ""
+	}
+	if rep.Flagged {
+		return fmt.Sprintf("flagged; score=%.2f; regions=%d", rep.Score, len(rep.Regions))
+	}
+	return fmt.Sprintf("ok; score=%.2f", rep.Score)
 }
 
 func preferredExt(ct string, exts []string) string {

@@ -162,7 +162,7 @@ func withCORS(origins, keyHeaders []string) func(http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodDelete},
 		AllowedHeaders: append([]string{"Content-Type", "X-Request-ID", "Idempotency-Key", "Prefer", "Authorization", "X-API-Key"}, keyHeaders...),
-		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, ProviderHeader, ModelHeader, TriedHeader, "Content-Disposition",
+		ExposedHeaders: []string{"X-Request-ID", FallbackHeader, StructureHeader, ProviderHeader, ModelHeader, TriedHeader, "Content-Disposition",
 			"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Location",
 			"Idempotent-Replayed", "Preference-Applied", "X-Quota-Remaining", "WWW-Authenticate"},
 		MaxAge: 600,

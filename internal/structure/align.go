@@ -1,0 +1,467 @@
+package structure
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// transform maps a position q in the original (working size) to the
+// result: p = c + s·(q − c) + t, c the pivot. Image models re-frame by a
+// few per cent at most; a zoom plus a shift covers it.
+type transform struct {
+	s, tx, ty float64
+	cx, cy    float64
+}
+
+func (t transform) apply(x, y float64) (float64, float64) {
+	return t.cx + t.s*(x-t.cx) + t.tx, t.cy + t.s*(y-t.cy) + t.ty
+}
+
+// alignOptions bounds the search.
+type alignOptions struct {
+	maxScale float64 // largest |s − 1|
+	maxShift float64 // largest shift, as a fraction of the width
+}
+
+// gradients is one image's derivatives at three sizes (full, half,
+// quarter), and for the original the pixels that are edges at each size.
+type gradients struct {
+	gx, gy [3]*plane
+	edges  [3][]int32
+}
+
+func pyramid(gx, gy *plane) gradients {
+	var g gradients
+	g.gx[0], g.gy[0] = gx, gy
+	g.gx[1], g.gy[1] = half(gx), half(gy)
+	g.gx[2], g.gy[2] = boxBlur3(half(g.gx[1])), boxBlur3(half(g.gy[1]))
+	return g
+}
+
+// markEdges lists, per level, the pixels whose gradient is in the
+// strongest fifth and at least minMag (scaled to the level). Only these
+// are compared: the room's own edges must line up, and whatever the result
+// adds elsewhere (furniture) does not pull the answer.
+func (g *gradients) markEdges(minMag float32) {
+	for l := range 3 {
+		gx, gy := g.gx[l], g.gy[l]
+		m := make([]float32, len(gx.p))
+		for i := range m {
+			m[i] = gx.p[i]*gx.p[i] + gy.p[i]*gy.p[i]
+		}
+		thr := max(quantile(m, 0.8), minMag*minMag/float32(int(1)<<(2*l)))
+		g.edges[l] = g.edges[l][:0]
+		for i, v := range m {
+			if v >= thr && v > 0 {
+				g.edges[l] = append(g.edges[l], int32(i))
+			}
+		}
+	}
+}
+
+// align finds the zoom and shift that best lay the result's gradients over
+// the original's (the correlation of the gradient vectors: direction and
+// sign, not only strength, so a zoom about the vanishing point, which maps
+// a room's converging lines onto themselves, is still told apart by the
+// other edges), weighted by rowWeight (the floor, where furniture goes,
+// counts little). Exhaustive on the quarter-size level, then a local search
+// at half and full size. Gradients, not colours: a colour change by the
+// model does not pull the answer.
+func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, float64) {
+	w0, h0 := o.gx[0].w, o.gx[0].h
+	// The zoom is about the weighted centre of the compared rows: about the
+	// picture's centre, a zoom error and a vertical shift would trade off
+	// against each other on the upper rows that carry the weight.
+	cx, cy := float64(w0-1)/2, 0.0
+	var sw float64
+	for y, v := range rowWeight {
+		cy += float64(y) * float64(v)
+		sw += float64(v)
+	}
+	if sw > 0 {
+		cy /= sw
+	} else {
+		cy = float64(h0-1) / 2
+	}
+
+	// Level 2: every zoom on a grid; for each, warp the result once and try
+	// every whole-pixel shift.
+	ox, oy, rx, ry := o.gx[2], o.gy[2], r.gx[2], r.gy[2]
+	w2, h2 := ox.w, ox.h
+	c2x, c2y := (cx-1.5)/4, (cy-1.5)/4 // the same point at level 2
+	R := int(math.Ceil(opt.maxShift * float64(w2)))
+	// The best few starts of the exhaustive level are each refined: the
+	// coarse level's best is not always the basin of the true answer.
+	type cand struct {
+		t     transform
+		score float64
+	}
+	var top []cand
+	keep := func(t transform, sc float64) {
+		for i, c := range top {
+			if math.Abs(c.t.s-t.s) < 0.011 && math.Abs(c.t.tx-t.tx) <= 8 && math.Abs(c.t.ty-t.ty) <= 8 {
+				// The same basin: keep the better of the two.
+				if sc > c.score {
+					top[i] = cand{t, sc}
+				}
+				return
+			}
+		}
+		top = append(top, cand{t, sc})
+		slices.SortFunc(top, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+		if len(top) > 3 {
+			top = top[:3]
+		}
+	}
+	wx, wy := newPlane(w2, h2), newPlane(w2, h2)
+	valid := make([]bool, w2*h2)
+	rw := make([]float32, h2)
+	for y := range h2 {
+		rw[y] = rowWeight[min(len(rowWeight)-1, y*4+2)]
+	}
+	const scaleGrid = 0.005
+	steps := int(math.Round(opt.maxScale / scaleGrid))
+	for k := -steps; k <= steps; k++ {
+		s := 1 + float64(k)*scaleGrid
+		for y := range h2 {
+			for x := range w2 {
+				px, py := c2x+s*(float64(x)-c2x), c2y+s*(float64(y)-c2y)
+				i := y*w2 + x
+				var ok bool
+				if wx.p[i], ok = rx.bilinear(px, py); ok {
+					wy.p[i], _ = ry.bilinear(px, py)
+				}
+				valid[i] = ok
+			}
+		}
+		for dy := -R; dy <= R; dy++ {
+			for dx := -R; dx <= R; dx++ {
+				var sab, saa, sbb float32
+				shift := dy*w2 + dx
+				for _, i := range o.edges[2] {
+					x, y := int(i)%w2+dx, int(i)/w2+dy
+					if x < 0 || y < 0 || x >= w2 || y >= h2 || !valid[int(i)+shift] {
+						continue
+					}
+					wgt := rw[int(i)/w2]
+					a1, a2 := ox.p[i], oy.p[i]
+					b1, b2 := wx.p[int(i)+shift], wy.p[int(i)+shift]
+					sab += wgt * (a1*b1 + a2*b2)
+					saa += wgt * (a1*a1 + a2*a2)
+					sbb += wgt * (b1*b1 + b2*b2)
+				}
+				if saa == 0 || sbb == 0 {
+					continue
+				}
+				// A shift of d at level 2 is 4·s·d at full size.
+				keep(transform{s: s, tx: 4 * s * float64(dx), ty: 4 * s * float64(dy), cx: cx, cy: cy},
+					float64(sab)/math.Sqrt(float64(saa)*float64(sbb)))
+			}
+		}
+	}
+	// Each start is refined, then fitted to its blocks; the answer is the
+	// fit most blocks agree with (new furniture can make a wrong start
+	// score best globally, but it does not make the room's blocks agree).
+	best, bestSupport := transform{s: 1, cx: cx, cy: cy}, -1.0
+	for _, c := range top {
+		t, _ := refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
+		if f, support, ok := blockFit(o, r, rowWeight, t, 4); ok && support > bestSupport {
+			best, bestSupport = f, support
+		} else if bestSupport < 0 && !ok {
+			best = t
+		}
+	}
+	if f, support, ok := blockFit(o, r, rowWeight, best, 2); ok {
+		best, bestSupport = f, support
+	}
+	return best, bestSupport
+}
+
+// refine hill-climbs the score over zoom and shift at one level, sampling
+// every stride-th pixel.
+func refine(o, r gradients, level int, rowWeight []float32, t transform, shiftStep, scaleStep float64, stride int) (transform, float64) {
+	ox, oy, rx, ry := o.gx[level], o.gy[level], r.gx[level], r.gy[level]
+	f := float64(int(1) << level)
+	off := (f - 1) / 2 // a level pixel's centre in full-size pixels
+	edges := o.edges[level]
+	if stride > 1 {
+		sub := make([]int32, 0, len(edges)/stride+1)
+		for k := 0; k < len(edges); k += stride {
+			sub = append(sub, edges[k])
+		}
+		edges = sub
+	}
+	score := func(t transform) float64 {
+		var sab, saa, sbb float64
+		for _, i := range edges {
+			x, y := int(i)%ox.w, int(i)/ox.w
+			wy := rowWeight[min(len(rowWeight)-1, int(float64(y)*f+off))]
+			if wy == 0 {
+				continue
+			}
+			px, py := t.apply(float64(x)*f+off, float64(y)*f+off)
+			px, py = (px-off)/f, (py-off)/f
+			b1, ok := rx.bilinear(px, py)
+			if !ok {
+				continue
+			}
+			b2, _ := ry.bilinear(px, py)
+			a1, a2 := ox.p[i], oy.p[i]
+			sab += float64(wy * (a1*b1 + a2*b2))
+			saa += float64(wy * (a1*a1 + a2*a2))
+			sbb += float64(wy * (b1*b1 + b2*b2))
+		}
+		if saa == 0 || sbb == 0 {
+			return math.Inf(-1)
+		}
+		return sab / math.Sqrt(saa*sbb)
+	}
+	// Local search over the 26 neighbours, a few rounds (the exhaustive
+	// level has brought us close).
+	best, bestScore := t, score(t)
+	for range 3 {
+		improved := false
+		cur := best
+		for ds := -1.0; ds <= 1; ds++ {
+			for dy := -1.0; dy <= 1; dy++ {
+				for dx := -1.0; dx <= 1; dx++ {
+					if ds == 0 && dx == 0 && dy == 0 {
+						continue
+					}
+					c := cur
+					c.s += ds * scaleStep
+					c.tx += dx * shiftStep
+					c.ty += dy * shiftStep
+					if sc := score(c); sc > bestScore {
+						best, bestScore, improved = c, sc, true
+					}
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return best, bestScore
+}
+
+// blockFit refines a close transform the robust way: the picture is cut
+// into blocks, each block's own shift is measured (the room's edges in it
+// against the result), and the zoom and shift are fitted to those
+// measurements by least squares, dropping the blocks that disagree. A block
+// whose edges are hidden by new furniture measures nonsense and is dropped;
+// in a global correlation it would pull the answer.
+//
+// support is the summed peak correlation of the blocks that agree with the
+// fit: how much of the room the answer explains.
+func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ transform, support float64, ok bool) {
+	ox, oy, rx, ry := o.gx[0], o.gy[0], r.gx[0], r.gy[0]
+	w, h := ox.w, ox.h
+	const B, maxReach = 48, 4
+	// A block's measurement counts only along the directions its edges
+	// constrain (txx… its normalised structure tensor): a block with one
+	// straight line says nothing about a slide along that line.
+	type meas struct{ qx, qy, px, py, txx, txy, tyy, peak float64 }
+	nbx, nby := (w+B-1)/B, (h+B-1)/B
+	blocks := make([][]int32, nbx*nby)
+	for _, i := range o.edges[0] {
+		x, y := int(i)%w, int(i)/w
+		if rowWeight[y] < 0.5 {
+			continue
+		}
+		b := (y/B)*nbx + x/B
+		blocks[b] = append(blocks[b], i)
+	}
+	var ms []meas
+	var sc [2*maxReach + 1][2*maxReach + 1]float64
+	for _, pix := range blocks {
+		if len(pix) < 40 {
+			continue
+		}
+		if len(pix) > 160 {
+			// Enough to measure a shift: every k-th edge pixel.
+			k := (len(pix) + 159) / 160
+			sub := pix[:0:0]
+			for i := 0; i < len(pix); i += k {
+				sub = append(sub, pix[i])
+			}
+			pix = sub
+		}
+		var qx, qy, txx, txy, tyy float64
+		for _, i := range pix {
+			qx += float64(int(i) % w)
+			qy += float64(int(i) / w)
+			a1, a2 := float64(ox.p[i]), float64(oy.p[i])
+			txx += a1 * a1
+			txy += a1 * a2
+			tyy += a2 * a2
+		}
+		qx /= float64(len(pix))
+		qy /= float64(len(pix))
+		tr := txx + tyy
+		if tr == 0 {
+			continue
+		}
+		txx, txy, tyy = txx/tr, txy/tr, tyy/tr
+		bestS, bx, by := math.Inf(-1), 0, 0
+		for dy := -reach; dy <= reach; dy++ {
+			for dx := -reach; dx <= reach; dx++ {
+				var ab, aa, bb float64
+				for _, i := range pix {
+					px, py := t.apply(float64(int(i)%w), float64(int(i)/w))
+					b1, ok := rx.bilinear(px+float64(dx), py+float64(dy))
+					if !ok {
+						continue
+					}
+					b2, _ := ry.bilinear(px+float64(dx), py+float64(dy))
+					a1, a2 := float64(ox.p[i]), float64(oy.p[i])
+					ab += a1*float64(b1) + a2*float64(b2)
+					aa += a1*a1 + a2*a2
+					bb += float64(b1*b1 + b2*b2)
+				}
+				v := math.Inf(-1)
+				if aa > 0 && bb > 0 {
+					v = ab / math.Sqrt(aa*bb)
+				}
+				sc[dy+reach][dx+reach] = v
+				if v > bestS {
+					bestS, bx, by = v, dx, dy
+				}
+			}
+		}
+		// A clear peak, refined to a fraction of a pixel by a parabola
+		// through it and its neighbours where it has them.
+		if bestS < 0.6 {
+			continue
+		}
+		sub := func(a, b, c float64) float64 {
+			d := a - 2*b + c
+			if d >= 0 || math.IsInf(a, 0) || math.IsInf(c, 0) {
+				return 0
+			}
+			return 0.5 * (a - c) / d
+		}
+		fx, fy := float64(bx), float64(by)
+		if bx > -reach && bx < reach {
+			fx += sub(sc[by+reach][bx+reach-1], sc[by+reach][bx+reach], sc[by+reach][bx+reach+1])
+		}
+		if by > -reach && by < reach {
+			fy += sub(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
+		}
+		px, py := t.apply(qx, qy)
+		ms = append(ms, meas{qx, qy, px + fx, py + fy, txx, txy, tyy, bestS})
+	}
+	if len(ms) < 6 {
+		return t, 0, false
+	}
+	// p − c = s·(q − c) + t, for x and y: three unknowns, least squares,
+	// then again without the measurements far from the fit.
+	use := make([]bool, len(ms))
+	for i := range use {
+		use[i] = true
+	}
+	fit := t
+	for range 3 {
+		// Weighted normal equations for θ = (s, tx, ty): the model of a
+		// block is J·θ with J = [[ux, 1, 0], [uy, 0, 1]], its error
+		// weighted by the block's tensor T: Σ JᵀTJ·θ = Σ JᵀT·m.
+		var a [3][3]float64
+		var v [3]float64
+		n := 0
+		for i, m := range ms {
+			if !use[i] {
+				continue
+			}
+			n++
+			ux, uy := m.qx-t.cx, m.qy-t.cy
+			mx, my := m.px-t.cx, m.py-t.cy
+			J := [2][3]float64{{ux, 1, 0}, {uy, 0, 1}}
+			T := [2][2]float64{{m.txx, m.txy}, {m.txy, m.tyy}}
+			for p := range 3 {
+				// (JᵀT)[p] = Σ_k J[k][p]·T[k][·]
+				tp0 := J[0][p]*T[0][0] + J[1][p]*T[1][0]
+				tp1 := J[0][p]*T[0][1] + J[1][p]*T[1][1]
+				for q := range 3 {
+					a[p][q] += tp0*J[0][q] + tp1*J[1][q]
+				}
+				v[p] += tp0*mx + tp1*my
+			}
+		}
+		if n < 6 {
+			return t, 0, false
+		}
+		theta, ok := solve3(a, v)
+		if !ok {
+			return t, 0, false
+		}
+		fit = transform{s: theta[0], tx: theta[1], ty: theta[2], cx: t.cx, cy: t.cy}
+		res := make([]float64, len(ms))
+		for i, m := range ms {
+			px, py := fit.apply(m.qx, m.qy)
+			ex, ey := px-m.px, py-m.py
+			res[i] = math.Sqrt(max(0, ex*ex*m.txx+2*ex*ey*m.txy+ey*ey*m.tyy))
+		}
+		med := slices.Clone(res)
+		slices.Sort(med)
+		lim := max(0.5, 2.5*med[len(med)/2])
+		support = 0
+		for i := range ms {
+			use[i] = res[i] <= lim
+			// Agreement is judged in absolute pixels for the support.
+			if res[i] <= 1 {
+				support += ms[i].peak
+			}
+		}
+	}
+	if math.Abs(fit.s-1) > 0.05 {
+		return t, 0, false
+	}
+	return fit, support, true
+}
+
+// solve3 solves a·x = v by Cramer's rule.
+func solve3(a [3][3]float64, v [3]float64) ([3]float64, bool) {
+	det := func(m [3][3]float64) float64 {
+		return m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) -
+			m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) +
+			m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
+	}
+	d := det(a)
+	if math.Abs(d) < 1e-9 {
+		return [3]float64{}, false
+	}
+	var x [3]float64
+	for c := range 3 {
+		m := a
+		for r := range 3 {
+			m[r][c] = v[r]
+		}
+		x[c] = det(m) / d
+	}
+	return x, true
+}
+
+// quantile returns the q-quantile of the non-negative values v, from a
+// histogram of 1024 bins (exact enough for a threshold, and linear time).
+func quantile(v []float32, q float64) float32 {
+	var hi float32
+	for _, x := range v {
+		hi = max(hi, x)
+	}
+	if hi == 0 {
+		return 0
+	}
+	var hist [1024]int
+	for _, x := range v {
+		hist[min(1023, int(x/hi*1023))]++
+	}
+	need := int(q * float64(len(v)))
+	for b, n := range hist {
+		need -= n
+		if need < 0 {
+			return float32(b) / 1023 * hi
+		}
+	}
+	return hi
+}

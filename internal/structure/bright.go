@@ -1,0 +1,258 @@
+package structure
+
+import "slices"
+
+// component is a connected set of mask pixels.
+type component struct {
+	pix []int32
+	b   box
+}
+
+// components labels the 4-connected components of mask with at least
+// minArea pixels.
+func components(mask []bool, w, h, minArea int) []component {
+	seen := make([]bool, len(mask))
+	var out []component
+	var stack []int32
+	for i, m := range mask {
+		if !m || seen[i] {
+			continue
+		}
+		seen[i] = true
+		stack = append(stack[:0], int32(i))
+		var pix []int32
+		b := box{float64(w), float64(h), 0, 0}
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			pix = append(pix, p)
+			x, y := int(p)%w, int(p)/w
+			b.x0, b.y0 = min(b.x0, float64(x)), min(b.y0, float64(y))
+			b.x1, b.y1 = max(b.x1, float64(x+1)), max(b.y1, float64(y+1))
+			for _, q := range [4]int{int(p) - 1, int(p) + 1, int(p) - w, int(p) + w} {
+				if q < 0 || q >= len(mask) || seen[q] || !mask[q] {
+					continue
+				}
+				qx := q % w
+				if qx-x > 1 || x-qx > 1 {
+					continue // wrapped around a row end
+				}
+				seen[q] = true
+				stack = append(stack, int32(q))
+			}
+		}
+		if len(pix) >= minArea {
+			out = append(out, component{pix: pix, b: b})
+		}
+	}
+	return out
+}
+
+// morph grows (grow true: any pixel of the square set) or shrinks (all
+// set) a mask over a square of radius r, separably, with running counts.
+func morph(mask []bool, w, h, r int, grow bool) []bool {
+	tmp, out := make([]bool, len(mask)), make([]bool, len(mask))
+	pass := func(src, dst []bool, n, m, step, lineStep int) {
+		for j := range m {
+			base := j * lineStep
+			count := 0 // set pixels in the window [i−r, i+r]
+			for k := 0; k < min(n, r); k++ {
+				if src[base+k*step] {
+					count++
+				}
+			}
+			for i := range n {
+				if k := i + r; k < n && src[base+k*step] {
+					count++
+				}
+				if k := i - r - 1; k >= 0 && src[base+k*step] {
+					count--
+				}
+				size := min(n-1, i+r) - max(0, i-r) + 1
+				if grow {
+					dst[base+i*step] = count > 0
+				} else {
+					dst[base+i*step] = count == size
+				}
+			}
+		}
+	}
+	pass(mask, tmp, w, h, 1, w)
+	pass(tmp, out, h, w, w, 1)
+	return out
+}
+
+// brightRegions compares the bright, window-like areas of both images. It
+// returns the boxes of the original's windows (the edge evidence uses them
+// to name what it finds) and its findings.
+func (c *comparison) brightRegions() ([]box, []finding) {
+	if c.brightLevel > 255 {
+		return nil, nil
+	}
+	w, h := c.w, c.h
+	bo, br := make([]bool, w*h), make([]bool, w*h)
+	for i := range bo {
+		bo[i] = c.lo.p[i] >= c.brightLevel
+		br[i] = c.valid[i] && c.lr.p[i] >= c.brightLevel
+	}
+	// Closing joins the panes of a window split by glazing bars.
+	bo = morph(morph(bo, w, h, 2, true), w, h, 2, false)
+	br = morph(morph(br, w, h, 2, true), w, h, 2, false)
+	boWide := morph(bo, w, h, 3, true)
+	brWide := morph(br, w, h, 3, true)
+	minArea := max(30, w*h*3/1000)
+
+	var wins []box
+	var out []finding
+	for _, comp := range components(bo, w, h, minArea) {
+		wall := c.ringColour(c.co, comp.b, bo)
+		var wsum float64
+		var kept, lost, lostFlat, evaluable int
+		for _, p := range comp.pix {
+			if !c.valid[p] {
+				continue
+			}
+			evaluable++
+			x, y := int(p)%w, int(p)/w
+			wsum += float64(c.fade[y])
+			if brWide[p] {
+				kept++
+				continue
+			}
+			lost++
+			// Painted over: plain, and of the wall's colour around the window.
+			if _, sd := c.ir.stats(x, y, 2); sd < 1.5*c.flatR && sameColour(c.meanColour(c.cr, x, y, 1), wall) {
+				lostFlat++
+			}
+		}
+		if evaluable < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
+			continue // a bright ceiling or an over-exposed wall is no window
+		}
+		fw := wsum / float64(evaluable)
+		if fw < 0.2 {
+			continue // on the floor: a reflection, or hidden by furniture
+		}
+		wins = append(wins, comp.b)
+		keptFrac := float64(kept) / float64(evaluable)
+		flatFrac := 0.0
+		if lost > 0 {
+			flatFrac = float64(lostFlat) / float64(lost)
+		}
+		switch {
+		case keptFrac < 0.3 && flatFrac >= 0.5:
+			out = append(out, finding{WindowRemoved, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
+				clamp01(fw * (0.6 + 0.4*flatFrac) * (1.3 - keptFrac))})
+		case keptFrac < 0.85 && flatFrac >= 0.5 && lost >= minArea/2:
+			out = append(out, finding{WindowResized, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
+				clamp01(fw * flatFrac * (1 - keptFrac) * 1.6)})
+		}
+	}
+	for _, comp := range components(br, w, h, minArea) {
+		var wsum float64
+		var fresh, freshFlat, evaluable int
+		for _, p := range comp.pix {
+			evaluable++
+			x, y := int(p)%w, int(p)/w
+			wsum += float64(c.fade[y])
+			if boWide[p] {
+				continue
+			}
+			fresh++
+			if _, sd := c.io.stats(x, y, 2); sd < 1.5*c.flatO {
+				freshFlat++
+			}
+		}
+		fw := wsum / float64(evaluable)
+		if fw < 0.2 || fresh < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
+			continue
+		}
+		// A window is above the floor: a bright thing whose middle is low in
+		// the picture is furniture.
+		if (comp.b.y0+comp.b.y1)/2 > 0.57*float64(h) || comp.b.y1 > 0.75*float64(h) {
+			continue
+		}
+		freshFrac := float64(fresh) / float64(evaluable)
+		flatFrac := float64(freshFlat) / float64(fresh)
+		bw, bh := comp.b.x1-comp.b.x0, comp.b.y1-comp.b.y0
+		fill := float64(len(comp.pix)) / (bw * bh)
+		if flatFrac < 0.6 {
+			continue // the original had something there already
+		}
+		// A window's sides are upright (a lamp shade's are not), and it
+		// is a rectangle or, on a side wall, a mild trapezoid.
+		if fill < 0.75 || !uprightSides(comp, w) {
+			continue
+		}
+		switch {
+		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.05*float64(h):
+			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
+				clamp01(fw * flatFrac * (0.4 + 0.6*fill))})
+		case freshFrac <= 0.8 && freshFrac >= 0.15:
+			out = append(out, finding{WindowResized, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
+				clamp01(fw * flatFrac * freshFrac * 1.6)})
+		}
+	}
+	return wins, out
+}
+
+// ringColour is the median colour of the pixels just outside b that are not
+// in mask: the wall around a window.
+func (c *comparison) ringColour(img *rgb, b box, mask []bool) [3]float64 {
+	var rs, gs, bs []float32
+	x0, y0 := max(0, int(b.x0)-6), max(0, int(b.y0)-6)
+	x1, y1 := min(c.w, int(b.x1)+6), min(c.h, int(b.y1)+6)
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			if float64(x) >= b.x0-2 && float64(x) < b.x1+2 && float64(y) >= b.y0-2 && float64(y) < b.y1+2 {
+				continue
+			}
+			i := y*c.w + x
+			if mask[i] {
+				continue
+			}
+			rs, gs, bs = append(rs, img.r.p[i]), append(gs, img.g.p[i]), append(bs, img.b.p[i])
+		}
+	}
+	if len(rs) == 0 {
+		return [3]float64{}
+	}
+	slices.Sort(rs)
+	slices.Sort(gs)
+	slices.Sort(bs)
+	return [3]float64{float64(rs[len(rs)/2]), float64(gs[len(gs)/2]), float64(bs[len(bs)/2])}
+}
+
+// tooLarge says a bright area is too big for a window: a bright ceiling, an
+// over-exposed wall.
+func tooLarge(b box, area, w, h int) bool {
+	return b.x1-b.x0 > 0.5*float64(w) || float64(area) > 0.12*float64(w*h)
+}
+
+// uprightSides says whether a component's left and right borders are
+// upright lines: the per-row extremes over the middle rows vary by a
+// couple of pixels at most.
+func uprightSides(comp component, w int) bool {
+	y0, y1 := int(comp.b.y0), int(comp.b.y1)
+	n := y1 - y0
+	if n < 5 {
+		return false
+	}
+	left := make([]float32, n)
+	right := make([]float32, n)
+	for i := range left {
+		left[i], right[i] = float32(w), -1
+	}
+	for _, p := range comp.pix {
+		x, y := float32(int(p)%w), int(p)/w-y0
+		left[y] = min(left[y], x)
+		right[y] = max(right[y], x)
+	}
+	lo, hi := n/10, n-n/10
+	spread := func(v []float32) float32 {
+		s := slices.Clone(v[lo:hi])
+		slices.Sort(s)
+		return s[len(s)*9/10] - s[len(s)/10]
+	}
+	lim := float32(max(2.0, 0.04*(comp.b.x1-comp.b.x0)))
+	return spread(left) <= lim && spread(right) <= lim
+}

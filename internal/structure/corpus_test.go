@@ -1,0 +1,257 @@
+package structure
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// The corpus: for each seed a room, and one pair per case. The tuning
+// seeds are the ones the thresholds were chosen on; the held-out seeds are
+// what the floors below are asserted on.
+const (
+	tuneSeed0    = 1
+	heldOutSeed0 = 100001
+)
+
+// corpusCases in table order; mutated says whether a change was made.
+var corpusCases = []struct {
+	name    string
+	mutated bool
+}{
+	{"furnished", false},
+	{"hard_negative", false},
+	{"window_removed", true},
+	{"door_removed", true},
+	{"window_added", true},
+	{"wall_moved", true},
+	{"window_resized", true},
+	{"door_added", true},
+}
+
+// makePair draws the original and the result of one case for one seed; ok
+// is false when the case does not apply (door removed in a room with no
+// door, no room on the walls for a new window).
+func makePair(seed uint64, kind string) (orig, res image.Image, ok bool) {
+	rm, orig := makeOriginal(seed)
+	res, ok = makeResult(rm, seed, kind)
+	return orig, res, ok
+}
+
+const corpusW, corpusH = 960, 720
+
+// makeOriginal draws the room of a seed as photographed.
+func makeOriginal(seed uint64) (*room, image.Image) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	rm := newRoom(rng, corpusW, corpusH)
+	return rm, rm.render(look{w: corpusW, h: corpusH, s: 1, gain: col{1, 1, 1}, noise: 1 + 2*rng.Float64(), seed: seed})
+}
+
+// makeResult draws what a model returns for the room, with one case's
+// change.
+func makeResult(rm *room, seed uint64, kind string) (image.Image, bool) {
+	const W, H = corpusW, corpusH
+
+	mrng := rand.New(rand.NewPCG(seed, uint64(len(kind))*7919+uint64(kind[0])))
+	out := rm.clone()
+	switch kind {
+	case "furnished":
+	case "hard_negative":
+		out.decorate(mrng)
+	case "window_removed", "window_resized":
+		var wins []int
+		for i, o := range out.openings {
+			if !o.door {
+				wins = append(wins, i)
+			}
+		}
+		if len(wins) == 0 {
+			return nil, false
+		}
+		i := wins[mrng.IntN(len(wins))]
+		if kind == "window_removed" {
+			out.openings = append(out.openings[:i], out.openings[i+1:]...)
+			break
+		}
+		o := &out.openings[i]
+		f := 0.6 + 0.15*mrng.Float64()
+		if mrng.IntN(2) == 0 {
+			f = 1.3 + 0.2*mrng.Float64()
+		}
+		u0, u1, v0, v1 := out.wallSpan(o.wall)
+		if mrng.IntN(2) == 0 {
+			mid, half := (o.u0+o.u1)/2, (o.u1-o.u0)/2*f
+			o.u0, o.u1 = max(u0+0.02*(u1-u0), mid-half), min(u1-0.02*(u1-u0), mid+half)
+		} else {
+			o.v1 = min(v1-0.05*(v1-v0), o.v0+(o.v1-o.v0)*f)
+		}
+	case "door_removed":
+		found := false
+		for i, o := range out.openings {
+			if o.door {
+				out.openings = append(out.openings[:i], out.openings[i+1:]...)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	case "window_added", "door_added":
+		added := false
+		for range 30 {
+			if out.tryOpening(mrng, kind == "door_added") {
+				added = true
+				break
+			}
+		}
+		if !added {
+			return nil, false
+		}
+	case "wall_moved":
+		f := 1 + 0.1 + 0.1*mrng.Float64()
+		if mrng.IntN(2) == 0 {
+			f = 1 / f
+		}
+		out.Zb *= f
+		var keep []opening
+		for _, o := range out.openings {
+			if o.wall != wallBack {
+				o.u1 = min(o.u1, out.Zb-0.05)
+				if o.u1-o.u0 < 0.05 {
+					continue
+				}
+			}
+			keep = append(keep, o)
+		}
+		out.openings = keep
+	default:
+		panic("unknown case " + kind)
+	}
+	out.furnish(mrng)
+
+	// The model's re-framing: ±1–2 % zoom, a few pixels of shift, sometimes
+	// another output size, a colour change and more noise.
+	l := look{w: W, h: H, gain: col{0.9 + 0.2*mrng.Float64(), 0.9 + 0.2*mrng.Float64(), 0.9 + 0.2*mrng.Float64()},
+		noise: 1.5 + 2.5*mrng.Float64(), seed: seed ^ 0xabcdef}
+	l.s = 1 + (0.01+0.01*mrng.Float64())*float64(1-2*mrng.IntN(2))
+	l.tx, l.ty = float64(mrng.IntN(9)-4), float64(mrng.IntN(9)-4)
+	switch mrng.IntN(3) {
+	case 1:
+		l.w, l.h = 1024, 768
+	case 2:
+		l.w, l.h = 800, 600
+	}
+	lastLook = l
+	return out.render(l), true
+}
+
+// lastLook is the look of the last result drawn, for the debugging tests.
+var lastLook look
+
+// corpusCount is the number of held-out seeds per case: the full 100 in a
+// normal run, 20 with -short, 2 under the race detector (which makes this
+// arithmetic ten times slower and finds nothing in it: the run only shows
+// that the corpus code still works). The subsets are the
+// first seeds, fixed, so the counts are exact.
+func corpusCount() int {
+	switch {
+	case raceEnabled:
+		return 2
+	case testing.Short():
+		return 20
+	}
+	return 100
+}
+
+type tally struct{ flagged, total int }
+
+// runCorpus checks every case for n seeds from seed0 and counts the
+// flagged results per case.
+func runCorpus(t testing.TB, seed0 uint64, n int, opt Options) map[string]*tally {
+	out := map[string]*tally{}
+	for _, c := range corpusCases {
+		out[c.name] = &tally{}
+	}
+	for s := range uint64(n) {
+		rm, orig := makeOriginal(seed0 + s)
+		for _, c := range corpusCases {
+			tl := out[c.name]
+			res, ok := makeResult(rm, seed0+s, c.name)
+			if !ok {
+				continue
+			}
+			rep, err := Check(context.Background(), orig, res, opt)
+			if err != nil {
+				t.Fatalf("%s seed %d: %v", c.name, seed0+s, err)
+			}
+			tl.total++
+			if rep.Flagged {
+				tl.flagged++
+			}
+		}
+	}
+	return out
+}
+
+func table(res map[string]*tally) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-16s %-9s %s\n", "case", "flagged", "prototype")
+	for _, c := range corpusCases {
+		tl := res[c.name]
+		fmt.Fprintf(&b, "%-16s %-9s %s\n", c.name, fmt.Sprintf("%d/%d", tl.flagged, tl.total), prototype[c.name])
+	}
+	return b.String()
+}
+
+// prototype is what the stdlib-only prototype this check was specified
+// against measured (issue 22), for the table.
+var prototype = map[string]string{
+	"furnished":      "0/100",
+	"hard_negative":  "0/100",
+	"window_removed": "98/100",
+	"door_removed":   "47/48",
+	"window_added":   "82/99",
+	"wall_moved":     "87/100",
+	"window_resized": "63/100",
+	"door_added":     "11/100",
+}
+
+// allowed is the regression floor, as the most results a case may get
+// wrong for each seed count: missed changes for a mutated case, false flags
+// for an unmodified one. They are this check's measurements on the held-out
+// seeds. Against the prototype: window_removed (1 miss), door_removed (0),
+// wall_moved (0), window_resized (21) and door_added (79 of 99) are at
+// least as good; window_added (30 misses against 17 of 99) and the false
+// flags (12 and 13 against 0) are worse, and the README says so.
+var allowed = map[int]map[string]int{
+	100: {"furnished": 12, "hard_negative": 13, "window_removed": 1, "door_removed": 0,
+		"window_added": 30, "wall_moved": 0, "window_resized": 21, "door_added": 79},
+	20: {"furnished": 1, "hard_negative": 1, "window_removed": 0, "door_removed": 0,
+		"window_added": 4, "wall_moved": 0, "window_resized": 5, "door_added": 17},
+	2: {"furnished": 0, "hard_negative": 0, "window_removed": 0, "door_removed": 0,
+		"window_added": 0, "wall_moved": 0, "window_resized": 0, "door_added": 1},
+}
+
+// TestCorpusHeldOut asserts the detection and false-flag counts on the
+// held-out seeds. The full table (a few minutes):
+//
+//	go test -run TestCorpusHeldOut -v ./internal/structure/
+func TestCorpusHeldOut(t *testing.T) {
+	n := corpusCount()
+	res := runCorpus(t, heldOutSeed0, n, Options{})
+	t.Logf("held-out seeds %d…%d, threshold %.2f:\n%s", heldOutSeed0, heldOutSeed0+uint64(n)-1, DefaultThreshold, table(res))
+	for _, c := range corpusCases {
+		tl, most := res[c.name], allowed[n][c.name]
+		wrong := tl.flagged // false flags
+		if c.mutated {
+			wrong = tl.total - tl.flagged // missed changes
+		}
+		if wrong > most {
+			t.Errorf("%s: %d/%d flagged; %d wrong, want at most %d", c.name, tl.flagged, tl.total, wrong, most)
+		}
+	}
+}

@@ -1,0 +1,355 @@
+package structure
+
+import (
+	"math"
+	"slices"
+)
+
+// run is a stretch of a segment of one image that the other image lacks.
+type run struct {
+	b          box
+	weighted   float64 // length in pixels, weighted by the fade
+	vertical   bool
+	horizontal bool
+	moved      bool // a parallel edge appeared nearby in the result
+	length     float64
+}
+
+// nearest returns the index of the pixel nearest to (x, y), or -1 outside.
+func (c *comparison) nearest(x, y float64) int {
+	ix, iy := int(math.Round(x)), int(math.Round(y))
+	if ix < 1 || iy < 1 || ix >= c.w-1 || iy >= c.h-1 {
+		return -1
+	}
+	return iy*c.w + ix
+}
+
+// across is the largest gradient component along (nx, ny) within ±reach
+// pixels of (x, y) across the edge.
+func across(gx, gy *plane, c *comparison, x, y, nx, ny float64, reach int) (float32, bool) {
+	var best float32
+	for d := -reach; d <= reach; d++ {
+		i := c.nearest(x+float64(d)*nx, y+float64(d)*ny)
+		if i < 0 {
+			return 0, false
+		}
+		v := gx.p[i]*float32(nx) + gy.p[i]*float32(ny)
+		if v < 0 {
+			v = -v
+		}
+		best = max(best, v)
+	}
+	return best, true
+}
+
+// missingRuns walks the segments of one image ("from") and returns the
+// stretches the other image ("to") lacks, where "to" is plain: painted
+// over, not hidden behind something with edges of its own.
+//
+// Painted means: "to" is plain around the point, and of the colour of one
+// side of the edge in "from" — the surface on one side now continues over
+// the edge. Something standing in front (a sofa) is plain too, but of its
+// own colour.
+func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *plane, from, to *rgb, toI *integral, toFlat float64, checkMoved bool) []run {
+	var out []run
+	minRun := 0.025 * float64(c.w)
+	for _, s := range segs {
+		l := s.length()
+		dx, dy := (s.x1-s.x0)/l, (s.y1-s.y0)/l
+		n := int(l)
+		// state: 0 not judged, 1 present in "to", 2 missing and plain, 3 missing behind something
+		state := make([]uint8, n+1)
+		strength := make([]float32, n+1)
+		for i := 0; i <= n; i++ {
+			x, y := s.x0+float64(i)*dx, s.y0+float64(i)*dy
+			j := c.nearest(x, y)
+			if j < 0 || !c.valid[j] || c.fade[j/c.w] < 0.05 {
+				continue
+			}
+			g, ok := across(fromGx, fromGy, c, x, y, s.nx, s.ny, 1)
+			if !ok || g < c.minMag {
+				continue
+			}
+			strength[i] = g
+			r, ok := across(toGx, toGy, c, x, y, s.nx, s.ny, 2)
+			if !ok {
+				continue
+			}
+			switch _, sd := toI.stats(j%c.w, j/c.w, 3); {
+			case r >= max(0.35*g, 0.8*c.minMag):
+				state[i] = 1
+			case sd < toFlat && c.continues(from, to, x, y, s.nx, s.ny):
+				state[i] = 2
+			default:
+				state[i] = 3
+			}
+		}
+		// Runs of state 2, bridging gaps of up to 3 points.
+		start, last := -1, -1
+		flush := func() {
+			if start < 0 {
+				return
+			}
+			var wl, g float64
+			var pts int
+			rb := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+			for i := start; i <= last; i++ {
+				if state[i] != 2 {
+					continue
+				}
+				x, y := s.x0+float64(i)*dx, s.y0+float64(i)*dy
+				wl += float64(c.fade[min(c.h-1, max(0, int(y)))])
+				g += float64(strength[i])
+				pts++
+				rb = rb.union(box{x - 2, y - 2, x + 3, y + 3})
+			}
+			if wl >= minRun {
+				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1)}
+				if checkMoved {
+					if d, ok := c.movedTo(s, start, last, g/float64(pts)); ok {
+						r.moved = true
+						r.b = r.b.union(box{rb.x0 + d*s.nx, rb.y0 + d*s.ny, rb.x1 + d*s.nx, rb.y1 + d*s.ny})
+					}
+				}
+				out = append(out, r)
+			}
+			start, last = -1, -1
+		}
+		for i := 0; i <= n; i++ {
+			if state[i] == 2 {
+				if start >= 0 && i-last > 4 {
+					flush()
+				}
+				if start < 0 {
+					start = i
+				}
+				last = i
+			}
+		}
+		flush()
+	}
+	return out
+}
+
+// continues says whether "to" at (x, y) has the colour of one side of the
+// edge through (x, y) in "from".
+func (c *comparison) continues(from, to *rgb, x, y, nx, ny float64) bool {
+	ix, iy := int(math.Round(x)), int(math.Round(y))
+	here := c.meanColour(to, ix, iy, 2)
+	for _, d := range [2]float64{4, -4} {
+		sx, sy := int(math.Round(x+d*nx)), int(math.Round(y+d*ny))
+		if sameColour(here, c.meanColour(from, sx, sy, 1)) {
+			return true
+		}
+	}
+	return false
+}
+
+// movedTo looks for a parallel edge in the result, 3 px to 6 % of the width
+// away, along the missing stretch [a, b] of s, where the original has none:
+// the wall line moved rather than vanished.
+func (c *comparison) movedTo(s segment, a, b int, g float64) (float64, bool) {
+	l := s.length()
+	dx, dy := (s.x1-s.x0)/l, (s.y1-s.y0)/l
+	maxD := int(0.06 * float64(c.w))
+	need := float32(max(0.35*g, 0.8*float64(c.minMag)))
+	for d := 3; d <= maxD; d++ {
+		for _, sign := range [2]float64{1, -1} {
+			off := sign * float64(d)
+			var hit, total int
+			for i := a; i <= b; i += 2 {
+				x := s.x0 + float64(i)*dx + off*s.nx
+				y := s.y0 + float64(i)*dy + off*s.ny
+				r, ok := across(c.gxr, c.gyr, c, x, y, s.nx, s.ny, 1)
+				if !ok {
+					continue
+				}
+				total++
+				o, _ := across(c.gxo, c.gyo, c, x, y, s.nx, s.ny, 1)
+				if r >= need && o < 0.5*r {
+					hit++
+				}
+			}
+			if total >= 5 && float64(hit) >= 0.7*float64(total) {
+				return off, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// cluster merges runs whose boxes touch (8 px apart at most).
+func cluster(runs []run) [][]run {
+	var groups [][]run
+	var boxes []box
+	for _, r := range runs {
+		merged := -1
+		for gi := range groups {
+			if boxes[gi].overlaps(r.b, 8) {
+				if merged < 0 {
+					groups[gi] = append(groups[gi], r)
+					boxes[gi] = boxes[gi].union(r.b)
+					merged = gi
+				} else {
+					groups[merged] = append(groups[merged], groups[gi]...)
+					boxes[merged] = boxes[merged].union(boxes[gi])
+					groups[gi] = nil
+					boxes[gi] = box{-1e9, -1e9, -1e9, -1e9}
+				}
+			}
+		}
+		if merged < 0 {
+			groups = append(groups, []run{r})
+			boxes = append(boxes, r.b)
+		}
+	}
+	var out [][]run
+	for _, g := range groups {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// edgeRegions finds the original's long straight edges that are painted
+// over in the result, and names each group: a window's frame, a door's, a
+// moved wall line, or an edge.
+func (c *comparison) edgeRegions(wins []box) []finding {
+	minLen := 0.04 * float64(c.w)
+	segs := detectSegments(c.gxo, c.gyo, c.mo, c.minMag, minLen)
+	runs := c.missingRuns(segs, c.gxo, c.gyo, c.gxr, c.gyr, c.co, c.cr, c.ir, c.flatR, true)
+	var out []finding
+	for _, g := range cluster(runs) {
+		b := g[0].b
+		var e, vlen float64
+		moved := 0.0
+		for _, r := range g {
+			b = b.union(r.b)
+			e += r.weighted
+			if r.moved {
+				moved += r.weighted
+			}
+			if r.vertical {
+				vlen = max(vlen, r.length)
+			}
+		}
+		kind := EdgeErased
+		bw, bh := b.x1-b.x0, b.y1-b.y0
+		onWindow := false
+		for _, wb := range wins {
+			if wb.overlaps(b, 4) {
+				onWindow = true
+				break
+			}
+		}
+		switch {
+		case onWindow:
+			kind = WindowResized
+		case moved >= 0.5*e:
+			kind = WallMoved
+		case bh >= 1.3*bw && b.y1 >= 0.55*float64(c.h) && vlen >= 0.15*float64(c.h):
+			kind = DoorRemoved
+		}
+		out = append(out, finding{kind, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.1)})
+	}
+	return out
+}
+
+// addedFrames finds new frames in the result on what was plain wall: long
+// new edges, two of them upright, around either a bright inside (a new
+// window, also one whose view is not all sky) or, reaching from above the
+// furniture down towards the floor, a plain inside (a new door). A new
+// picture or bookcase has a busy inside and is neither.
+func (c *comparison) addedFrames(wins []box) []finding {
+	minLen := 0.04 * float64(c.w)
+	segs := detectSegments(c.gxr, c.gyr, c.mr, c.minMag, minLen)
+	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.cr, c.co, c.io, c.flatO, false)
+	var out []finding
+	for _, g := range cluster(runs) {
+		b := g[0].b
+		verticals := 0
+		var e float64
+		for _, r := range g {
+			b = b.union(r.b)
+			e += r.weighted
+			if r.vertical && r.length >= 0.06*float64(c.h) {
+				verticals++
+			}
+		}
+		// A frame cut by the picture's edge has the edge for its other side.
+		if b.x0 < 3 || b.x1 > float64(c.w)-3 {
+			verticals++
+		}
+		if verticals < 2 {
+			continue
+		}
+		ix0, iy0, ix1, iy1 := int(b.x0)+4, int(b.y0)+4, int(b.x1)-4, int(b.y1)-4
+		if ix1-ix0 < 4 || iy1-iy0 < 4 {
+			continue
+		}
+		// Brighter than the wall was there: daylight through a window.
+		wallLuma, _ := c.io.rect(ix0, iy0, ix1, iy1)
+		var plain, bright, total int
+		for y := iy0; y < iy1; y += 2 {
+			for x := ix0; x < ix1; x += 2 {
+				total++
+				i := y*c.w + x
+				if float64(c.lr.p[i]) >= wallLuma+12 {
+					bright++
+				}
+				if _, sd := c.ir.stats(x, y, 2); sd < c.flatR {
+					plain++
+				}
+			}
+		}
+		bw, bh := b.x1-b.x0, b.y1-b.y0
+		nearWindow := false
+		for _, wb := range wins {
+			nearWindow = nearWindow || wb.overlaps(b, -3) // overlapping by 3 px or more
+		}
+		switch {
+		case nearWindow:
+			// Beside a window: curtains, or the window changed, which its
+			// own erased edges tell.
+		case float64(bright) >= 0.2*float64(total) && (b.y0+b.y1)/2 < 0.57*float64(c.h) && b.y1 <= 0.75*float64(c.h) &&
+			bw >= 0.06*float64(c.w) && bw <= 0.3*float64(c.w) && bh >= 0.1*float64(c.h) && bh <= 0.45*float64(c.h) &&
+			bw <= 3*bh && bh <= 3*bw:
+			// A window-sized frame (a larger group is furniture around
+			// something bright).
+			out = append(out, finding{WindowAdded, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.15)})
+		case bh >= 1.5*bw && bh >= 0.25*float64(c.h) && b.y0 <= 0.42*float64(c.h) && b.y1 >= 0.6*float64(c.h) &&
+			float64(plain) >= 0.75*float64(total) && doorShape(g, c.w, c.h):
+			// A door is tall: its top is above the furniture, its bottom near
+			// the floor, its leaf plain.
+			out = append(out, finding{DoorAdded, b.x0, b.y0, b.x1, b.y1, 0.6})
+		}
+	}
+	return out
+}
+
+// doorShape says whether a group of new edges outlines a door: two long
+// uprights a door's width apart, and a lintel across their tops.
+func doorShape(g []run, w, h int) bool {
+	var xs []float64
+	top := math.Inf(1)
+	for _, r := range g {
+		if r.vertical && r.length >= 0.2*float64(h) {
+			xs = append(xs, (r.b.x0+r.b.x1)/2)
+			top = min(top, r.b.y0)
+		}
+	}
+	if len(xs) < 2 {
+		return false
+	}
+	lo, hi := slices.Min(xs), slices.Max(xs)
+	if hi-lo < 0.05*float64(w) {
+		return false
+	}
+	for _, r := range g {
+		if r.horizontal && r.length >= 0.6*(hi-lo) && math.Abs((r.b.y0+r.b.y1)/2-top) < 10 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,132 @@
+package structure
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCorpusTune prints, for the tuning seeds, every case's flag count and
+// score distribution and the misses; it runs only when asked:
+//
+//	STRUCTURE_TUNE=100 go test -run TestCorpusTune -v ./internal/structure/
+//
+// STRUCTURE_DUMP=dir also writes each missed or falsely flagged pair as PNGs.
+func TestCorpusTune(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_TUNE"))
+	if n <= 0 {
+		t.Skip("set STRUCTURE_TUNE=<seeds> to run")
+	}
+	seed0 := uint64(tuneSeed0)
+	if os.Getenv("STRUCTURE_HELDOUT") != "" {
+		seed0 = heldOutSeed0
+	}
+	dump := os.Getenv("STRUCTURE_DUMP")
+	only := os.Getenv("STRUCTURE_CASE")
+	for _, c := range corpusCases {
+		if only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
+			continue
+		}
+		var scores []float64
+		flagged, total := 0, 0
+		var misses []string
+		for s := range uint64(n) {
+			orig, res, ok := makePair(seed0+s, c.name)
+			if !ok {
+				continue
+			}
+			rep, err := Check(context.Background(), orig, res, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			total++
+			scores = append(scores, rep.Score)
+			if rep.Flagged {
+				flagged++
+			}
+			if rep.Flagged != c.mutated {
+				misses = append(misses, fmt.Sprintf("%d:%.2f%v", seed0+s, rep.Score, rep.Regions))
+				if dump != "" {
+					for name, img := range map[string]image.Image{"o": orig, "r": res} {
+						f, _ := os.Create(filepath.Join(dump, fmt.Sprintf("%s-%d-%s.png", c.name, seed0+s, name)))
+						_ = png.Encode(f, img)
+						f.Close()
+					}
+				}
+			}
+		}
+		if len(scores) == 0 {
+			continue
+		}
+		sort.Float64s(scores)
+		q := func(p float64) float64 { return scores[min(len(scores)-1, int(p*float64(len(scores))))] }
+		t.Logf("%-15s %3d/%-3d  p10 %.2f p50 %.2f p90 %.2f", c.name, flagged, total, q(0.1), q(0.5), q(0.9))
+		for _, m := range misses {
+			t.Logf("    %s", m)
+		}
+	}
+}
+
+// TestCorpusOne checks one pair and writes it as PNGs, for looking at:
+//
+//	STRUCTURE_ONE=furnished:1 go test -run TestCorpusOne -v ./internal/structure/
+func TestCorpusOne(t *testing.T) {
+	spec := os.Getenv("STRUCTURE_ONE")
+	if spec == "" {
+		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
+	}
+	var kind string
+	var seed uint64
+	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%s %d", &kind, &seed); err != nil {
+		t.Fatal(err)
+	}
+	orig, res, ok := makePair(seed, kind)
+	if !ok {
+		t.Skip("case does not apply")
+	}
+	rep, err := Check(context.Background(), orig, res, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("score %.3f flagged %v regions %v", rep.Score, rep.Flagged, rep.Regions)
+	for name, img := range map[string]image.Image{"o": orig, "r": res} {
+		f, _ := os.Create(filepath.Join(os.TempDir(), "one-"+name+".png"))
+		_ = png.Encode(f, img)
+		f.Close()
+	}
+}
+
+// TestCorpusOneDebug prints the alignment and the raw findings of one pair.
+func TestCorpusOneDebug(t *testing.T) {
+	spec := os.Getenv("STRUCTURE_ONE")
+	if spec == "" {
+		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
+	}
+	var kind string
+	var seed uint64
+	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%s %d", &kind, &seed); err != nil {
+		t.Fatal(err)
+	}
+	orig, res, ok := makePair(seed, kind)
+	if !ok {
+		t.Skip("case does not apply")
+	}
+	w, h := workingSize(orig.Bounds(), 640)
+	c := newComparison(resample(orig, w, h), resample(res, w, h))
+	l := lastLook
+	k := float64(w) / float64(corpusW)
+	px := (480 + l.s*(c.t.cx/k-480) + l.tx) * k
+	py := (360 + l.s*(c.t.cy/k-360) + l.ty) * k
+	t.Logf("truth: s %.4f t (%.2f, %.2f)", l.s, px-c.t.cx, py-c.t.cy)
+	t.Logf("transform %+v flatO %.1f flatR %.1f minMag %.1f bright %.0f", c.t, c.flatO, c.flatR, c.minMag, c.brightLevel)
+	for _, f := range c.findRegions() {
+		t.Logf("%s %.0f,%.0f–%.0f,%.0f %.3f", f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
+	}
+}
