@@ -109,6 +109,10 @@ func TestUpstreamByteBudget(t *testing.T) {
 	cfg := newTestConfig()
 	cfg.Limits.MaxImageBytes, cfg.Limits.MaxRequestBytes = 10<<20, 10<<20
 	cfg.UpstreamBytes = 600 << 10 // 300 KiB for each of two photos
+	// Fitting two noisy photos into the budget takes several encodes: under
+	// the race detector on a busy machine that outlasts the usual test
+	// deadline, which is not what this test is about.
+	cfg.EditTimeout, cfg.EditQueueTimeout = time.Minute, time.Minute
 	st := newStack(t, cfg, serverKeys{google: true})
 	photo := imagingtest.JPEG(t, imagingtest.Photo(t, 1600, 1200), 95) // ~1 MB of noise
 	w := serve(st.h, editRequest(t, "/api/edit", filePart("image", "a.jpg", photo), filePart("image", "b.jpg", photo)))
