@@ -30,9 +30,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
+# -tags nodynamic: the HEIC/AVIF decoders run their own WebAssembly build of
+# libheif/libavif and never look for a system library, which would make the
+# binary ask for a dynamic loader (docs/imaging.md).
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -buildvcs=false \
+    go build -trimpath -buildvcs=false -tags nodynamic \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=${DATE}" \
       -o /out/frameforge ./cmd/frameforge \
  && mkdir -p /out/data

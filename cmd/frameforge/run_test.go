@@ -196,7 +196,7 @@ func buildBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "frameforge")
-		build := exec.Command("go", "build", "-buildvcs=false",
+		build := exec.Command("go", "build", "-buildvcs=false", "-tags", "nodynamic",
 			"-ldflags", "-s -w -X main.version="+testVersion+" -X main.commit="+testCommit+" -X main.date="+testDate,
 			"-o", binPath, ".")
 		build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
