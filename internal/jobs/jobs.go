@@ -330,7 +330,8 @@ func (s *Service) List(ctx context.Context, owner, after string, limit int) ([]*
 // once.
 func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error) error {
 	var last time.Time
-	var lastPos int
+	var lastPos, lastResults int
+	var lastStatus Status
 	for {
 		r, err := s.Get(ctx, id)
 		if err != nil {
@@ -340,11 +341,13 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error
 		if r.Status == StatusQueued {
 			pos, _ = s.st.queuePosition(ctx, r.CreatedAt)
 		}
-		if !r.UpdatedAt.Equal(last) || pos != lastPos {
+		// updated_ms has millisecond steps: two changes within one
+		// (a result stored, then the job ended) must still both be seen.
+		if !r.UpdatedAt.Equal(last) || pos != lastPos || r.Status != lastStatus || len(r.Results) != lastResults {
 			if err := emit(r); err != nil {
 				return err
 			}
-			last, lastPos = r.UpdatedAt, pos
+			last, lastPos, lastStatus, lastResults = r.UpdatedAt, pos, r.Status, len(r.Results)
 		}
 		if r.Status.Terminal() {
 			return nil
