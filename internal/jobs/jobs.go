@@ -87,9 +87,16 @@ type Submission struct {
 	NoFallback bool
 	WebhookURL string
 	Metadata   json.RawMessage
-	QuotaHold  string // quota units reserved for the job's variations (see Quota)
-	Disclose   bool   // draw the disclosure label on each result
+	QuotaHold  string // quota units reserved for the job's results (see Quota, ResultCount)
+	Disclose   bool   // draw the disclosure label on each final result
+	// Steps: none for a plain edit; [declutter] to empty the room;
+	// [declutter, stage] to empty it, then stage the emptied room with
+	// Prompt (which is then the stage step's prompt).
+	Steps []Step
 }
+
+// Results is the number of results the job makes, each a quota unit.
+func (s Submission) Results() int { return ResultCount(s.Variations, s.Steps) }
 
 // newID is "job_" and 130 random bits in base32: unguessable, because a job
 // id is a capability to the room photos behind it.
@@ -119,6 +126,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 		QuotaHold:          sub.QuotaHold,
 		NoProviderFallback: sub.NoFallback,
 		Disclose:           sub.Disclose,
+		Steps:              sub.Steps,
 	}
 	if r.WebhookURL != "" {
 		r.WebhookStatus = WebhookPending
@@ -288,6 +296,12 @@ func (s *Service) Image(ctx context.Context, id, kind string, n int) ([]byte, st
 		if !r.Status.Terminal() {
 			return nil, "", frameforge.Errorf(frameforge.EJobNotFinished, "The job has not finished yet: its results are not ready; follow its events or try again later.")
 		}
+		if r.Status != StatusSucceeded {
+			// A failed or cancelled job gave its quota units back: the
+			// results of its steps or variations that did finish are not
+			// served (docs/jobs.md).
+			return nil, "", frameforge.Errorf(frameforge.EResultNotFound, "The job %s: it has no results.", r.Status)
+		}
 		list, key = r.Results, resultKey(id, n)
 	}
 	if n < 0 || n >= len(list) {
@@ -320,7 +334,8 @@ func (s *Service) List(ctx context.Context, owner, after string, limit int) ([]*
 // (PostgreSQL: notifications) on another replica.
 func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error) error {
 	var last time.Time
-	var lastPos int
+	var lastPos, lastResults int
+	var lastStatus Status
 	for {
 		// Asked for before reading, so a change made while we read still
 		// wakes us.
@@ -335,11 +350,13 @@ func (s *Service) Watch(ctx context.Context, id string, emit func(*Record) error
 		} else {
 			moved = nil // only a queued job has a position to follow
 		}
-		if !r.UpdatedAt.Equal(last) || pos != lastPos {
+		// updated_ms has millisecond steps: two changes within one
+		// (a result stored, then the job ended) must still both be seen.
+		if !r.UpdatedAt.Equal(last) || pos != lastPos || r.Status != lastStatus || len(r.Results) != lastResults {
 			if err := emit(r); err != nil {
 				return err
 			}
-			last, lastPos = r.UpdatedAt, pos
+			last, lastPos, lastStatus, lastResults = r.UpdatedAt, pos, r.Status, len(r.Results)
 		}
 		if r.Status.Terminal() {
 			return nil
@@ -398,9 +415,24 @@ type View struct {
 	WebhookURL    string          `json:"webhook_url,omitempty"`
 	Webhook       *WebhookView    `json:"webhook,omitempty"`
 	Metadata      json.RawMessage `json:"metadata,omitempty"`
-	// Disclosure is true when each result carries the disclosure label.
-	Disclosure bool  `json:"disclosure"`
-	Links      Links `json:"links"`
+	// Disclosure is true when each final result carries the disclosure
+	// label (each such result says labelled).
+	Disclosure bool `json:"disclosure"`
+	// Steps are the steps of a declutter job, in order, with where each
+	// stands; absent for a plain edit.
+	Steps []StepView `json:"steps,omitempty"`
+	// Step is the step running now (while the job runs and has steps).
+	Step  string `json:"step,omitempty"`
+	Links Links  `json:"links"`
+}
+
+// StepView is one step of a job: its name, its prompt, and its status:
+// pending, running, succeeded (its results are stored), or the job's own
+// failed or cancelled for the step it ended in.
+type StepView struct {
+	Name   string `json:"name"`
+	Prompt string `json:"prompt"`
+	Status string `json:"status"`
 }
 
 // WebhookView is where the delivery of the job's terminal event stands.
@@ -466,7 +498,39 @@ func (s *Service) View(ctx context.Context, r *Record) View {
 	if r.Status == StatusFailed {
 		v.Error = &ErrorView{Detail: r.ErrorDetail, Code: r.ErrorCode}
 	}
+	v.Steps, v.Step = stepViews(r)
 	return v
+}
+
+// stepViews says where each step of the job stands, from the results
+// stored so far, and which one runs now.
+func stepViews(r *Record) (views []StepView, running string) {
+	done := len(r.Results)
+	end := 0 // results made once this step is done
+	ended := false
+	for i, st := range r.Steps {
+		if r.twoStep() && i == 0 {
+			end = 1
+		} else {
+			end += r.Variations
+		}
+		sv := StepView{Name: st.Name, Prompt: st.Prompt, Status: "pending"}
+		switch {
+		case done >= end:
+			sv.Status = string(StatusSucceeded)
+		case ended:
+		case r.Status == StatusRunning:
+			sv.Status, running = string(StatusRunning), st.Name
+			ended = true
+		case r.Status == StatusFailed || r.Status == StatusCancelled:
+			sv.Status = string(r.Status)
+			ended = true
+		default: // queued, also between attempts: the step waits its turn
+			ended = true
+		}
+		views = append(views, sv)
+	}
+	return views, running
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -48,6 +48,25 @@ type Image struct {
 	// Structure is a result's structural-change check (nil: off, not
 	// applicable or failed; never set on an input).
 	Structure *structure.Report `json:"structure,omitempty"`
+	// Step names the step of a job with steps that made this result
+	// (StepDeclutter, StepStage); empty for a job of one plain edit.
+	Step string `json:"step,omitempty"`
+	// Labelled: the disclosure label is drawn on this result.
+	Labelled bool `json:"labelled,omitempty"`
+}
+
+// The steps a job can have (docs/jobs.md, "Disclosure and decluttering").
+const (
+	StepDeclutter = "declutter" // empty the room
+	StepStage     = "stage"     // furnish the decluttered room
+)
+
+// Step is one step of a job with steps: its name and the prompt its
+// provider calls get. A declutter job has one step (declutter); declutter
+// then stage has two, the second staging the first one's result.
+type Step struct {
+	Name   string `json:"name"`
+	Prompt string `json:"prompt"`
 }
 
 // Record is one row of the jobs table: everything known about a job.
@@ -87,9 +106,28 @@ type Record struct {
 	// submission (an auth hold), until the job ends and they are settled;
 	// empty when none.
 	QuotaHold string
-	// Disclose draws the disclosure label on every result (the server's
-	// policy applied at submission).
+	// Disclose draws the disclosure label on every final result (the
+	// server's policy applied at submission): not on the declutter result
+	// of a two-step job, which the stage step edits further.
 	Disclose bool
+	// Steps are the job's steps; none for a plain edit (one step, Prompt).
+	// With two steps (declutter, stage), Results[0] is the declutter result
+	// and Results[1:] the Variations staged from it.
+	Steps []Step
+}
+
+// twoStep reports whether the job declutters first and then stages the
+// decluttered room.
+func (r *Record) twoStep() bool { return len(r.Steps) == 2 }
+
+// ResultCount is the number of results the job makes when it succeeds:
+// one per variation, and one more for the declutter step of a two-step
+// job. Each is one provider result, and one quota unit.
+func ResultCount(variations int, steps []Step) int {
+	if len(steps) == 2 {
+		return variations + 1
+	}
+	return variations
 }
 
 // dialect is what differs between SQLite and PostgreSQL in our queries.
@@ -159,6 +197,7 @@ var addedColumns = [][2]string{
 	{"quota_hold", "TEXT NOT NULL DEFAULT ''"},
 	{"no_provider_fallback", "BOOLEAN NOT NULL DEFAULT FALSE"},
 	{"disclose", "BOOLEAN NOT NULL DEFAULT FALSE"},
+	{"steps", "TEXT NOT NULL DEFAULT ''"},
 }
 
 func (s *store) migrate(ctx context.Context) error {
@@ -215,7 +254,7 @@ func (s *store) q(query string) string {
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
-	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold, no_provider_fallback, disclose`
+	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold, no_provider_fallback, disclose, steps`
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -242,12 +281,16 @@ func nullable(s string) any {
 // idempotency key makes it fail with errIdemConflict.
 func (s *store) insert(ctx context.Context, r *Record) error {
 	in, _ := json.Marshal(r.Inputs)
+	steps := ""
+	if len(r.Steps) > 0 {
+		steps = mustJSON(r.Steps)
+	}
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
 		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
-		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold, r.NoProviderFallback, r.Disclose)
+		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold, r.NoProviderFallback, r.Disclose, steps)
 	if err != nil && isUniqueViolation(err) {
 		return errIdemConflict
 	}
@@ -264,12 +307,12 @@ type scanner interface{ Scan(...any) error }
 
 func scanRecord(row scanner) (*Record, error) {
 	var r Record
-	var status, inputs, results, metadata, sealed string
+	var status, inputs, results, metadata, sealed, steps string
 	var idem sql.NullString
 	var created, started, finished, updated int64
 	err := row.Scan(&r.ID, &r.Owner, &status, &r.Provider, &r.Family, &r.Model, &r.Prompt, &r.Variations,
 		&created, &started, &finished, &updated, &r.Attempts, &inputs, &results, &r.ErrorCode, &r.ErrorDetail,
-		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold, &r.NoProviderFallback, &r.Disclose)
+		&r.Fallback, &r.WebhookURL, &metadata, &sealed, &r.RiverID, &idem, &r.IdemHash, &r.WebhookStatus, &r.WebhookAttempts, &r.QuotaHold, &r.NoProviderFallback, &r.Disclose, &steps)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -280,6 +323,9 @@ func scanRecord(row scanner) (*Record, error) {
 	r.CreatedAt, r.StartedAt, r.FinishedAt, r.UpdatedAt = fromMS(created), fromMS(started), fromMS(finished), fromMS(updated)
 	_ = json.Unmarshal([]byte(inputs), &r.Inputs)
 	_ = json.Unmarshal([]byte(results), &r.Results)
+	if steps != "" {
+		_ = json.Unmarshal([]byte(steps), &r.Steps)
+	}
 	if metadata != "" {
 		r.Metadata = json.RawMessage(metadata)
 	}

@@ -160,25 +160,48 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 		}
 	}
 	results := rec.Results
+	total := ResultCount(rec.Variations, rec.Steps)
+	// The decluttered room the stage step furnishes: made by this attempt,
+	// or read back from storage when an earlier attempt made it (a retry
+	// resumes after the declutter step, not before).
+	var decluttered []pipeline.Upload
 	fallback := false
-	for v := len(results); v < rec.Variations; v++ {
+	for v := len(results); v < total; v++ {
+		src, prompt, step, disclose, lastUse := uploads, rec.Prompt, "", rec.Disclose, total-1
+		if len(rec.Steps) > 0 {
+			step = rec.Steps[0].Name
+		}
+		if rec.twoStep() {
+			if v == 0 {
+				// The declutter result stays unlabelled: the stage step
+				// edits it, and the label goes on what it makes.
+				src, prompt, step, disclose, lastUse = uploads, rec.Steps[0].Prompt, rec.Steps[0].Name, false, 0
+			} else {
+				if decluttered == nil {
+					if decluttered, err = w.readDecluttered(ctx, rec.ID); err != nil {
+						return err
+					}
+				}
+				src, step = decluttered, rec.Steps[1].Name
+			}
+		}
 		ticket, err := w.gate.Admit()
 		if err != nil {
 			return frameforge.Wrap(err, frameforge.EOverloaded, "No slot for the job's provider call.")
 		}
 		callCtx, cancel := context.WithTimeout(ctx, s.cfg.EditTimeout)
-		// Prepare may compact its input in place: a variation that another
-		// follows gets a copy; the last one takes the bytes read from
-		// storage.
-		in := uploads
-		if v < rec.Variations-1 {
-			in = make([]pipeline.Upload, len(uploads))
-			for i, u := range uploads {
+		// Prepare may compact its input in place: a call whose input
+		// another call uses later gets a copy; the last one takes the bytes
+		// as they are.
+		in := src
+		if v < lastUse {
+			in = make([]pipeline.Upload, len(src))
+			for i, u := range src {
 				u.Image.Data = append([]byte(nil), u.Image.Data...)
 				in[i] = u
 			}
 		}
-		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: rec.Prompt, Route: route, Fallbacks: fallbacks, RequestID: rec.ID, Disclose: rec.Disclose})
+		res, err := w.pipe.Run(callCtx, ticket, pipeline.Input{Uploads: in, Prompt: prompt, Route: route, Fallbacks: fallbacks, RequestID: rec.ID, Disclose: disclose})
 		cancel()
 		ticket.Release()
 		if err != nil {
@@ -190,13 +213,21 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 		if err := s.blobs.Put(ctx, resultKey(rec.ID, v), res.Image.Data, res.Image.ContentType); err != nil {
 			return frameforge.Wrap(err, frameforge.EInternal, "The result could not be stored.")
 		}
+		if rec.twoStep() && v == 0 {
+			u, err := pipeline.CheckImage(res.Image.Data, "the decluttered photo", 0)
+			if err != nil {
+				return err
+			}
+			decluttered = []pipeline.Upload{u}
+		}
 		results = append(results, Image{ContentType: res.Image.ContentType, Bytes: int64(len(res.Image.Data)),
 			Width: res.Image.Width, Height: res.Image.Height, Provider: res.Provider, Model: res.Model, Tried: res.Tried,
-			Structure: res.Structure})
+			Structure: res.Structure, Step: step, Labelled: res.Labelled})
 		fallback = fallback || res.Fallback
 		if _, err := s.st.update(ctx, rec.ID, []Status{StatusRunning}, map[string]any{"results": mustJSON(results)}); err != nil {
 			return err
 		}
+		s.cancel.notify(rec.ID) // event streams: a step or variation is done
 	}
 	ok, err := s.st.update(ctx, rec.ID, []Status{StatusRunning}, map[string]any{
 		"status": string(StatusSucceeded), "finished_ms": s.now().UnixMilli(), "fallback": fallback, "sealed_key": "",
@@ -208,6 +239,20 @@ func (w *editWorker) run(ctx context.Context, rec *Record) error {
 		s.queueWebhook(ctx, rec, StatusSucceeded)
 	}
 	return err
+}
+
+// readDecluttered reads back the declutter result an earlier attempt of a
+// two-step job stored, as the stage step's input.
+func (w *editWorker) readDecluttered(ctx context.Context, id string) ([]pipeline.Upload, error) {
+	data, err := w.s.blobs.Get(ctx, resultKey(id, 0))
+	if err != nil {
+		return nil, frameforge.Wrap(err, frameforge.EInternal, "The decluttered photo could not be read back from storage.")
+	}
+	u, err := pipeline.CheckImage(data, "the decluttered photo", 0)
+	if err != nil {
+		return nil, err
+	}
+	return []pipeline.Upload{u}, nil
 }
 
 // finish ends a job as failed with err's public cause and erases its key.

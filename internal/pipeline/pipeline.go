@@ -194,8 +194,9 @@ func (p *Pipeline) fallback(ctx context.Context, in Input, route provider.Route)
 
 // Disclose draws the disclosure label on a checked result, in its own
 // format (disclosure.Config.Apply), holding a core and the decode's memory
-// like any preparation. A job labels the first step of a two-step edit with
-// it, keeping the unlabelled picture for the second step.
+// like any preparation. Run calls it when Input.Disclose is set; a two-step
+// job (declutter, then stage) leaves it off for the declutter call, whose
+// unlabelled answer the stage step edits, and sets it for the stage calls.
 func (p *Pipeline) Disclose(ctx context.Context, img frameforge.Image) (frameforge.Image, error) {
 	info, err := imaging.Inspect(img.Data)
 	if err != nil {

@@ -91,9 +91,10 @@ func (h *jobsHandler) doSubmit(w http.ResponseWriter, r *http.Request) (int, job
 	release() // the photos are prepared: the place is free for the next upload
 	sub.Hash = fingerprint(sub, form)
 	// Everything is checked: the job spends the client's budget, and
-	// reserves a quota unit per variation, which the worker settles when the
-	// job ends.
-	hold, err := a.admit(w, r, sub.Variations, route)
+	// reserves a quota unit per result it will make (a variation each, and
+	// the declutter result of a two-step job), which the worker settles when
+	// the job ends.
+	hold, err := a.admit(w, r, sub.Results(), route)
 	if err != nil {
 		return 0, jobs.View{}, err
 	}
@@ -155,12 +156,15 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 		return sub, route, err
 	}
 	if isTrue(f.fields["declutter"]) {
-		if f.prompt != "" || f.fields["room_type"] != "" || f.fields["style"] != "" {
-			return sub, route, frameforge.Errorf(frameforge.EInvalidRequest,
-				"declutter=true together with a style, room type or prompt (declutter, then stage) is not available yet; "+
-					"submit declutter=true alone, then a second job with its result.")
+		declutter := jobs.Step{Name: jobs.StepDeclutter, Prompt: h.presets.Declutter.Prompt}
+		if strings.TrimSpace(f.prompt) == "" && f.fields["room_type"] == "" && f.fields["style"] == "" {
+			// Declutter alone: the emptied room is the result.
+			sub.Prompt, sub.Steps = declutter.Prompt, []jobs.Step{declutter}
+		} else {
+			// Declutter, then stage the emptied room with the composed
+			// prompt: one declutter result, then the variations.
+			sub.Steps = []jobs.Step{declutter, {Name: jobs.StepStage, Prompt: sub.Prompt}}
 		}
-		sub.Prompt = h.presets.Declutter.Prompt
 	}
 	if u := f.fields["webhook_url"]; u != "" {
 		if sub.WebhookURL, err = h.jobs.CheckWebhookURL(r.Context(), u); err != nil {

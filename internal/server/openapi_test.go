@@ -177,6 +177,13 @@ func TestJobResponsesMatchOpenAPI(t *testing.T) {
 	check("list", httptest.NewRequest("GET", "/api/jobs", nil), 401)
 	check("presets", httptest.NewRequest("GET", "/api/presets", nil), 200)
 	check("bad preset", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("style", "x")), 400)
+	w = check("submit declutter then stage", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("declutter", "true"),
+		fieldPart("style", "boho")), 202)
+	id = decodeJob(t, w).ID
+	waitJob(t, st.h, id)
+	if v := decodeJob(t, check("get declutter then stage", httptest.NewRequest("GET", "/api/jobs/"+id, nil), 200)); len(v.Steps) != 2 || len(v.Results) != 2 {
+		t.Errorf("two-step job = %+v; want 2 steps, 2 results", v)
+	}
 
 	w = check("submit with webhook", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("webhook_url", receiver.URL+"/hook")), 202)
 	job := decodeJob(t, w)
