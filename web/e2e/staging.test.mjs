@@ -608,7 +608,8 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await page.click('#error-close');
   assert.equal(await error.isHidden(), true, 'the error can be dismissed');
 
-  // Defect 3 and 4: a HEIC this server cannot read is said once, under the photo, and not uploaded.
+  // Defect 3 and 4: a HEIC this server cannot read (no still image in it: POST /api/preview
+  // answers 415) is said once, under the photo, and not uploaded.
   await page.setInputFiles('#photo-input', fixtures.heic);
   const note = page.locator('#photo-list .thumb-problems li');
   await note.first().waitFor();
@@ -640,7 +641,7 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await error.locator('.error-title', { hasText: 'Too many photos for one room' }).waitFor();
   assert.equal((await posts()).length, 0);
   await axe(page, 'phone, too many photos');
-  check([/Failed to load resource: the server responded with a status of 404/]);
+  check([/Failed to load resource: the server responded with a status of 415/]);
   await context.close();
 });
 
@@ -766,7 +767,10 @@ test('access token: asked for when required, sent as Bearer, history from GET /a
   // A revoked token: the edit is refused with the page's sentence and the server's reason.
   await srv.run(['tokens', 'revoke', tokenID]);
   await page.fill('#access-token', TOKEN);
+  await page.setInputFiles('#photo-input', fixtures.small);
+  const refused = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/api/jobs'));
   await page.click('#submit');
+  assert.equal((await refused).status(), 401);
   await page.locator('#error .error-title', { hasText: 'Your access token was not accepted' }).waitFor();
   assert.match(await page.locator('#error .error-detail').textContent(), /revoked/);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'access-token');
@@ -833,7 +837,8 @@ test('listing disclosure and decluttering: offered as the server says, sent, and
   await done(page);
   const third = (await posts()).at(-1).fields;
   assert.equal(third.declutter, undefined);
-  assert.match(third.prompt[0], /Industrial/);
+  assert.match(third.prompt[0], /industrial style/);
+  assert.deepEqual(third.image, ['file:bedroom.jpg'], 'the emptied room goes under the photo’s name');
   check([/400 \(Bad Request\)/]);
   await context.close();
 });
