@@ -833,6 +833,16 @@ function check(items, m) {
   return null;
 }
 
+/**
+ * tokenRefused words a 401 for a token that was entered: the server's detail
+ * already says why (unknown, revoked, expired) and what to do, so no hint.
+ */
+function tokenRefused(err) {
+  err.title = 'Your access token was not accepted';
+  err.hint = '';
+  return err;
+}
+
 /** settings are the job fields of the form as it is now. */
 function settings() {
   const c = choice();
@@ -860,7 +870,6 @@ async function start(groups, s, m, names) {
   const total = groups.flat().reduce((n, f) => n + f.size, 0);
   say(`Uploading ${groups.length > 1 ? `${groups.length} rooms` : groups[0].length > 1 ? `${groups[0].length} photos` : 'the photo'} (${formatBytes(total)}). You can cancel at any time.`);
   let firstErr = null;
-  let errFocus;
   for (let i = 0; i < groups.length; i++) {
     if (controller.signal.aborted) break;
     const metadata = {
@@ -888,14 +897,13 @@ async function start(groups, s, m, names) {
       follow(job);
     } catch (err) {
       if (err.kind === 'cancelled') break;
-      if (err.code === 'unauthorized' && keys.token()) err.title = 'Your access token was not accepted';
+      if (err.code === 'unauthorized' && keys.token()) tokenRefused(err);
       // TODO(issue 20, when "declutter then stage" lands on the server): drop this
       // once every server runs both steps in one job; older ones refuse it with 400.
       if (s.declutter === 'stage' && err.status === 400 && err.code === 'invalid_request') {
         err.title = 'This server cannot empty and stage a room in one go yet';
         err.detail = 'Choose “Only empty the room” under “Furniture already in the photo”; once it is done, stage the emptied room with “Try another style”.';
         err.hint = '';
-        errFocus = ui.declutter.querySelector('input[value="only"]');
       }
       firstErr ??= err;
       // This room never became a job: show it as failed, keep going with the others.
@@ -915,7 +923,7 @@ async function start(groups, s, m, names) {
     run = shown ? { ...shown, fresh: false } : null;
     render();
     if (firstErr) {
-      const focus = firstErr.code === 'unauthorized' || firstErr.code === 'token_required' ? ui.token : errFocus;
+      const focus = firstErr.code === 'unauthorized' || firstErr.code === 'token_required' ? ui.token : undefined;
       if (focus) ui.tokenField.hidden = false;
       showError(firstErr, { focus });
     } else if (wasRun) say('Cancelled before anything was sent. Your photos and settings are still here.');
@@ -1071,10 +1079,7 @@ async function findJobs() {
     } catch (err) {
       // No list on this server: the device's own ids still work. A refused
       // token is said at once, not at the next edit.
-      if (err.code === 'unauthorized') {
-        err.title = 'Your access token was not accepted';
-        showError(err);
-      }
+      if (err.code === 'unauthorized') showError(tokenRefused(err));
     }
   }
   if (!listed) {
