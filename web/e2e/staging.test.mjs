@@ -7,7 +7,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -33,8 +33,10 @@ const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isM
 
 let tmp;
 let fake;
+let fakeURL;
 let server;
 let baseURL;
+const extra = []; // the servers started for one test (startServer)
 let browser;
 const fixtures = {};
 
@@ -185,9 +187,9 @@ async function roomJPEG(page, width, height, noise) {
  * openPage opens the staging page in a fresh context and records console
  * errors and warnings and uncaught exceptions; check() fails the test on any
  * that is not expected. prepare(page, context) runs before the page loads
- * (to set up routes or storage).
+ * (to set up routes or storage); url is the server (default: the main one).
  */
-async function openPage(options, prepare) {
+async function openPage(options, prepare, url = baseURL) {
   const context = await browser.newContext(options);
   await context.addInitScript(RECORD_POSTS);
   const page = await context.newPage();
@@ -197,7 +199,7 @@ async function openPage(options, prepare) {
     if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  await page.goto(baseURL, { waitUntil: 'load' });
+  await page.goto(url, { waitUntil: 'load' });
   await ready(page);
   return {
     context,
@@ -230,6 +232,38 @@ async function resultShown(page) {
 
 // ---- setup ---------------------------------------------------------------------------
 
+/**
+ * startServer runs the frameforge binary in a fresh working directory (no
+ * .env) with only the environment we choose: a Google key for the fake, no fal
+ * key (so fal models take the fallback), its own DATA_DIR, plus env. It
+ * returns the process, its base URL and run(args), which runs a subcommand
+ * (frameforge tokens …) against the same data and gives its stdout.
+ */
+async function startServer(name, env = {}) {
+  const work = path.join(tmp, `work-${name}`);
+  await mkdir(work);
+  const bin = path.join(tmp, 'frameforge');
+  const fullEnv = {
+    PATH: process.env.PATH,
+    HOME: tmp,
+    SERVER_HOST: '127.0.0.1',
+    SERVER_PORT: '0',
+    GEMINI_BASE_URL: fakeURL,
+    GOOGLE_API_KEY: FAKE_KEY,
+    SHUTDOWN_TIMEOUT: '2s',
+    MAX_IMAGE_BYTES: '20MB', // not the default: the page must show the server's own limit
+    JOB_WORKERS: '1', // one job at a time, so a second one waits in line
+    DATA_DIR: path.join(tmp, `data-${name}`),
+    ...env,
+  };
+  const proc = start(`frameforge (${name})`, bin, [], { cwd: work, env: fullEnv });
+  const url = `${await proc.waitFor(/addr=(http:\/\/[^\s"]+)/)}/`;
+  const run = (args) => new Promise((resolve, reject) => {
+    execFile(bin, args, { cwd: work, env: fullEnv }, (err, stdout, stderr) => (err ? reject(new Error(`frameforge ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  return { ...proc, baseURL: url, run };
+}
+
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'frameforge-e2e-'));
   await mkdir(shotsDir, { recursive: true });
@@ -238,28 +272,10 @@ before(async () => {
 
   fake = start('fakeupstream', bin('fakeupstream'),
     ['-addr', '127.0.0.1:0', '-slow-keyword', SLOW, '-slow-delay', '30s'], { cwd: tmp });
-  const fakeURL = await fake.waitFor(/listening on (http:\/\/\S+)/);
+  fakeURL = await fake.waitFor(/listening on (http:\/\/\S+)/);
 
-  // A fresh working directory (no .env) and only the environment we choose:
-  // a Google key for the fake, no fal key (so fal models take the fallback).
-  const work = path.join(tmp, 'work');
-  await mkdir(work);
-  server = start('frameforge', bin('frameforge'), [], {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH,
-      HOME: tmp,
-      SERVER_HOST: '127.0.0.1',
-      SERVER_PORT: '0',
-      GEMINI_BASE_URL: fakeURL,
-      GOOGLE_API_KEY: FAKE_KEY,
-      SHUTDOWN_TIMEOUT: '2s',
-      MAX_IMAGE_BYTES: '20MB', // not the default: the page must show the server's own limit
-      JOB_WORKERS: '1', // one job at a time, so a second one waits in line
-      DATA_DIR: path.join(tmp, 'data'),
-    },
-  });
-  baseURL = `${await server.waitFor(/addr=(http:\/\/[^\s"]+)/)}/`;
+  server = await startServer('main');
+  baseURL = server.baseURL;
 
   browser = await chromium.launch({
     executablePath,
@@ -283,6 +299,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await Promise.all(extra.map((s) => s.stop()));
   await server?.stop();
   await fake?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -591,7 +608,8 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await page.click('#error-close');
   assert.equal(await error.isHidden(), true, 'the error can be dismissed');
 
-  // Defect 3 and 4: a HEIC this server cannot read is said once, under the photo, and not uploaded.
+  // Defect 3 and 4: a HEIC this server cannot read (no still image in it: POST /api/preview
+  // answers 415) is said once, under the photo, and not uploaded.
   await page.setInputFiles('#photo-input', fixtures.heic);
   const note = page.locator('#photo-list .thumb-problems li');
   await note.first().waitFor();
@@ -623,7 +641,7 @@ test('defects 2, 3, 4: one dismissible message in the flow, said once, and nothi
   await error.locator('.error-title', { hasText: 'Too many photos for one room' }).waitFor();
   assert.equal((await posts()).length, 0);
   await axe(page, 'phone, too many photos');
-  check([/Failed to load resource: the server responded with a status of 404/]);
+  check([/Failed to load resource: the server responded with a status of 415/]);
   await context.close();
 });
 
@@ -694,27 +712,19 @@ for (const [name, device] of VIEWPORTS) {
   });
 }
 
-// ---- contracts with features whose server half lands with other issues ------------------
-// These answer the missing endpoints or fields with page.route, the rest is the real binary.
-// TODO(lead, after merging issues 15, 19 and 22): drop the routes marked "until" so each runs
-// against the binary alone.
+// ---- API tokens, the listing features, HEIC: each against its own real server ------------
 
-test('access token: asked for when required, sent as Bearer, history from the server’s list', { timeout: 90_000 }, async () => {
-  const TOKEN = 'ff_e2eTestToken0123456789abcdefghijklmnopqrstuvw';
-  const seen = [];
-  const { page, context, check } = await openPage(DESKTOP, async (p) => {
-    // until issue 15: the server says tokens are required, and lists the token's jobs.
-    await p.route('**/api/providers', async (route) => {
-      const res = await route.fetch();
-      route.fulfill({ response: res, json: { ...(await res.json()), auth: 'required' } });
-    });
-    await p.route(/\/api\/jobs\?limit=/, async (route) => {
-      seen.push(route.request().headers().authorization);
-      const ids = JSON.parse(await p.evaluate(() => localStorage.getItem('frameforge.jobs.v1')) || '[]').map((e) => e.id);
-      const jobs = await Promise.all(ids.map(async (id) => (await fetch(new URL(`/api/jobs/${id}`, baseURL))).json()));
-      route.fulfill({ json: { data: jobs, next: null } });
-    });
-  });
+test('access token: asked for when required, sent as Bearer, history from GET /api/jobs, a refused token said plainly', { timeout: 120_000 }, async () => {
+  const srv = await startServer('auth', { AUTH: 'required' });
+  extra.push(srv);
+  const providers = await (await fetch(new URL('/api/providers', srv.baseURL))).json();
+  assert.equal(providers.auth, 'required');
+  const [TOKEN, idLine] = (await srv.run(['tokens', 'create', '--name', 'e2e'])).split('\n');
+  const tokenID = idLine.replace(/^id:\s*/, '').trim();
+  assert.match(TOKEN, /^ff_/);
+  assert.ok(tokenID, 'tokens create prints the id');
+
+  const { page, context, check } = await openPage(DESKTOP, undefined, srv.baseURL);
   await page.locator('#token-field:not([hidden])').waitFor();
   assert.match(await page.locator('#token-label').textContent(), /required/);
   await page.setInputFiles('#photo-input', fixtures.small);
@@ -727,55 +737,151 @@ test('access token: asked for when required, sent as Bearer, history from the se
   await page.click('#submit');
   assert.equal((await req).headers().authorization, `Bearer ${TOKEN}`);
   await done(page);
-  // A new tab with the token finds the jobs through GET /api/jobs.
-  await page.evaluate(() => localStorage.removeItem('frameforge.current.v1'));
+  const [jobID] = JSON.parse(await page.evaluate(() => localStorage.getItem('frameforge.jobs.v1'))).map((e) => e.id);
+
+  // A new tab with the token finds the job through the server's list.
+  await page.evaluate(() => localStorage.clear());
   await page.reload();
   await ready(page);
+  assert.equal(await page.locator('#history-list .history-item').count(), 0, 'nothing on this device any more');
   await page.fill('#access-token', TOKEN);
+  const listed = page.waitForResponse((r) => /\/api\/jobs\?limit=/.test(r.url()));
   await page.locator('#access-token').dispatchEvent('change');
+  const list = await listed;
+  assert.equal(list.request().headers().authorization, `Bearer ${TOKEN}`);
+  assert.equal(list.status(), 200);
+  const body = await list.json();
+  assert.ok(Array.isArray(body.data) && 'next' in body, `GET /api/jobs answers {data, next}: ${JSON.stringify(body).slice(0, 200)}`);
+  assert.deepEqual(body.data.map((j) => j.id), [jobID]);
   await page.locator('#history-list .history-item').first().waitFor();
-  assert.ok(seen.includes(`Bearer ${TOKEN}`), 'the list is asked for with the token');
   await page.locator('#history-hint', { hasText: 'access token' }).waitFor();
-  assert.equal(await page.locator('#token-field').evaluate((f) => f.querySelector('input').value), TOKEN);
   assert.equal(await page.evaluate(() => localStorage.getItem('frameforge.token.v1')), null, 'kept in memory only');
-  check();
+  await shot(page, 'desktop-11-token-history', true);
+
+  // A wrong token: said when it is entered, not at the next edit.
+  await page.fill('#access-token', 'ff_notAToken0123456789abcdefghijklmnopqrstuvwxyzAB');
+  await page.locator('#access-token').dispatchEvent('change');
+  await page.locator('#error .error-title', { hasText: 'Your access token was not accepted' }).waitFor();
+  await page.click('#error-close');
+
+  // A revoked token: the edit is refused with the page's sentence and the server's reason.
+  await srv.run(['tokens', 'revoke', tokenID]);
+  await page.fill('#access-token', TOKEN);
+  await page.setInputFiles('#photo-input', fixtures.small);
+  const refused = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/api/jobs'));
+  await page.click('#submit');
+  assert.equal((await refused).status(), 401);
+  await page.locator('#error .error-title', { hasText: 'Your access token was not accepted' }).waitFor();
+  assert.match(await page.locator('#error .error-detail').textContent(), /revoked/);
+  assert.equal(await page.locator('#error .error-hint').count(), 0, 'one piece of advice: the server’s');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'access-token');
+  assert.equal(await page.locator('#submit').isDisabled(), false, 'the form can be sent again');
+  await axe(page, 'token refused');
+  await shot(page, 'desktop-12-token-revoked');
+  check([/401 \(Unauthorized\)/]);
   await context.close();
 });
 
-test('listing disclosure and decluttering appear only when the server offers them, and are sent', { timeout: 90_000 }, async () => {
+test('listing disclosure and decluttering: offered as the server says, sent, and the combination refused plainly', { timeout: 120_000 }, async () => {
   const { page: plain, context: c0 } = await openPage(PHONE);
-  assert.equal(await plain.locator('#disclosure-field').isHidden(), true);
-  assert.equal(await plain.locator('#declutter-group').isHidden(), true);
+  assert.equal(await plain.locator('#disclosure-field').isHidden(), true, 'DISCLOSURE=off: no checkbox');
+  await plain.locator('#declutter-group:not([hidden])').waitFor(); // GET /api/presets has the declutter preset
   await c0.close();
 
-  const { page, context, check } = await openPage(PHONE, async (p) => {
-    // until issue 19: the disclosure setting and the declutter preset.
-    await p.route('**/api/providers', async (route) => {
-      const res = await route.fetch();
-      route.fulfill({ response: res, json: { ...(await res.json()), disclosure: { mode: 'optional', text: 'Virtually staged' } } });
-    });
-    await p.route('**/api/presets', async (route) => {
-      const res = await route.fetch();
-      const data = await res.json();
-      route.fulfill({ response: res, json: { ...data, styles: [...data.styles, { id: 'declutter', label: 'Declutter', name: 'declutter', prompt: 'remove furniture' }] } });
-    });
-  });
+  const srv = await startServer('disclosure', { DISCLOSURE: 'optional' });
+  extra.push(srv);
+  const presets = await (await fetch(new URL('/api/presets', srv.baseURL))).json();
+  assert.equal(presets.declutter.id, 'declutter');
+  const { page, context, check } = await openPage(PHONE, undefined, srv.baseURL);
   const posts = jobPosts(page);
   await page.locator('#disclosure-field:not([hidden])').waitFor();
   await page.locator('#declutter-group:not([hidden])').waitFor();
   await page.setInputFiles('#photo-input', fixtures.small);
   await page.locator('#disclosure-field').click();
-  await page.locator('#declutter-group label', { hasText: 'Remove it, then stage' }).click();
+  await page.locator('#declutter-group label', { hasText: 'Only empty the room' }).click();
+  assert.equal(await page.locator('#composed-prompt').textContent(), presets.declutter.prompt, 'the prompt shown is the one the server will use');
   await axe(page, 'phone, disclosure and declutter');
   await shot(page, 'phone-9-disclosure-declutter', true);
   await page.click('#submit');
   await done(page);
-  assert.deepEqual((await posts())[0].fields.disclosure, ['true']);
-  assert.deepEqual((await posts())[0].fields.declutter, ['true']);
-  assert.match(await page.locator('#result-meta').textContent(), /decluttered/);
+  const first = (await posts())[0].fields;
+  assert.deepEqual(first.disclosure, ['true']);
+  assert.deepEqual(first.declutter, ['true']);
+  assert.equal(first.prompt, undefined, 'emptying alone sends no prompt');
+  const meta = await page.locator('#result-meta').textContent();
+  assert.match(meta, /Room emptied/);
+  assert.match(meta, /marked “Virtually staged”/);
+  const [id] = JSON.parse(await page.evaluate(() => localStorage.getItem('frameforge.jobs.v1'))).map((e) => e.id);
+  const job = await (await fetch(new URL(`/api/jobs/${id}`, srv.baseURL))).json();
+  assert.equal(job.status, 'succeeded');
+  assert.equal(job.disclosure, true, 'the result carries the label');
+  assert.equal(job.prompt, presets.declutter.prompt);
+
+  // Empty, then stage in one job. TODO(issue 20, when "declutter then stage" is
+  // merged): the server runs both steps; expect a result with both pictures here.
+  // Until then it answers 400 and the page says what to do instead.
+  await page.locator('#declutter-group label', { hasText: 'Empty it, then stage' }).click();
+  await pickChip(page, 'style', 'Scandinavian');
+  await page.click('#submit');
+  await page.locator('#error .error-title', { hasText: 'cannot empty and stage a room in one go' }).waitFor();
+  assert.match(await page.locator('#error .error-detail').textContent(), /Only empty the room/);
+  await page.waitForFunction(() => { // scrolled to (smoothly), above the sticky button bar
+    const r = document.getElementById('error').getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= document.getElementById('actions').getBoundingClientRect().top + 1;
+  }, null, { timeout: 5_000 });
+  assert.equal(await page.locator('#submit').isDisabled(), false);
+  assert.equal(await page.locator('#compare').isHidden(), false, 'the emptied room is still shown');
+  await axe(page, 'phone, declutter then stage refused');
+  await shot(page, 'phone-10-declutter-refused');
+  await page.click('#error-close');
+
+  // The second step by hand: another style stages the emptied room.
+  await page.locator('#restyle-list button', { hasText: 'Industrial' }).click();
+  await page.waitForFunction(() => /Industrial/.test(document.getElementById('result-meta').textContent), null, { timeout: 30_000 });
+  await done(page);
+  const third = (await posts()).at(-1).fields;
+  assert.equal(third.declutter, undefined);
+  assert.match(third.prompt[0], /industrial style/);
+  assert.deepEqual(third.image, ['file:bedroom.jpg'], 'the emptied room goes under the photo’s name');
+  check([/400 \(Bad Request\)/]);
+  await context.close();
+});
+
+test('HEIC from an iPhone: a thumbnail from POST /api/preview, and the job succeeds', { timeout: 90_000 }, async () => {
+  const heic = path.join(tmp, 'IMG_1234.HEIC');
+  await writeFile(heic, await readFile(path.join(repo, 'internal/imaging/testdata/12mp.heic')));
+  const { page, context, check } = await openPage(PHONE);
+  const posts = jobPosts(page);
+  const previewed = page.waitForResponse((r) => r.url().endsWith('/api/preview'));
+  await page.setInputFiles('#photo-input', heic);
+  const res = await previewed;
+  assert.equal(res.status(), 200);
+  assert.equal(res.headers()['content-type'], 'image/jpeg');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#photo-list .thumb-img');
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  const [w, h] = await page.locator('#photo-list .thumb-img').evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+  assert.ok(w > h, `the thumbnail is the landscape photo (${w}×${h})`);
+  assert.equal(await page.locator('#photo-list .thumb-problems li').count(), 0, 'no warning under the photo');
+  await page.locator('#preview:not([hidden]) #preview-img').waitFor();
+  await axe(page, 'phone, HEIC chosen');
+  await shot(page, 'phone-11-heic-preview', true);
+  await page.click('#submit');
+  await done(page);
+  assert.deepEqual((await posts())[0].fields.image, ['file:IMG_1234.HEIC']);
+  const [id] = JSON.parse(await page.evaluate(() => localStorage.getItem('frameforge.jobs.v1'))).map((e) => e.id);
+  const job = await (await fetch(new URL(`/api/jobs/${id}`, baseURL))).json();
+  assert.equal(job.status, 'succeeded');
+  assert.equal(job.inputs[0].content_type, 'image/jpeg', 'the server turned the HEIC into a JPEG');
+  await shot(page, 'phone-12-heic-result', true);
   check();
   await context.close();
 });
+
+// ---- contracts with features whose server half lands with other issues ------------------
+// These answer the missing fields with page.route, the rest is the real binary.
+// TODO(lead, after merging issue 22): drop the route marked "until" so it runs against the binary alone.
 
 test('structure check: flagged regions are outlined on the slider with a plain sentence', { timeout: 90_000 }, async () => {
   const flag = (job) => {
@@ -810,5 +916,3 @@ test('structure check: flagged regions are outlined on the slider with a plain s
   check();
   await context.close();
 });
-
-test.todo('HEIC with the server of issue 19: the thumbnail comes from POST /api/preview and the job is accepted (enable after merging)');

@@ -100,14 +100,25 @@ function choice() {
   return { room, style, text: ui.prompt.value, preserve: ui.preserve.checked };
 }
 
+/** declutterMode is the "Furniture already in the photo" choice: "", "only" or "stage". */
+function declutterMode() {
+  return ui.declutter.hidden ? '' : field('declutter').value;
+}
+
 function updatePrompt() {
+  if (declutterMode() === 'only' && declutterPreset) {
+    // Emptying alone sends no prompt: the server uses its declutter preset's.
+    ui.composed.classList.remove('composed-default');
+    ui.composed.textContent = declutterPreset.prompt;
+    return;
+  }
   const prompt = composePrompt(choice());
   ui.composed.classList.toggle('composed-default', !prompt);
   ui.composed.textContent = prompt || `Server default: ${DEFAULT_PROMPT}`;
 }
 
 ui.form.addEventListener('change', (e) => {
-  if (e.target.name === 'room' || e.target.name === 'style' || e.target === ui.preserve) updatePrompt();
+  if (e.target.name === 'room' || e.target.name === 'style' || e.target.name === 'declutter' || e.target === ui.preserve) updatePrompt();
   if (e.target.name === 'mode') updateMode();
 });
 ui.prompt.addEventListener('input', updatePrompt);
@@ -200,6 +211,8 @@ picker = createProviderPicker({
 keys.render(normalize(OFFLINE).providers);
 
 let server = { auth: '', disclosure: { mode: 'off', text: '' } };
+// The server's declutter preset ({id, label, prompt} from GET /api/presets), or null when it has none.
+let declutterPreset = null;
 
 function applyServer(data) {
   server.auth = data.auth === 'required' || data.auth === 'off' ? data.auth : '';
@@ -221,9 +234,12 @@ async function loadPresets() {
     const res = await fetch('/api/presets', { headers: { Accept: 'application/json' } });
     if (!res.ok) return;
     const data = await res.json();
-    // Decluttering is offered only when the server lists it (a preset "declutter").
-    const all = Object.values(data || {}).filter(Array.isArray).flat();
-    ui.declutter.hidden = !all.some((p) => p?.id === 'declutter');
+    // Decluttering is offered only when the server has the preset: a
+    // top-level "declutter": {id, label, prompt} (docs/jobs.md).
+    const d = data?.declutter;
+    declutterPreset = d && typeof d === 'object' && d.id && typeof d.prompt === 'string' ? d : null;
+    ui.declutter.hidden = !declutterPreset;
+    updatePrompt();
   } catch {
     // The page's own room types and styles still work.
   }
@@ -340,6 +356,7 @@ function labelOf(job) {
     style: STYLES.find((s) => s.id === m.style) || null,
     text: typeof m.text === 'string' ? m.text : (m.room || m.style ? '' : job.prompt || ''),
   };
+  if (m.declutter === 'only') return 'Room emptied';
   let label = promptLabel(c);
   if (m.declutter) label = `${label}, decluttered`;
   return label;
@@ -637,7 +654,8 @@ function renderSelected(job) {
   const n = Math.min(run.selected.n, job.results.length - 1);
   const fav = store.favourite(job.id);
   const m = meta(job);
-  ui.resultMeta.textContent = `${describe(job).title} · ${describe(job).provider}`;
+  const label = job.disclosure ? ` · marked “${server.disclosure.text}”` : '';
+  ui.resultMeta.textContent = `${describe(job).title} · ${describe(job).provider}${label}`;
 
   // Variations side by side.
   ui.variations.hidden = job.results.length < 2;
@@ -815,6 +833,16 @@ function check(items, m) {
   return null;
 }
 
+/**
+ * tokenRefused words a 401 for a token that was entered: the server's detail
+ * already says why (unknown, revoked, expired) and what to do, so no hint.
+ */
+function tokenRefused(err) {
+  err.title = 'Your access token was not accepted';
+  err.hint = '';
+  return err;
+}
+
 /** settings are the job fields of the form as it is now. */
 function settings() {
   const c = choice();
@@ -824,7 +852,7 @@ function settings() {
     sel,
     prompt: composePrompt(c),
     variations: Number(field('variations').value) || 1,
-    declutter: !ui.declutter.hidden && field('declutter').value === 'true',
+    declutter: declutterMode(),
     disclosure: server.disclosure.mode === 'optional' && ui.disclosure.checked,
   };
 }
@@ -832,6 +860,7 @@ function settings() {
 /** start submits one job per entry of files (an array of File arrays) and follows them. */
 async function start(groups, s, m, names) {
   const runId = `r${Date.now().toString(36)}`;
+  const shown = run; // the result on screen, back if nothing of this run is sent
   run = { ids: groups.map((_, i) => `pending-${runId}-${i}`), batch: m === 'rooms', selected: null, fresh: true, uploading: true };
   const controller = new AbortController();
   uploads = controller;
@@ -851,7 +880,7 @@ async function start(groups, s, m, names) {
       const job = await client.submit({
         files: groups[i],
         fields: {
-          prompt: s.prompt,
+          prompt: s.declutter === 'only' ? '' : s.prompt,
           provider: s.sel.name,
           variations: s.variations,
           metadata: JSON.stringify(metadata),
@@ -868,6 +897,14 @@ async function start(groups, s, m, names) {
       follow(job);
     } catch (err) {
       if (err.kind === 'cancelled') break;
+      if (err.code === 'unauthorized' && keys.token()) tokenRefused(err);
+      // TODO(issue 20, when "declutter then stage" lands on the server): drop this
+      // once every server runs both steps in one job; older ones refuse it with 400.
+      if (s.declutter === 'stage' && err.status === 400 && err.code === 'invalid_request') {
+        err.title = 'This server cannot empty and stage a room in one go yet';
+        err.detail = 'Choose “Only empty the room” under “Furniture already in the photo”; once it is done, stage the emptied room with “Try another style”.';
+        err.hint = '';
+      }
       firstErr ??= err;
       // This room never became a job: show it as failed, keep going with the others.
       const fake = { id: run.ids[i], status: 'failed', error: { detail: err.detail, code: err.code }, results: [], inputs: [], metadata };
@@ -883,7 +920,7 @@ async function start(groups, s, m, names) {
   renderHistory();
   if (run.ids.length === 0 || (firstErr && run.ids.every((id) => known.get(id).status === 'failed' && id.startsWith('pending-')))) {
     const wasRun = run;
-    run = null;
+    run = shown ? { ...shown, fresh: false } : null;
     render();
     if (firstErr) {
       const focus = firstErr.code === 'unauthorized' || firstErr.code === 'token_required' ? ui.token : undefined;
@@ -921,7 +958,11 @@ ui.form.addEventListener('submit', (e) => {
   start(groups, s, m, names);
 });
 
-/** restyle stages the same photo again with another style, in one click. */
+/**
+ * restyle stages the same photo again with another style, in one click. An
+ * emptied room (declutter alone) is staged from its result: the second step
+ * of "empty it, then stage" done by hand.
+ */
 async function restyle(job, style) {
   if (busy()) return;
   const m = meta(job);
@@ -933,9 +974,11 @@ async function restyle(job, style) {
     text: typeof m.text === 'string' ? m.text : '',
     preserve: m.preserve !== false,
   };
+  const emptied = m.declutter === 'only';
+  const sources = emptied ? [job.results[Math.max(0, Math.min(run?.selected?.n ?? 0, job.results.length - 1))]].filter(Boolean) : job.inputs || [];
   let files;
   try {
-    files = await Promise.all((job.inputs || []).map(async (inp, i) => {
+    files = await Promise.all(sources.map(async (inp, i) => {
       const p = await client.image(inp.url);
       return new File([p.blob], i === 0 && m.photo ? m.photo : `photo-${i + 1}.jpg`, { type: inp.content_type });
     }));
@@ -949,10 +992,10 @@ async function restyle(job, style) {
     sel: m.provider ? { ...sel, name: m.provider, family: picker.describe(m.provider)?.provider.id || sel.family } : sel,
     prompt: composePrompt(c),
     variations: job.variations || 1,
-    declutter: !!m.declutter,
+    declutter: m.declutter && !emptied ? 'stage' : '',
     disclosure: server.disclosure.mode === 'optional' && ui.disclosure.checked,
   };
-  say(`Staging the same photo in the ${style.label} style…`);
+  say(emptied ? `Staging the emptied room in the ${style.label} style…` : `Staging the same photo in the ${style.label} style…`);
   start([files], s, files.length > 1 ? 'views' : 'single', [m.photo || '']);
 }
 
@@ -1033,8 +1076,10 @@ async function findJobs() {
     try {
       jobs = await client.list(20);
       listed = true;
-    } catch {
-      // No list on this server (or the token is refused): the device's own ids still work.
+    } catch (err) {
+      // No list on this server: the device's own ids still work. A refused
+      // token is said at once, not at the next edit.
+      if (err.code === 'unauthorized') showError(tokenRefused(err));
     }
   }
   if (!listed) {

@@ -158,8 +158,8 @@ export function createClient({ auth }) {
     /** list returns the caller's jobs, newest first (needs an access token). */
     async list(limit = 20) {
       const data = await (await call(`/api/jobs?limit=${limit}`)).json();
-      // docs/jobs.md names the array "data"; accept "jobs" too.
-      const jobs = Array.isArray(data?.data) ? data.data : Array.isArray(data?.jobs) ? data.jobs : [];
+      // {"data": [...], "next": cursor} (docs/jobs.md); the first page is enough for the history.
+      const jobs = Array.isArray(data?.data) ? data.data : [];
       return jobs.filter((j) => j && typeof j.id === 'string');
     },
     /**
