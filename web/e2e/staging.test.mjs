@@ -782,7 +782,7 @@ test('access token: asked for when required, sent as Bearer, history from GET /a
   await context.close();
 });
 
-test('listing disclosure and decluttering: offered as the server says, sent, and the combination refused plainly', { timeout: 120_000 }, async () => {
+test('listing disclosure and decluttering: offered as the server says, sent, and declutter then stage in one job', { timeout: 120_000 }, async () => {
   const { page: plain, context: c0 } = await openPage(PHONE);
   assert.equal(await plain.locator('#disclosure-field').isHidden(), true, 'DISCLOSURE=off: no checkbox');
   await plain.locator('#declutter-group:not([hidden])').waitFor(); // GET /api/presets has the declutter preset
@@ -817,33 +817,26 @@ test('listing disclosure and decluttering: offered as the server says, sent, and
   assert.equal(job.disclosure, true, 'the result carries the label');
   assert.equal(job.prompt, presets.declutter.prompt);
 
-  // Empty, then stage in one job. TODO(issue 20, when "declutter then stage" is
-  // merged): the server runs both steps; expect a result with both pictures here.
-  // Until then it answers 400 and the page says what to do instead.
+  // Empty, then stage in one job: the server runs both steps and keeps both
+  // pictures; the page shows the staged one first, the emptied room beside it.
   await page.locator('#declutter-group label', { hasText: 'Empty it, then stage' }).click();
   await pickChip(page, 'style', 'Scandinavian');
   await page.click('#submit');
-  await page.locator('#error .error-title', { hasText: 'cannot empty and stage a room in one go' }).waitFor();
-  assert.match(await page.locator('#error .error-detail').textContent(), /Only empty the room/);
-  await page.waitForFunction(() => { // scrolled to (smoothly), above the sticky button bar
-    const r = document.getElementById('error').getBoundingClientRect();
-    return r.top >= 0 && r.bottom <= document.getElementById('actions').getBoundingClientRect().top + 1;
-  }, null, { timeout: 5_000 });
-  assert.equal(await page.locator('#submit').isDisabled(), false);
-  assert.equal(await page.locator('#compare').isHidden(), false, 'the emptied room is still shown');
-  await axe(page, 'phone, declutter then stage refused');
-  await shot(page, 'phone-10-declutter-refused');
-  await page.click('#error-close');
-
-  // The second step by hand: another style stages the emptied room.
-  await page.locator('#restyle-list button', { hasText: 'Industrial' }).click();
-  await page.waitForFunction(() => /Industrial/.test(document.getElementById('result-meta').textContent), null, { timeout: 30_000 });
   await done(page);
-  const third = (await posts()).at(-1).fields;
-  assert.equal(third.declutter, undefined);
-  assert.match(third.prompt[0], /industrial style/);
-  assert.deepEqual(third.image, ['file:bedroom.jpg'], 'the emptied room goes under the photo’s name');
-  check([/400 \(Bad Request\)/]);
+  const second = (await posts()).at(-1).fields;
+  assert.deepEqual(second.declutter, ['true']);
+  assert.match(second.prompt[0], /scandinavian/i);
+  const ids = JSON.parse(await page.evaluate(() => localStorage.getItem('frameforge.jobs.v1'))).map((e) => e.id);
+  const two = (await Promise.all(ids.map(async (i) => (await fetch(new URL(`/api/jobs/${i}`, srv.baseURL))).json())))
+    .find((j) => (j.steps || []).length === 2);
+  assert.ok(two, 'a job with two steps');
+  assert.equal(two.status, 'succeeded');
+  assert.deepEqual(two.results.map((r) => r.step), ['declutter', 'stage']);
+  await page.locator('#variations:not([hidden]) .variation-show', { hasText: 'Emptied room' }).waitFor();
+  assert.equal(await page.locator('.variation-show[aria-pressed="true"]').textContent(), 'Variation 2', 'the staged picture is shown first');
+  await axe(page, 'phone, declutter then stage');
+  await shot(page, 'phone-10-declutter-then-stage');
+  check();
   await context.close();
 });
 

@@ -434,7 +434,7 @@ function update(job) {
   }
   const wasBusy = run.wasBusy;
   // A job that succeeded while on screen shows its first (or favourite) variation.
-  if (!run.selected && job.status === 'succeeded') run.selected = { id: job.id, n: Math.max(0, store.favourite(job.id)) };
+  if (!run.selected && job.status === 'succeeded') run.selected = { id: job.id, n: preferred(job) };
   render();
   if (!old || old.status !== job.status || old.queue_position !== job.queue_position) renderHistory();
   if (wasBusy && !busy()) finished();
@@ -589,7 +589,7 @@ function renderRooms(jobs) {
     text.firstChild.textContent = `Room ${i + 1}: ${m.photo || 'photo'}`;
     text.lastChild.textContent = progressText(job);
     li.dataset.status = job?.status || 'uploading';
-    const pic = job?.status === 'succeeded' ? job.results[Math.max(0, store.favourite(id))] : job?.inputs?.[0];
+    const pic = job?.status === 'succeeded' ? job.results[preferred(job)] : job?.inputs?.[0];
     if (pic && img.dataset.url !== pic.url) {
       img.dataset.url = pic.url;
       showImage(img, pic.url);
@@ -624,6 +624,17 @@ function renderRooms(jobs) {
     return li;
   });
   if (rows.some((li, i) => ui.rooms.children[i] !== li) || ui.rooms.children.length !== rows.length) ui.rooms.replaceChildren(...rows);
+}
+
+/**
+ * preferred is the result shown first: the favourite, else the first staged
+ * picture — a "declutter then stage" job's results[0] is the emptied room
+ * (step "declutter", docs/jobs.md), kept beside the staged ones.
+ */
+function preferred(job) {
+  const fav = store.favourite(job.id);
+  if (fav >= 0) return fav;
+  return Math.max(0, (job.results || []).findIndex((r) => r.step !== 'declutter'));
 }
 
 /** select puts variation n of job id on the slider. */
@@ -671,7 +682,7 @@ function renderSelected(job) {
     img.className = 'variation-img';
     showImage(img, r.url);
     const cap = document.createElement('span');
-    cap.textContent = `Variation ${i + 1}`;
+    cap.textContent = r.step === 'declutter' ? 'Emptied room' : `Variation ${i + 1}`;
     show.append(img, cap);
     show.addEventListener('click', () => select(job.id, i, true));
     const star = document.createElement('button');
@@ -1045,7 +1056,7 @@ const history = createHistory({
     } else {
       run = { ids: [job.id], batch: false, selected: null, fresh: false };
     }
-    if (job.status === 'succeeded') run.selected = { id: job.id, n: Math.max(0, store.favourite(job.id)) };
+    if (job.status === 'succeeded') run.selected = { id: job.id, n: preferred(job) };
     store.setCurrent(run.ids);
     run.wasBusy = busy();
     render();
