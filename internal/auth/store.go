@@ -11,6 +11,7 @@ import (
 
 	"frameforge"
 	"frameforge/internal/ratelimit"
+	"frameforge/internal/sqlq"
 )
 
 // NoQuota is a token's quota when it has none.
@@ -142,22 +143,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// q rebinds ? placeholders to $n for PostgreSQL.
+// q rebinds ? placeholders for PostgreSQL (sqlq.Rebind).
 func (s *Store) q(query string) string {
 	if !s.pg {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlq.Rebind(query)
 }
 
 // NewToken is what `tokens create` asks for.

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"frameforge/internal/pipeline"
+	"frameforge/internal/sqlq"
 	"frameforge/internal/structure"
 )
 
@@ -234,22 +234,12 @@ func (s *store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// q rebinds ? placeholders to $n for PostgreSQL.
+// q rebinds ? placeholders for PostgreSQL (sqlq.Rebind).
 func (s *store) q(query string) string {
 	if s.d == sqlite {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlq.Rebind(query)
 }
 
 const columns = `id, owner, status, provider, family, model, prompt, variations, created_ms, started_ms, finished_ms,
