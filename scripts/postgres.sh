@@ -21,21 +21,15 @@
 #   FRAMEFORGE_PG_DIR             the cluster's directory (default .cache/pg in the repo)
 
 pg_test__repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$pg_test__repo/scripts/lib.sh"
 
 pg_test__say() { echo "postgres.sh: $*" >&2; }
 
 pg_test__install() {
-	local sudo=
-	if [ "$(id -u)" -ne 0 ]; then
-		if ! command -v sudo >/dev/null; then
-			pg_test__say "installing postgresql needs root or sudo (or set FRAMEFORGE_TEST_DATABASE_URL)"
-			return 1
-		fi
-		sudo="sudo -n"
-	fi
-	pg_test__say "installing Debian's postgresql"
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q >&2 &&
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql >&2
+	ff_apt_install postgres.sh postgresql || {
+		pg_test__say "or set FRAMEFORGE_TEST_DATABASE_URL"
+		return 1
+	}
 }
 
 # pg_test__bindir prints the newest Debian PostgreSQL bin directory.
@@ -80,19 +74,6 @@ pg_test__port() {
 	sed -n 4p "$1/data/postmaster.pid"
 }
 
-# pg_test__free_port prints a loopback port nobody is listening on. Another
-# process may take it before the server binds it; the caller retries then.
-pg_test__free_port() {
-	local port i
-	for i in $(seq 1 50); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
 
 pg_test__init() {
 	local dir="$1"
@@ -131,7 +112,7 @@ pg_test__init() {
 pg_test__start() {
 	local dir="$1" port try
 	for try in 1 2 3 4 5; do
-		port="$(pg_test__free_port)" || return 1
+		port="$(ff_free_port)" || return 1
 		if pg_test__as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 30 start >/dev/null; then
 			return 0
 		fi

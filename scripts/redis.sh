@@ -20,39 +20,19 @@
 #   FRAMEFORGE_REDIS_DIR       the server's directory (default .cache/redis in the repo)
 
 redis_test__repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$redis_test__repo/scripts/lib.sh"
 
 redis_test__say() { echo "redis.sh: $*" >&2; }
 
 redis_test__install() {
-	local sudo=
-	if [ "$(id -u)" -ne 0 ]; then
-		if ! command -v sudo >/dev/null; then
-			redis_test__say "installing redis-server needs root or sudo (or set FRAMEFORGE_TEST_REDIS_URL)"
-			return 1
-		fi
-		sudo="sudo -n"
-	fi
-	redis_test__say "installing Debian's redis-server"
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q >&2 &&
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends redis-server >&2
+	ff_apt_install redis.sh redis-server || {
+		redis_test__say "or set FRAMEFORGE_TEST_REDIS_URL"
+		return 1
+	}
 }
 
 redis_test__dir() { echo "${FRAMEFORGE_REDIS_DIR:-$redis_test__repo/.cache/redis}"; }
 
-# redis_test__free_port prints a loopback port nobody is listening on.
-# Another process may take it before the server binds it; the caller
-# retries then.
-redis_test__free_port() {
-	local port i
-	for i in $(seq 1 50); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
 
 # redis_test__running succeeds when the server of directory $1 answers; it
 # sets REDIS_PORT.
@@ -75,7 +55,7 @@ redis_test__start() {
 		mv "$dir/password.tmp" "$dir/password"
 	fi
 	for try in 1 2 3 4 5; do
-		port="$(redis_test__free_port)" || return 1
+		port="$(ff_free_port)" || return 1
 		# A throwaway server: no snapshots, no append-only file. The
 		# password goes in through the config file, not the command line.
 		cat >"$dir/redis.conf" <<-EOF
