@@ -12,12 +12,12 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/genai"
 
 	"frameforge"
 	"frameforge/internal/httpbody"
+	"frameforge/internal/provider/upstream"
 )
 
 // Public messages. They are the only text a client sees; none may carry an
@@ -61,39 +61,10 @@ var blockFinish = map[genai.FinishReason]bool{
 	genai.FinishReasonImageRecitation:        true,
 }
 
-// cause is the internal cause kept in frameforge.Error.Err. Its text is what
-// logs show, so it hides the key (an upstream body may quote it) and is
-// bounded (a malformed 200 makes the SDK quote the whole multi-MB body).
-type cause struct {
-	err    error
-	secret string
-}
-
-const maxCauseLen = 512
-
-func (c *cause) Error() string {
-	s := c.err.Error()
-	if c.secret != "" {
-		s = strings.ReplaceAll(s, c.secret, "[redacted]")
-	}
-	if len(s) > maxCauseLen {
-		cut := maxCauseLen
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + fmt.Sprintf("… (%d bytes cut)", len(s)-cut)
-	}
-	return s
-}
-
-func (c *cause) Unwrap() error { return c.err }
-
-// failure builds the returned error; err is wrapped in a redacting cause.
+// failure builds the returned error (upstream.Failure: the cause hides the
+// key and is bounded).
 func failure(code, msg string, err error, secret string) *frameforge.Error {
-	if err != nil {
-		err = &cause{err: fmt.Errorf("gemini: %w", err), secret: secret}
-	}
-	return &frameforge.Error{Code: code, Message: msg, Err: err}
+	return upstream.Failure("gemini", code, msg, err, secret)
 }
 
 // outcome is the classification of one failed attempt.

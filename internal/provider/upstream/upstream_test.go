@@ -2,12 +2,14 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestClientFollowsNoRedirectAndBoundsBodies(t *testing.T) {
@@ -80,5 +82,21 @@ func TestIsBaseURL(t *testing.T) {
 		if got := IsBaseURL(s); got != want {
 			t.Errorf("IsBaseURL(%q) = %v; want %v", s, got, want)
 		}
+	}
+}
+
+func TestFailureRedactsAndBoundsTheCause(t *testing.T) {
+	key := "AIzaSECRET-0123456789"
+	body := "bad key " + key + ": " + strings.Repeat("é", 400)
+	err := Failure("gemini", "upstream_error", "Gemini failed.", errors.New(body), key)
+	text := err.Err.Error()
+	if strings.Contains(text, key) || !strings.HasPrefix(text, "gemini: ") {
+		t.Errorf("cause = %q; want the provider's prefix and no key", text)
+	}
+	if len(text) > maxCauseLen+40 || !utf8.ValidString(text) {
+		t.Errorf("cause is %d bytes (valid UTF-8: %v); want it cut near %d on a rune boundary", len(text), utf8.ValidString(text), maxCauseLen)
+	}
+	if Failure("fal", "c", "m", nil, key).Err != nil {
+		t.Error("no cause given, yet Err is set")
 	}
 }
