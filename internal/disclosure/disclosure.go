@@ -115,16 +115,7 @@ var ErrRefused = errors.New("disclosure: labels are off on this server")
 // policy: off refuses "true" (ErrRefused), always labels whatever the field
 // says, optional labels on "true". Anything but true/false/1/0/yes/no/on/off
 // is an error.
-func (c Config) Want(field string) (bool, error) {
-	v := strings.ToLower(strings.TrimSpace(field))
-	var asked bool
-	switch v {
-	case "", "false", "0", "no", "off":
-	case "true", "1", "yes", "on":
-		asked = true
-	default:
-		return false, fmt.Errorf("disclosure must be true or false, not %q", field)
-	}
+func (c Config) Want(asked bool) (bool, error) {
 	switch c.Mode {
 	case Always:
 		return true, nil

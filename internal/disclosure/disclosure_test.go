@@ -144,20 +144,19 @@ func TestApplyJPEGAndCorners(t *testing.T) {
 func TestWant(t *testing.T) {
 	for _, c := range []struct {
 		mode  Mode
-		field string
+		asked bool
 		want  bool
 		err   bool
 	}{
-		{Off, "", false, false}, {Off, "false", false, false}, {Off, "true", false, true},
-		{Optional, "", false, false}, {Optional, "true", true, false}, {Optional, "0", false, false},
-		{Always, "", true, false}, {Always, "false", true, false},
-		{Optional, "maybe", false, true},
+		{Off, false, false, false}, {Off, true, false, true},
+		{Optional, false, false, false}, {Optional, true, true, false},
+		{Always, false, true, false}, {Always, true, true, false},
 	} {
-		got, err := Config{Mode: c.mode}.Want(c.field)
+		got, err := Config{Mode: c.mode}.Want(c.asked)
 		if got != c.want || (err != nil) != c.err {
-			t.Errorf("%s Want(%q) = %v, %v", c.mode, c.field, got, err)
+			t.Errorf("%s Want(%v) = %v, %v", c.mode, c.asked, got, err)
 		}
-		if c.mode == Off && c.field == "true" && !errors.Is(err, ErrRefused) {
+		if c.mode == Off && c.asked && !errors.Is(err, ErrRefused) {
 			t.Errorf("off refuses with %v, want ErrRefused", err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -119,16 +118,28 @@ func parseEditForm(w http.ResponseWriter, r *http.Request, lim Limits) (editForm
 func useFallbacks(r *http.Request, f editForm) (bool, error) {
 	v := f.fallback
 	if v == "" {
-		v = strings.TrimSpace(r.URL.Query().Get("fallback"))
+		v = r.URL.Query().Get("fallback")
 	}
-	if v == "" {
-		return true, nil
+	b, set, err := formBool("fallback", v)
+	if !set {
+		return true, err
 	}
-	b, err := strconv.ParseBool(strings.ToLower(v))
-	if err != nil {
-		return false, frameforge.Errorf(frameforge.EInvalidRequest, "fallback must be true or false, got %q.", truncateField(v))
+	return b, err
+}
+
+// formBool reads a boolean field: true, 1, yes or on; false, 0, no or off
+// (any case). set is false when the field is empty; anything else is a 400
+// naming the field.
+func formBool(name, v string) (value, set bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return false, false, nil
+	case "true", "1", "yes", "on":
+		return true, true, nil
+	case "false", "0", "no", "off":
+		return false, true, nil
 	}
-	return b, nil
+	return false, false, frameforge.Errorf(frameforge.EInvalidRequest, "%s must be true or false, got %q.", name, truncateField(v))
 }
 
 func readField(p *multipart.Part, name string, limit int64, lim Limits) (string, error) {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -110,7 +109,9 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	if isTrue(form.fields["declutter"]) {
+	if declutter, _, err := formBool("declutter", form.fields["declutter"]); err != nil {
+		return pipeline.Result{}, err
+	} else if declutter {
 		return pipeline.Result{}, frameforge.Errorf(frameforge.EInvalidRequest,
 			"declutter is a job option: POST it to /api/jobs (with a style for a decluttered, then staged room). "+
 				"On /api/edit, send the declutter preset's prompt from GET /api/presets instead.")
@@ -142,24 +143,16 @@ func (h *editHandler) execute(w http.ResponseWriter, r *http.Request) (pipeline.
 // wantDisclosure resolves a request's disclosure field against the
 // server's policy, with an answer a person understands when it is refused.
 func wantDisclosure(c disclosure.Config, field string) (bool, error) {
-	on, err := c.Want(field)
-	switch {
-	case errors.Is(err, disclosure.ErrRefused):
+	asked, _, err := formBool("disclosure", field)
+	if err != nil {
+		return false, err
+	}
+	on, err := c.Want(asked)
+	if err != nil {
 		return false, frameforge.Wrap(err, frameforge.EInvalidRequest,
 			"This server does not draw the disclosure label (its DISCLOSURE setting is off); send disclosure=false, or ask its operator to turn it on.")
-	case err != nil:
-		return false, frameforge.Wrap(err, frameforge.EInvalidRequest, "The disclosure field must be true or false.")
 	}
 	return on, nil
-}
-
-// isTrue reads a boolean form field: true, 1, yes or on.
-func isTrue(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on":
-		return true
-	}
-	return false
 }
 
 // writeImage sends an image with its real, sniffed type: a provider's claim

@@ -155,7 +155,11 @@ func (h *jobsHandler) submission(r *http.Request, f editForm, creds provider.Cre
 	if sub.Disclose, err = wantDisclosure(h.cfg.Disclosure, f.fields["disclosure"]); err != nil {
 		return sub, route, err
 	}
-	if isTrue(f.fields["declutter"]) {
+	wantDeclutter, _, err := formBool("declutter", f.fields["declutter"])
+	if err != nil {
+		return sub, route, err
+	}
+	if wantDeclutter {
 		declutter := jobs.Step{Name: jobs.StepDeclutter, Prompt: h.presets.Declutter.Prompt}
 		if strings.TrimSpace(f.prompt) == "" && f.fields["room_type"] == "" && f.fields["style"] == "" {
 			// Declutter alone: the emptied room is the result.
