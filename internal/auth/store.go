@@ -177,7 +177,7 @@ func (s *Store) Create(ctx context.Context, n NewToken) (Token, string, error) {
 		rate = n.Rate.String()
 	}
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_tokens (id, name, hash, created_ms, expires_ms, rate, quota, period)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), t.ID, t.Name, hash(secret), ms(t.Created), ms(t.Expires), rate, t.Quota, string(t.Period))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), t.ID, t.Name, hash(secret), sqlq.MS(t.Created), sqlq.MS(t.Expires), rate, t.Quota, string(t.Period))
 	if err != nil {
 		return Token{}, "", err
 	}
@@ -194,7 +194,7 @@ func scanToken(row interface{ Scan(...any) error }) (Token, string, error) {
 	if err != nil {
 		return Token{}, "", err
 	}
-	t.Created, t.LastUsed, t.Expires, t.Revoked = fromMS(created), fromMS(used), fromMS(expires), fromMS(revoked)
+	t.Created, t.LastUsed, t.Expires, t.Revoked = sqlq.FromMS(created), sqlq.FromMS(used), sqlq.FromMS(expires), sqlq.FromMS(revoked)
 	t.Period = Period(period)
 	if rate != "" {
 		t.Rate, _ = ratelimit.ParseRule(rate) // written by Create from a parsed rule
@@ -421,18 +421,4 @@ func (s *Store) Usage(ctx context.Context, t Token) (Usage, error) {
 		u.ByProvider[p] = n
 	}
 	return u, rows.Err()
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
 }

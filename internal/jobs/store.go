@@ -246,20 +246,6 @@ const columns = `id, owner, status, provider, family, model, prompt, variations,
 	updated_ms, attempts, inputs, results, error_code, error_detail, fallback, webhook_url, metadata, sealed_key,
 	river_id, idem_key, idem_hash, webhook_status, webhook_attempts, quota_hold, no_provider_fallback, disclose, steps`
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 func nullable(s string) any {
 	if s == "" {
 		return nil
@@ -278,7 +264,7 @@ func (s *store) insert(ctx context.Context, r *Record) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO frameforge_jobs (`+columns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Owner, string(r.Status), r.Provider, r.Family, r.Model, r.Prompt, r.Variations,
-		ms(r.CreatedAt), ms(r.StartedAt), ms(r.FinishedAt), ms(r.UpdatedAt), r.Attempts, string(in), "[]",
+		sqlq.MS(r.CreatedAt), sqlq.MS(r.StartedAt), sqlq.MS(r.FinishedAt), sqlq.MS(r.UpdatedAt), r.Attempts, string(in), "[]",
 		r.ErrorCode, r.ErrorDetail, r.Fallback, r.WebhookURL, string(r.Metadata),
 		base64.StdEncoding.EncodeToString(r.SealedKey), r.RiverID, nullable(r.IdemKey), r.IdemHash, r.WebhookStatus, r.WebhookAttempts, r.QuotaHold, r.NoProviderFallback, r.Disclose, steps)
 	if err != nil && isUniqueViolation(err) {
@@ -310,7 +296,7 @@ func scanRecord(row scanner) (*Record, error) {
 		return nil, err
 	}
 	r.Status = Status(status)
-	r.CreatedAt, r.StartedAt, r.FinishedAt, r.UpdatedAt = fromMS(created), fromMS(started), fromMS(finished), fromMS(updated)
+	r.CreatedAt, r.StartedAt, r.FinishedAt, r.UpdatedAt = sqlq.FromMS(created), sqlq.FromMS(started), sqlq.FromMS(finished), sqlq.FromMS(updated)
 	_ = json.Unmarshal([]byte(inputs), &r.Inputs)
 	_ = json.Unmarshal([]byte(results), &r.Results)
 	if steps != "" {
@@ -366,7 +352,7 @@ func (s *store) update(ctx context.Context, id string, from []Status, set map[st
 func (s *store) queuePosition(ctx context.Context, created time.Time) (int, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM frameforge_jobs WHERE status = ? AND created_ms < ?`),
-		string(StatusQueued), ms(created)).Scan(&n)
+		string(StatusQueued), sqlq.MS(created)).Scan(&n)
 	return n + 1, err
 }
 
@@ -452,7 +438,7 @@ func (s *store) counts(ctx context.Context) (map[Status]int, time.Time, error) {
 		}
 		out[Status(st)] = n
 		if Status(st) == StatusQueued {
-			oldest = fromMS(minCreated)
+			oldest = sqlq.FromMS(minCreated)
 		}
 	}
 	return out, oldest, rows.Err()

@@ -5,6 +5,7 @@ package sqlq
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Rebind rewrites ? placeholders as PostgreSQL's $1, $2, …. Queries are
@@ -22,4 +23,21 @@ func Rebind(query string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// MS is t as the Unix milliseconds our tables keep times in; 0 for the zero
+// time (never set).
+func MS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// FromMS reads a milliseconds column back: 0 is the zero time.
+func FromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
 }
