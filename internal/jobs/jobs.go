@@ -163,8 +163,14 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (rec *Record, repl
 	if err != nil {
 		return fail(fmt.Errorf("queue job: %w", err))
 	}
-	// The worker may already have picked it up: only an accepting row moves.
-	if _, err := s.st.update(ctx, r.ID, []Status{StatusAccepting}, map[string]any{"status": string(StatusQueued), "river_id": rid}); err != nil {
+	// The worker may already have picked it up: only an accepting row moves
+	// to queued, but every row learns its River id, which a cancel of the
+	// running job needs.
+	moved, err := s.st.update(ctx, r.ID, []Status{StatusAccepting}, map[string]any{"status": string(StatusQueued), "river_id": rid})
+	if err == nil && !moved {
+		_, err = s.st.update(ctx, r.ID, nil, map[string]any{"river_id": rid})
+	}
+	if err != nil {
 		s.log.WarnContext(ctx, "job queued but its row not updated", "job", r.ID, "err", err)
 	}
 	rec, err = s.st.get(ctx, r.ID)
