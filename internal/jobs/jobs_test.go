@@ -215,6 +215,36 @@ func TestJobSucceeds(t *testing.T) {
 	})
 }
 
+// A submitted job starts at once, not at the next poll: on SQLite the
+// insert wakes this process's producer (pollOnlySQLite), on PostgreSQL the
+// notification does. The polls are a second and more apart, so a queue
+// that waited for them would take most of a second here, every time.
+func TestJobStartsWithoutWaitingForThePoll(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind storeKind) {
+		r := newRig(t, kind, Config{})
+		r.fake.SetDefault(geminitest.Scenario{Kind: geminitest.ImageOnly})
+		var slow int
+		for range 5 {
+			start := time.Now()
+			rec := r.submit(t, nil)
+			if !r.fake.WaitFor(5*time.Second, func(rs []geminitest.Request) bool { return len(rs) > 0 }) {
+				t.Fatal("the job never reached the provider")
+			}
+			if d := time.Since(start); d > 400*time.Millisecond {
+				slow++
+				t.Logf("job %s reached the provider after %s", rec.ID, d)
+			}
+			r.waitEnd(t, rec.ID)
+			r.fake.Reset()
+		}
+		// One slow start on a loaded machine is noise; a queue that waits
+		// for its poll is slow every time.
+		if slow > 1 {
+			t.Errorf("%d of 5 jobs took over 400 ms to reach the provider; want them to start at once", slow)
+		}
+	})
+}
+
 func TestRetryableFailureIsRetried(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind storeKind) {
 		r := newRig(t, kind, Config{MaxAttempts: 3})
