@@ -21,6 +21,10 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
+// jsonType is the Content-Type header value of every JSON answer; header
+// values are never modified in place, so one slice serves all.
+var jsonType = []string{"application/json"}
+
 // encode writes v as JSON with the given status. It marshals first so that
 // Content-Length is known and a marshalling bug cannot leave half a body.
 // No trailing newline: compat with FastAPI, whose bodies clients may compare.
@@ -32,8 +36,8 @@ func encode(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"] = jsonType // canonical key: no Set, no canonicalising per answer
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

@@ -57,11 +57,17 @@ func secretsFrom(ctx context.Context) []string {
 // be followed across a proxy) or makes one, and echoes it on the response.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		// The header's canonical key, read and written directly: Get and Set
+		// canonicalise it on every request (docs/performance.md, "The fast
+		// path"). On the wire it is the same header.
+		var id string
+		if v := r.Header["X-Request-Id"]; len(v) > 0 {
+			id = v[0]
+		}
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		st := &requestState{id: id}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	})
@@ -139,9 +145,18 @@ func withObserve(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 			if route == "" {
 				route = "unmatched"
 			}
-			d := time.Since(start)
+			end := time.Now()
+			d := end.Sub(start)
 			m.ObserveRequest(route, r.Method, status, r.ContentLength, sw.bytes, d)
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			// The handler directly, with no caller: Logger.LogAttrs looks
+			// up the calling function on every line, which the access log
+			// never prints (docs/performance.md, "The fast path").
+			h := log.Handler()
+			if !h.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
+			rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+			rec.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", status),
@@ -150,6 +165,7 @@ func withObserve(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 				slog.Duration("duration", d),
 				slog.String("request_id", id),
 			)
+			_ = h.Handle(r.Context(), rec)
 		})
 	}
 }

@@ -30,10 +30,11 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 		mux.Handle(pattern, p.wrap(log, cfg.Auth, d.Tokens, rl, gz, handler))
 	}
 
-	// Health and readiness answer from memory at once: a deadline has
-	// nothing to bound there, and its timer was a measurable part of the
-	// fast path (docs/performance.md, "The fast path").
-	instant := policy{}
+	// Health and readiness answer a few bytes from memory at once: a
+	// deadline has nothing to bound there and compression nothing to
+	// shrink, and both were a measurable part of the fast path
+	// (docs/performance.md, "The fast path").
+	instant := policy{small: true}
 	h("GET /api/health", instant, handleHealth())
 	h("GET /api/ready", instant, handleReady(d.Registry, d.Pipeline.Gate(), d.Draining))
 	h("GET /metrics", probe, d.Metrics.Handler())
@@ -73,12 +74,14 @@ func addRoutes(mux routeRecorder, log *slog.Logger, cfg Config, d Deps, rl *rate
 // policy is what a route requires and may spend: an API token (protected;
 // checked whenever one is sent, required when AUTH says so), a per-client
 // budget, a deadline for the whole request (0: none); stream marks an
-// answer written piece by piece, which compression would hold back.
+// answer written piece by piece, which compression would hold back, and
+// small one too short to be worth compressing.
 type policy struct {
 	protected bool
 	budget    budget
 	timeout   time.Duration
 	stream    bool
+	small     bool
 }
 
 // wrap applies the policy. From the outside in: compression, the default
@@ -94,7 +97,7 @@ func (p policy) wrap(log *slog.Logger, mode auth.Mode, tokens *auth.Store, rl *r
 	if p.budget == defaultBudget {
 		h = withRateLimit(log, rl, h)
 	}
-	if !p.stream {
+	if !p.stream && !p.small {
 		h = gz(h)
 	}
 	return h
