@@ -170,9 +170,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeLimits()
 	var draining atomic.Bool
-	// The HEIC and AVIF decoders compile their WebAssembly once per
-	// process: do it now, not in the first iPhone photo's request.
-	go imaging.WarmUp()
 	handler := server.NewServer(log, cfg.Server, server.Deps{
 		Registry:    reg,
 		Pipeline:    pipe,
@@ -221,6 +218,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(server.JSONErrors(ln)) }()
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
+	// The HEIC and AVIF decoders compile their WebAssembly once per
+	// process: do it now, not in the first iPhone photo's request, but
+	// only once the server listens: it is most of a second of CPU, which
+	// on two cores doubled the time to the first answer
+	// (docs/performance.md, "Start-up").
+	go imaging.WarmUp()
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
