@@ -173,12 +173,15 @@ run_startup() {
 }
 
 run_jobs() {
-	echo "job path: Go benchmarks on SQLite, and on PostgreSQL when scripts/postgres.sh starts one…" >&2
-	local pgurl=""
+	echo "job path: Go benchmarks on SQLite, and on PostgreSQL (and 1 against 3 replicas with Redis) when scripts/postgres.sh and scripts/redis.sh start theirs…" >&2
+	local pgurl="" redisurl=""
 	if scripts/postgres.sh start >/dev/null 2>&1; then
 		pgurl=$(scripts/postgres.sh url)
 	else
 		echo "  PostgreSQL did not start: its figures are skipped" >&2
+	fi
+	if [ -n "$pgurl" ] && scripts/redis.sh start >/dev/null 2>&1; then
+		redisurl=$(scripts/redis.sh url)
 	fi
 	{
 		echo "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -186,6 +189,13 @@ run_jobs() {
 		FRAMEFORGE_TEST_DATABASE_URL=$pgurl go test -run '^$' -bench 'JobRoundTrip|EditRoundTrip|JobThroughput' \
 			-benchtime "${JOB_N:-200}x" -count "${JOB_COUNT:-1}" ./internal/server/ 2>&1 || true
 		go test -run '^$' -bench 'QueuedJobMemory' -benchtime 1000x ./internal/server/ 2>&1 || true
-	} | tee "$RESULTS/jobs.txt" | grep -E '^Benchmark|queued' >&2 || true
+		# Real processes: 1 and then 3 replicas on PostgreSQL, Redis and an
+		# S3 fake, 300 jobs from 16 clients (docs/scaling.md).
+		if [ -n "$redisurl" ]; then
+			FRAMEFORGE_SCALE_FIGURES=1 FRAMEFORGE_TEST_DATABASE_URL=$pgurl FRAMEFORGE_TEST_REDIS_URL=$redisurl \
+				go test -count=1 -run TestScaleFigures -v ./cmd/frameforge 2>&1 || true
+		fi
+	} | tee "$RESULTS/jobs.txt" | grep -E '^Benchmark|queued|replica\(s\)' >&2 || true
+	[ -n "$redisurl" ] && scripts/redis.sh stop >/dev/null 2>&1 || true
 	[ -n "$pgurl" ] && scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
