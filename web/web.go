@@ -23,10 +23,15 @@ import (
 //go:embed static
 var static embed.FS
 
-// assetRef matches a reference to a sibling asset: "/assets/name.ext" in the
+// assetRefs match a reference to a sibling asset: "/assets/name.ext" in the
 // page and in assets, and "./name.ext" (relative imports, url()) in assets.
-// Group 2 is the asset's file name.
-var assetRef = regexp.MustCompile(`(/assets/|\./)([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(?:js|css|svg|png|webmanifest|woff2|txt))\b`)
+// Group 1 is the asset's file name.
+var assetRefs = []*regexp.Regexp{
+	regexp.MustCompile(`/assets/(` + assetName + `)\b`),
+	regexp.MustCompile(`\./(` + assetName + `)\b`),
+}
+
+const assetName = `[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(?:js|css|svg|png|webmanifest|woff2|txt)`
 
 // contentTypes are the types of the files the page is made of; an asset
 // with another extension is refused when the handler is built.
@@ -40,6 +45,12 @@ var contentTypes = map[string]string{
 	".woff2":       "font/woff2",
 	".txt":         "text/plain; charset=utf-8", // the fonts' licences travel with them
 }
+
+// refers marks the types that can refer to other assets, and so are
+// rewritten; the rest (fonts, pictures, licences: about half the bytes) are
+// not scanned, which halves the page's preparation at start-up
+// (docs/performance.md, "Start-up").
+var refers = map[string]bool{".html": true, ".js": true, ".css": true, ".svg": true, ".webmanifest": true}
 
 // PageCSP is the Content-Security-Policy of the page: scripts, styles and
 // requests only from this origin, images also from blob: (the photos and
@@ -121,6 +132,11 @@ func build(fsys fs.FS) (*site, error) {
 			return file{}, fmt.Errorf("assets/%s: reference cycle", name)
 		}
 		visiting[name] = true
+		if !refers[path.Ext(name)] { // fonts, pictures, licences: served as they are
+			f := file{body: raw[name], ctype: contentTypes[path.Ext(name)], version: hash(raw[name])}
+			s.assets[name] = f
+			return f, nil
+		}
 		body, err := rewrite(raw[name], func(ref string) (file, error) {
 			if _, ok := raw[ref]; !ok {
 				return file{}, fmt.Errorf("assets/%s refers to the missing asset %q", name, ref)
@@ -163,18 +179,24 @@ func build(fsys fs.FS) (*site, error) {
 // is harmless; a reference to a missing asset is an error.
 func rewrite(b []byte, lookup func(name string) (file, error)) ([]byte, error) {
 	var firstErr error
-	out := assetRef.ReplaceAllFunc(b, func(m []byte) []byte {
-		sub := assetRef.FindSubmatch(m)
-		f, err := lookup(string(sub[2]))
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
+	// One pattern per prefix: a pattern that starts with a literal is found
+	// by a fast substring search, an alternation of two by the slow general
+	// matcher, which took 10 ms per start-up (docs/performance.md,
+	// "Start-up"). No reference matches both.
+	for _, re := range assetRefs {
+		b = re.ReplaceAllFunc(b, func(m []byte) []byte {
+			sub := re.FindSubmatch(m)
+			f, err := lookup(string(sub[1]))
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return m
 			}
-			return m
-		}
-		return append(bytes.Clone(m), "?v="+f.version...)
-	})
-	return out, firstErr
+			return append(bytes.Clone(m), "?v="+f.version...)
+		})
+	}
+	return b, firstErr
 }
 
 func hash(b []byte) string {

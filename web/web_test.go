@@ -211,3 +211,13 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBuild is the page's preparation, which runs once at start-up
+// beside the migrations (docs/performance.md, "Start-up").
+func BenchmarkBuild(b *testing.B) {
+	for range b.N {
+		if _, err := build(static); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
