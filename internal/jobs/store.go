@@ -201,8 +201,16 @@ var addedColumns = [][2]string{
 }
 
 func (s *store) migrate(ctx context.Context) error {
+	// One transaction: all or nothing, and on SQLite one commit instead of
+	// one per statement (a few milliseconds of every start-up,
+	// docs/performance.md, "Start-up").
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("jobs schema: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
 	for _, q := range schema {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("jobs schema: %w", err)
 		}
 	}
@@ -213,7 +221,7 @@ func (s *store) migrate(ctx context.Context) error {
 		q := `ALTER TABLE frameforge_jobs ADD COLUMN IF NOT EXISTS ` + c[0] + ` ` + c[1]
 		if s.d == sqlite {
 			var n int
-			if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('frameforge_jobs') WHERE name = ?`, c[0]).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('frameforge_jobs') WHERE name = ?`, c[0]).Scan(&n); err != nil {
 				return fmt.Errorf("jobs schema: %w", err)
 			}
 			if n > 0 {
@@ -221,14 +229,17 @@ func (s *store) migrate(ctx context.Context) error {
 			}
 			q = `ALTER TABLE frameforge_jobs ADD COLUMN ` + c[0] + ` ` + c[1]
 		}
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("jobs schema: add %s: %w", c[0], err)
 		}
 	}
 	// Jobs queued before webhooks were delivered get theirs when they end;
 	// those already ended before then never will, and show no webhook.
-	if _, err := s.db.ExecContext(ctx, `UPDATE frameforge_jobs SET webhook_status = 'pending'
+	if _, err := tx.ExecContext(ctx, `UPDATE frameforge_jobs SET webhook_status = 'pending'
 		WHERE webhook_status = '' AND webhook_url <> '' AND status IN ('accepting', 'queued', 'running')`); err != nil {
+		return fmt.Errorf("jobs schema: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("jobs schema: %w", err)
 	}
 	return nil
