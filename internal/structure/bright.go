@@ -166,15 +166,20 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		if fw < 0.2 || fresh < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
 			continue
 		}
+		freshFrac := float64(fresh) / float64(evaluable)
+		flatFrac := float64(freshFlat) / float64(fresh)
+		bw, bh := comp.b.x1-comp.b.x0, comp.b.y1-comp.b.y0
+		fill := float64(len(comp.pix)) / (bw * bh)
+		if c.trace != nil {
+			su := c.surroundOf(comp.b)
+			c.tracef("CAND bright x0=%.0f y0=%.0f x1=%.0f y1=%.0f n=%d fresh=%d fw=%.2f freshFrac=%.2f flatFrac=%.2f fill=%.2f upright=%v sT=%.2f sB=%.2f sL=%.2f sR=%.2f wall=%.0f",
+				comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1, len(comp.pix), fresh, fw, freshFrac, flatFrac, fill, uprightSides(comp, w), su.same[0], su.same[1], su.same[2], su.same[3], su.wallLuma)
+		}
 		// A window is above the floor: a bright thing whose middle is low in
 		// the picture is furniture.
 		if (comp.b.y0+comp.b.y1)/2 > 0.57*float64(h) || comp.b.y1 > 0.75*float64(h) {
 			continue
 		}
-		freshFrac := float64(fresh) / float64(evaluable)
-		flatFrac := float64(freshFlat) / float64(fresh)
-		bw, bh := comp.b.x1-comp.b.x0, comp.b.y1-comp.b.y0
-		fill := float64(len(comp.pix)) / (bw * bh)
 		if flatFrac < 0.6 {
 			continue // the original had something there already
 		}
@@ -183,8 +188,10 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		if fill < 0.75 || !uprightSides(comp, w) {
 			continue
 		}
+		// A window is at least 8 % of the picture's height (a lamp shade,
+		// small, bright and upright, is less).
 		switch {
-		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.05*float64(h):
+		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.08*float64(h):
 			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * (0.4 + 0.6*fill))})
 		case freshFrac <= 0.8 && freshFrac >= 0.15:

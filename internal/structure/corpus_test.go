@@ -111,6 +111,7 @@ func makeResult(rm *room, seed uint64, kind string) (image.Image, bool) {
 		if !added {
 			return nil, false
 		}
+		lastAdded = out.openings[len(out.openings)-1]
 	case "wall_moved":
 		f := 1 + 0.1 + 0.1*mrng.Float64()
 		if mrng.IntN(2) == 0 {
@@ -149,8 +150,12 @@ func makeResult(rm *room, seed uint64, kind string) (image.Image, bool) {
 	return out.render(l), true
 }
 
-// lastLook is the look of the last result drawn, for the debugging tests.
-var lastLook look
+// lastLook is the look of the last result drawn, and lastAdded the opening
+// the last "added" case made, for the debugging and tuning tests.
+var (
+	lastLook  look
+	lastAdded opening
+)
 
 // corpusCount is the number of held-out seeds per case: the full 100 in a
 // normal run, 20 with -short, 2 under the race detector (which makes this

@@ -120,6 +120,7 @@ func TestCorpusOneDebug(t *testing.T) {
 	}
 	w, h := workingSize(orig.Bounds(), 640)
 	c := newComparison(resample(orig, w, h), resample(res, w, h))
+	c.trace = t.Logf
 	l := lastLook
 	k := float64(w) / float64(corpusW)
 	px := (480 + l.s*(c.t.cx/k-480) + l.tx) * k
@@ -128,5 +129,51 @@ func TestCorpusOneDebug(t *testing.T) {
 	t.Logf("transform %+v flatO %.1f flatR %.1f minMag %.1f bright %.0f", c.t, c.flatO, c.flatR, c.minMag, c.brightLevel)
 	for _, f := range c.findRegions() {
 		t.Logf("%s %.0f,%.0f–%.0f,%.0f %.3f", f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
+	}
+}
+
+// TestCorpusCandidates prints every window-like candidate of the tuning
+// seeds with its measurements, one line each, for choosing the gates from
+// data (added windows' true boxes are printed as TRUTH lines):
+//
+//	STRUCTURE_CANDIDATES=100 go test -run TestCorpusCandidates -v ./internal/structure/
+func TestCorpusCandidates(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_CANDIDATES"))
+	if n <= 0 {
+		t.Skip("set STRUCTURE_CANDIDATES=<seeds> to run")
+	}
+	seed0 := uint64(tuneSeed0)
+	cases := strings.Split(os.Getenv("STRUCTURE_CASE"), ",")
+	if cases[0] == "" {
+		cases = []string{"furnished", "hard_negative", "window_added"}
+	}
+	for s := range uint64(n) {
+		rm, orig := makeOriginal(seed0 + s)
+		for _, kind := range cases {
+			res, ok := makeResult(rm, seed0+s, kind)
+			if !ok {
+				continue
+			}
+			w, h := workingSize(orig.Bounds(), 640)
+			k := float64(w) / float64(corpusW)
+			if kind == "window_added" {
+				o := lastAdded
+				q := rm.quad(o.wall, o.u0, o.u1, o.v0, o.v1)
+				bx := box{1e9, 1e9, -1e9, -1e9}
+				for _, p := range q {
+					bx = bx.union(box{p[0] * k, p[1] * k, p[0] * k, p[1] * k})
+				}
+				t.Logf("TRUTH %s %d x0=%.0f y0=%.0f x1=%.0f y1=%.0f", kind, seed0+s, bx.x0, bx.y0, bx.x1, bx.y1)
+			}
+			c := newComparison(resample(orig, w, h), resample(res, w, h))
+			c.trace = func(format string, args ...any) {
+				if strings.HasPrefix(format, "CAND") {
+					t.Logf("%s %d %s", kind, seed0+s, fmt.Sprintf(format, args...))
+				}
+			}
+			for _, f := range c.findRegions() {
+				t.Logf("FIND %s %d %s %.0f %.0f %.0f %.0f %.3f", kind, seed0+s, f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
+			}
+		}
 	}
 }
