@@ -192,7 +192,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 			// shade, small, bright and upright, is less).
 			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * (0.4 + 0.6*fill))})
-		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.1*float64(h) && c.wallAround(comp.b):
+		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.1*float64(h) && fill >= 0.17 && c.wallAround(comp.b):
 			// Glazing bars, a view of trees or buildings, or a sill make a
 			// new window's bright area ragged; it is still one when the
 			// wall goes on unchanged above and beside it, which a bright
