@@ -347,8 +347,9 @@ func (c *comparison) addedFrames(wins []box) []finding {
 func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool {
 	w, h := float64(c.w), float64(c.h)
 	bw, bh := b.x1-b.x0, b.y1-b.y0
-	if (b.y0+b.y1)/2 >= 0.6*h || b.y1 > 0.75*h || bw < 0.05*w || bw > 0.3*w || bh < 0.1*h || bh > 0.6*h ||
-		bw > 3*bh || bh > 4.5*bw {
+	sized := (b.y0+b.y1)/2 < 0.6*h && b.y1 <= 0.75*h && bw >= 0.05*w && bw <= 0.3*w && bh >= 0.1*h && bh <= 0.6*h &&
+		bw <= 3*bh && bh <= 4.5*bw
+	if !sized && c.trace == nil {
 		return false
 	}
 	edge := b.x0 < 3 || b.x1 > w-3
@@ -362,14 +363,9 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	if len(xs) > 0 {
 		sep = (slices.Max(xs) - slices.Min(xs)) / bw
 	}
-	if sep < 0.5 && !edge {
-		return false
-	}
 	su := c.surroundOf(b)
 	top, bottom, left, right := su.same[0], su.same[1], su.same[2], su.same[3]
-	if (top >= 0 && top < 0.8) || (left >= 0 && left < 0.3) || (right >= 0 && right < 0.3) || (bottom >= 0 && bottom < 0.3) {
-		return false
-	}
+	walled := (top < 0 || top >= 0.8) && (left < 0 || left >= 0.3) && (right < 0 || right >= 0.3) && (bottom < 0 || bottom >= 0.3)
 	var lit, n int
 	for y := iy0; y < iy0+(iy1-iy0)/3; y++ {
 		for x := ix0; x < ix1; x++ {
@@ -379,8 +375,10 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 			}
 		}
 	}
-	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f", b.x0, b.y0, b.x1, b.y1, sep, top, bottom, left, right, float64(lit)/float64(max(1, n)))
-	return n > 0 && float64(lit) >= 0.2*float64(n)
+	litFrac := float64(lit) / float64(max(1, n))
+	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f runs=%d",
+		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, len(g))
+	return sized && (sep >= 0.5 || edge) && walled && litFrac >= 0.2
 }
 
 // doorShape says whether a group of new edges outlines a door: two long

@@ -143,6 +143,12 @@ func TestCorpusCandidates(t *testing.T) {
 		t.Skip("set STRUCTURE_CANDIDATES=<seeds> to run")
 	}
 	seed0 := uint64(tuneSeed0)
+	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
+		seed0 = v // more tuning seeds
+	}
+	if seed0+uint64(n) > heldOutSeed0 {
+		t.Fatal("the held-out seeds are not for tuning")
+	}
 	cases := strings.Split(os.Getenv("STRUCTURE_CASE"), ",")
 	if cases[0] == "" {
 		cases = []string{"furnished", "hard_negative", "window_added"}
