@@ -30,6 +30,15 @@ func TestCorpusTune(t *testing.T) {
 	}
 	dump := os.Getenv("STRUCTURE_DUMP")
 	only := os.Getenv("STRUCTURE_CASE")
+	// Flag counts per threshold, for choosing DefaultThreshold from data.
+	thresholds := []float64{0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8}
+	var sweep strings.Builder
+	fmt.Fprintf(&sweep, "%-15s", "threshold")
+	for _, th := range thresholds {
+		fmt.Fprintf(&sweep, " %5.2f", th)
+	}
+	sweep.WriteString("\n")
+	defer func() { t.Logf("flagged per threshold:\n%s", sweep.String()) }()
 	for _, c := range corpusCases {
 		if only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
 			continue
@@ -65,6 +74,17 @@ func TestCorpusTune(t *testing.T) {
 		if len(scores) == 0 {
 			continue
 		}
+		fmt.Fprintf(&sweep, "%-15s", c.name)
+		for _, th := range thresholds {
+			k := 0
+			for _, v := range scores {
+				if v >= th {
+					k++
+				}
+			}
+			fmt.Fprintf(&sweep, " %5d", k)
+		}
+		sweep.WriteString("\n")
 		sort.Float64s(scores)
 		q := func(p float64) float64 { return scores[min(len(scores)-1, int(p*float64(len(scores))))] }
 		t.Logf("%-15s %3d/%-3d  p10 %.2f p50 %.2f p90 %.2f", c.name, flagged, total, q(0.1), q(0.5), q(0.9))
