@@ -82,20 +82,10 @@ func morph(mask []bool, w, h, r int, grow bool) []bool {
 	return out
 }
 
-// window is a bright, window-like area of the original and what became of
-// it in the result, as shares of its area: painted (now plain and of the
-// surrounding wall's colour), hidden (no longer bright, but not wall: a
-// curtain or a piece of furniture in front) and grown (new bright area
-// touching it).
-type window struct {
-	b                      box
-	painted, hidden, grown float64
-}
-
 // brightRegions compares the bright, window-like areas of both images. It
-// returns the original's windows (the edge evidence uses them to name what
-// it finds) and its findings.
-func (c *comparison) brightRegions() ([]window, []finding) {
+// returns the boxes of the original's windows (the edge evidence uses them
+// to name what it finds) and its findings.
+func (c *comparison) brightRegions() ([]box, []finding) {
 	if c.brightLevel > 255 {
 		return nil, nil
 	}
@@ -112,7 +102,7 @@ func (c *comparison) brightRegions() ([]window, []finding) {
 	brWide := morph(br, w, h, 3, true)
 	minArea := max(30, w*h*3/1000)
 
-	var wins []window
+	var wins []box
 	var out []finding
 	for _, comp := range components(bo, w, h, minArea) {
 		wall := c.ringColour(c.co, comp.b, bo)
@@ -142,8 +132,7 @@ func (c *comparison) brightRegions() ([]window, []finding) {
 		if fw < 0.2 {
 			continue // on the floor: a reflection, or hidden by furniture
 		}
-		wins = append(wins, window{b: comp.b, painted: float64(lostFlat) / float64(evaluable),
-			hidden: float64(lost-lostFlat) / float64(evaluable), grown: 0})
+		wins = append(wins, comp.b)
 		keptFrac := float64(kept) / float64(evaluable)
 		flatFrac := 0.0
 		if lost > 0 {
@@ -171,12 +160,6 @@ func (c *comparison) brightRegions() ([]window, []finding) {
 			fresh++
 			if _, sd := c.io.stats(x, y, 2); sd < 1.5*c.flatO {
 				freshFlat++
-			}
-		}
-		for i := range wins {
-			if wins[i].b.overlaps(comp.b, 2) {
-				area := (wins[i].b.x1 - wins[i].b.x0) * (wins[i].b.y1 - wins[i].b.y0)
-				wins[i].grown += float64(fresh) / max(1, area)
 			}
 		}
 		fw := wsum / float64(evaluable)

@@ -215,7 +215,7 @@ func cluster(runs []run) [][]run {
 // edgeRegions finds the original's long straight edges that are painted
 // over in the result, and names each group: a window's frame, a door's, a
 // moved wall line, or an edge.
-func (c *comparison) edgeRegions(wins []window) []finding {
+func (c *comparison) edgeRegions(wins []box) []finding {
 	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxo, c.gyo, c.mo, c.minMag, minLen)
 	runs := c.missingRuns(segs, c.gxo, c.gyo, c.gxr, c.gyr, c.co, c.cr, c.ir, c.flatR, true)
@@ -237,11 +237,10 @@ func (c *comparison) edgeRegions(wins []window) []finding {
 		kind := EdgeErased
 		bw, bh := b.x1-b.x0, b.y1-b.y0
 		onWindow := false
-		var painted, hidden, grown float64
-		for _, wn := range wins {
-			if wn.b.overlaps(b, 4) {
+		for _, wb := range wins {
+			if wb.overlaps(b, 4) {
 				onWindow = true
-				painted, hidden, grown = max(painted, wn.painted), max(hidden, wn.hidden), max(grown, wn.grown)
+				break
 			}
 		}
 		switch {
@@ -260,8 +259,6 @@ func (c *comparison) edgeRegions(wins []window) []finding {
 		if b.y0 >= 0.55*float64(c.h) {
 			continue
 		}
-		c.tracef("CAND edge x0=%.0f y0=%.0f x1=%.0f y1=%.0f kind=%s e=%.0f moved=%.2f painted=%.2f hidden=%.2f grown=%.2f score=%.3f",
-			b.x0, b.y0, b.x1, b.y1, kind, e, moved/e, painted, hidden, grown, evidenceScore(e/float64(c.w), 0.1))
 		out = append(out, finding{kind, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.1)})
 	}
 	return out
@@ -272,7 +269,7 @@ func (c *comparison) edgeRegions(wins []window) []finding {
 // window, also one whose view is not all sky) or, reaching from above the
 // furniture down towards the floor, a plain inside (a new door). A new
 // picture or bookcase has a busy inside and is neither.
-func (c *comparison) addedFrames(wins []window) []finding {
+func (c *comparison) addedFrames(wins []box) []finding {
 	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxr, c.gyr, c.mr, c.minMag, minLen)
 	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.cr, c.co, c.io, c.flatO, false)
@@ -310,8 +307,8 @@ func (c *comparison) addedFrames(wins []window) []finding {
 			}
 		}
 		nearWindow := false
-		for _, wn := range wins {
-			nearWindow = nearWindow || wn.b.overlaps(b, -3) // overlapping by 3 px or more
+		for _, wb := range wins {
+			nearWindow = nearWindow || wb.overlaps(b, -3) // overlapping by 3 px or more
 		}
 		switch {
 		case nearWindow:
@@ -370,18 +367,12 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	su := c.surroundOf(b)
 	top, bottom, left, right := su.same[0], su.same[1], su.same[2], su.same[3]
 	walled := (top < 0 || top >= 0.8) && (left < 0 || left >= 0.3) && (right < 0 || right >= 0.3) && (bottom < 0 || bottom >= 0.3)
-	var lit, litO, n int
+	var lit, n int
 	for y := iy0; y < iy0+(iy1-iy0)/3; y++ {
 		for x := ix0; x < ix1; x++ {
 			n++
-			i := y*c.w + x
-			if _, sd := c.ir.stats(x, y, 2); sd < c.flatR {
-				if float64(c.lr.p[i]) >= su.wallLuma+12 {
-					lit++
-				}
-				if c.lr.p[i] >= c.lo.p[i]+12 {
-					litO++
-				}
+			if _, sd := c.ir.stats(x, y, 2); sd < c.flatR && float64(c.lr.p[y*c.w+x]) >= su.wallLuma+12 {
+				lit++
 			}
 		}
 	}
@@ -406,8 +397,8 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	if b.x1 > w-3 {
 		spanR = 1
 	}
-	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f litO=%.2f span=%.2f runs=%d",
-		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, float64(litO)/float64(max(1, n)), min(spanL, spanR), len(g))
+	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f span=%.2f runs=%d",
+		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, min(spanL, spanR), len(g))
 	return sized && (sep >= 0.5 || edge) && walled && litFrac >= 0.2 && min(spanL, spanR) >= 0.4
 }
 
