@@ -43,8 +43,8 @@ func TestDefaultsWithEmptyEnvironment(t *testing.T) {
 	if c.Server.EditTimeout != 5*time.Minute || c.Server.RequestTimeout != 30*time.Second {
 		t.Errorf("timeouts = %s/%s; want 5m/30s", c.Server.EditTimeout, c.Server.RequestTimeout)
 	}
-	if !c.Edit.Structure.On || c.Edit.Structure.Threshold != 0.5 {
-		t.Errorf("structure check %+v; want on at 0.5", c.Edit.Structure)
+	if !c.Edit.Structure.On || c.Edit.Structure.Threshold != 0.55 {
+		t.Errorf("structure check %+v; want on at 0.55", c.Edit.Structure)
 	}
 	// A phone photo of 48 MP and 15 MB must pass the default limits.
 	if c.Server.Limits.MaxPixels < 48_000_000 || c.Server.Limits.MaxImageBytes < 15<<20 {

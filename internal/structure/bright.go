@@ -166,33 +166,59 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		if fw < 0.2 || fresh < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
 			continue
 		}
+		freshFrac := float64(fresh) / float64(evaluable)
+		flatFrac := float64(freshFlat) / float64(fresh)
+		bw, bh := comp.b.x1-comp.b.x0, comp.b.y1-comp.b.y0
+		fill := float64(len(comp.pix)) / (bw * bh)
+		if c.trace != nil {
+			su := c.surroundOf(comp.b)
+			c.tracef("CAND bright x0=%.0f y0=%.0f x1=%.0f y1=%.0f n=%d fresh=%d fw=%.2f freshFrac=%.2f flatFrac=%.2f fill=%.2f upright=%v sT=%.2f sB=%.2f sL=%.2f sR=%.2f wall=%.0f",
+				comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1, len(comp.pix), fresh, fw, freshFrac, flatFrac, fill, uprightSides(comp, w), su.same[0], su.same[1], su.same[2], su.same[3], su.wallLuma)
+		}
 		// A window is above the floor: a bright thing whose middle is low in
 		// the picture is furniture.
 		if (comp.b.y0+comp.b.y1)/2 > 0.57*float64(h) || comp.b.y1 > 0.75*float64(h) {
 			continue
 		}
-		freshFrac := float64(fresh) / float64(evaluable)
-		flatFrac := float64(freshFlat) / float64(fresh)
-		bw, bh := comp.b.x1-comp.b.x0, comp.b.y1-comp.b.y0
-		fill := float64(len(comp.pix)) / (bw * bh)
 		if flatFrac < 0.6 {
 			continue // the original had something there already
 		}
 		// A window's sides are upright (a lamp shade's are not), and it
 		// is a rectangle or, on a side wall, a mild trapezoid.
-		if fill < 0.75 || !uprightSides(comp, w) {
-			continue
-		}
+		shaped := fill >= 0.75 && uprightSides(comp, w)
 		switch {
-		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.05*float64(h):
+		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.08*float64(h) && shaped:
+			// A window is at least 8 % of the picture's height (a lamp
+			// shade, small, bright and upright, is less).
 			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * (0.4 + 0.6*fill))})
+		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.14*float64(h) && fill >= 0.17 && c.wallAround(comp.b):
+			// Glazing bars, a view of trees or buildings, or a sill make a
+			// new window's bright area ragged; it is still one when the
+			// wall goes on unchanged above and beside it, which a bright
+			// piece of furniture (it goes on down to the floor, or stands
+			// in front of other things) or a lamp (its cord, its pole)
+			// does not give. Ragged bright things smaller than 14 % of the
+			// picture's height were furniture on the tuning seeds.
+			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
+				clamp01(fw * flatFrac * max(0.85, 0.4+0.6*fill))})
+		case !shaped:
+			// Ragged and not on plain wall all round: no finding.
 		case freshFrac <= 0.8 && freshFrac >= 0.15:
 			out = append(out, finding{WindowResized, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * freshFrac * 1.6)})
 		}
 	}
 	return wins, out
+}
+
+// wallAround says whether the result still looks like the original just
+// above and beside b (sides off the picture do not count): the wall goes on
+// around a new window.
+func (c *comparison) wallAround(b box) bool {
+	su := c.surroundOf(b)
+	top, left, right := su.same[0], su.same[2], su.same[3]
+	return (top < 0 || top >= 0.8) && (left < 0 || left >= 0.6) && (right < 0 || right >= 0.6)
 }
 
 // ringColour is the median colour of the pixels just outside b that are not

@@ -25,6 +25,15 @@ type comparison struct {
 	flatR       float64 // the same for the result
 	minMag      float32 // gradient magnitude that can be an edge
 	brightLevel float32 // luma from which a pixel can be a window
+	// trace, when set (by the tuning tests), is told each window
+	// candidate's measures, from which the gates were chosen.
+	trace func(format string, args ...any)
+}
+
+func (c *comparison) tracef(format string, args ...any) {
+	if c.trace != nil {
+		c.trace(format, args...)
+	}
 }
 
 // finding is a region in the original's working frame.
@@ -232,4 +241,53 @@ func clamp01(v float64) float64 { return min(1, max(0, v)) }
 // the amount that gives 0.63.
 func evidenceScore(e, scale float64) float64 {
 	return 1 - math.Exp(-e/scale)
+}
+
+// surround describes the ring just outside a candidate box: per side, the
+// share of pixels where the result still looks like the original (the wall
+// goes on around a new window; furniture goes on past its own outline), and
+// the original wall's median luma there.
+type surround struct {
+	same     [4]float64 // top, bottom, left, right; −1 where the side is off the picture
+	wallLuma float64
+}
+
+// surroundOf measures the ring 3–8 px outside b.
+func (c *comparison) surroundOf(b box) surround {
+	var s surround
+	tol := float32(max(8, 3*c.flatR))
+	x0, y0, x1, y1 := int(b.x0), int(b.y0), int(math.Ceil(b.x1)), int(math.Ceil(b.y1))
+	var lum []float32
+	side := func(k, ax0, ay0, ax1, ay1 int) {
+		ax0, ay0, ax1, ay1 = max(0, ax0), max(0, ay0), min(c.w, ax1), min(c.h, ay1)
+		var same, n int
+		for y := ay0; y < ay1; y++ {
+			for x := ax0; x < ax1; x++ {
+				i := y*c.w + x
+				if !c.valid[i] {
+					continue
+				}
+				n++
+				d := c.lr.p[i] - c.lo.p[i]
+				if d < tol && d > -tol {
+					same++
+				}
+				lum = append(lum, c.lo.p[i])
+			}
+		}
+		if n < 4 {
+			s.same[k] = -1
+			return
+		}
+		s.same[k] = float64(same) / float64(n)
+	}
+	side(0, x0, y0-8, x1, y0-3)
+	side(1, x0, y1+3, x1, y1+8)
+	side(2, x0-8, y0, x0-3, y1)
+	side(3, x1+3, y0, x1+8, y1)
+	if len(lum) > 0 {
+		slices.Sort(lum)
+		s.wallLuma = float64(lum[len(lum)/2])
+	}
+	return s
 }

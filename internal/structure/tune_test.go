@@ -30,6 +30,15 @@ func TestCorpusTune(t *testing.T) {
 	}
 	dump := os.Getenv("STRUCTURE_DUMP")
 	only := os.Getenv("STRUCTURE_CASE")
+	// Flag counts per threshold, for choosing DefaultThreshold from data.
+	thresholds := []float64{0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8}
+	var sweep strings.Builder
+	fmt.Fprintf(&sweep, "%-15s", "threshold")
+	for _, th := range thresholds {
+		fmt.Fprintf(&sweep, " %5.2f", th)
+	}
+	sweep.WriteString("\n")
+	defer func() { t.Logf("flagged per threshold:\n%s", sweep.String()) }()
 	for _, c := range corpusCases {
 		if only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
 			continue
@@ -65,6 +74,17 @@ func TestCorpusTune(t *testing.T) {
 		if len(scores) == 0 {
 			continue
 		}
+		fmt.Fprintf(&sweep, "%-15s", c.name)
+		for _, th := range thresholds {
+			k := 0
+			for _, v := range scores {
+				if v >= th {
+					k++
+				}
+			}
+			fmt.Fprintf(&sweep, " %5d", k)
+		}
+		sweep.WriteString("\n")
 		sort.Float64s(scores)
 		q := func(p float64) float64 { return scores[min(len(scores)-1, int(p*float64(len(scores))))] }
 		t.Logf("%-15s %3d/%-3d  p10 %.2f p50 %.2f p90 %.2f", c.name, flagged, total, q(0.1), q(0.5), q(0.9))
@@ -120,6 +140,7 @@ func TestCorpusOneDebug(t *testing.T) {
 	}
 	w, h := workingSize(orig.Bounds(), 640)
 	c := newComparison(resample(orig, w, h), resample(res, w, h))
+	c.trace = t.Logf
 	l := lastLook
 	k := float64(w) / float64(corpusW)
 	px := (480 + l.s*(c.t.cx/k-480) + l.tx) * k
@@ -128,5 +149,57 @@ func TestCorpusOneDebug(t *testing.T) {
 	t.Logf("transform %+v flatO %.1f flatR %.1f minMag %.1f bright %.0f", c.t, c.flatO, c.flatR, c.minMag, c.brightLevel)
 	for _, f := range c.findRegions() {
 		t.Logf("%s %.0f,%.0f–%.0f,%.0f %.3f", f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
+	}
+}
+
+// TestCorpusCandidates prints every window-like candidate of the tuning
+// seeds with its measurements, one line each, for choosing the gates from
+// data (added windows' true boxes are printed as TRUTH lines):
+//
+//	STRUCTURE_CANDIDATES=100 go test -run TestCorpusCandidates -v ./internal/structure/
+func TestCorpusCandidates(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_CANDIDATES"))
+	if n <= 0 {
+		t.Skip("set STRUCTURE_CANDIDATES=<seeds> to run")
+	}
+	seed0 := uint64(tuneSeed0)
+	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
+		seed0 = v // more tuning seeds
+	}
+	if seed0+uint64(n) > heldOutSeed0 {
+		t.Fatal("the held-out seeds are not for tuning")
+	}
+	cases := strings.Split(os.Getenv("STRUCTURE_CASE"), ",")
+	if cases[0] == "" {
+		cases = []string{"furnished", "hard_negative", "window_added"}
+	}
+	for s := range uint64(n) {
+		rm, orig := makeOriginal(seed0 + s)
+		for _, kind := range cases {
+			res, ok := makeResult(rm, seed0+s, kind)
+			if !ok {
+				continue
+			}
+			w, h := workingSize(orig.Bounds(), 640)
+			k := float64(w) / float64(corpusW)
+			if kind == "window_added" {
+				o := lastAdded
+				q := rm.quad(o.wall, o.u0, o.u1, o.v0, o.v1)
+				bx := box{1e9, 1e9, -1e9, -1e9}
+				for _, p := range q {
+					bx = bx.union(box{p[0] * k, p[1] * k, p[0] * k, p[1] * k})
+				}
+				t.Logf("TRUTH %s %d x0=%.0f y0=%.0f x1=%.0f y1=%.0f", kind, seed0+s, bx.x0, bx.y0, bx.x1, bx.y1)
+			}
+			c := newComparison(resample(orig, w, h), resample(res, w, h))
+			c.trace = func(format string, args ...any) {
+				if strings.HasPrefix(format, "CAND") {
+					t.Logf("%s %d %s", kind, seed0+s, fmt.Sprintf(format, args...))
+				}
+			}
+			for _, f := range c.findRegions() {
+				t.Logf("FIND %s %d %s %.0f %.0f %.0f %.0f %.3f", kind, seed0+s, f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
+			}
+		}
 	}
 }
