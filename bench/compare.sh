@@ -164,6 +164,13 @@ run_startup() {
 	echo "start-up: exec to first 200, $n runs, a fresh DATA_DIR (new SQLite, migrations) each…" >&2
 	"$tmp/firstok" -n "$n" -url "http://127.0.0.1:$P_START/api/health" -- \
 		env -i PATH="$PATH" SERVER_PORT=$P_START "$tmp/frameforge" | tee "$RESULTS/startup-frameforge.txt" | tail -1 >&2
+	# A restart: one kept directory, so the database is there and the
+	# migrations find nothing to do (a first, uncounted run creates it).
+	echo "start-up: the same, restarting on an existing DATA_DIR…" >&2
+	"$tmp/firstok" -n 1 -dir "$tmp/restart" -url "http://127.0.0.1:$P_START/api/health" -- \
+		env -i PATH="$PATH" SERVER_PORT=$P_START "$tmp/frameforge" >/dev/null
+	"$tmp/firstok" -n "$n" -dir "$tmp/restart" -url "http://127.0.0.1:$P_START/api/health" -- \
+		env -i PATH="$PATH" SERVER_PORT=$P_START "$tmp/frameforge" | tee "$RESULTS/startup-restart.txt" | tail -1 >&2
 	if [ -n "${PY_BACKEND:-}" ] && [ -f "$PY_BACKEND/app/main.py" ]; then
 		"$tmp/firstok" -n "${PY_STARTUP_RUNS:-5}" -url "http://127.0.0.1:$P_START/api/health" -- \
 			env -i PATH="$PATH" PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$(cd bench/pyshim && pwd)" "$PYTHON" -m uvicorn --app-dir "$PY_BACKEND" \
