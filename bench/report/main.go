@@ -346,6 +346,9 @@ func startupBlock(data string) string {
 		verdict = fmt.Sprintf("< 50 ms missed by %.0f ms", median(ff)-50)
 	}
 	fmt.Fprintf(&b, "| FrameForge (new SQLite database, migrations) | %.1f | %.1f | %.1f | %d | %s |\n", median(ff), ff[0], ff[len(ff)-1], len(ff), verdict)
+	if re, _ := startupRuns(filepath.Join(data, "startup-restart.txt")); len(re) > 0 {
+		fmt.Fprintf(&b, "| FrameForge restarting (existing database, nothing to migrate) | %.1f | %.1f | %.1f | %d | — |\n", median(re), re[0], re[len(re)-1], len(re))
+	}
 	if py, _ := startupRuns(filepath.Join(data, "startup-python.txt")); len(py) > 0 {
 		fmt.Fprintf(&b, "| Python backend (uvicorn, 1 worker) | %.1f | %.1f | %.1f | %d | — |\n", median(py), py[0], py[len(py)-1], len(py))
 	}
