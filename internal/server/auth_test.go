@@ -31,8 +31,11 @@ func tokenStack(t *testing.T, mode auth.Mode, keys serverKeys, mod ...func(*test
 	return st, cfg.tokens
 }
 
+// withToken sends secret as the request's bearer token ("" sends none).
 func withToken(r *http.Request, secret string) *http.Request {
-	r.Header.Set("Authorization", "Bearer "+secret)
+	if secret != "" {
+		r.Header.Set("Authorization", "Bearer "+secret)
+	}
 	return r
 }
 
@@ -313,6 +316,7 @@ func TestJobQuotaReservedAndSettled(t *testing.T) {
 	}
 }
 
+// waitJobWith polls the job with the token secret ("" for none) until it ends.
 func waitJobWith(t *testing.T, h http.Handler, id, secret string) jobs.View {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
@@ -441,19 +445,7 @@ func TestTokenResponsesMatchOpenAPI(t *testing.T) {
 	st, tokens := tokenStack(t, auth.Required, serverKeys{google: true})
 	secret, _ := tokens.create(t, auth.NewToken{Quota: 1})
 	img := jpegBytes(t, 32, 24, 1)
-	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
-		t.Helper()
-		w := serve(st.h, r)
-		if w.Code != want {
-			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
-		}
-		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
-			for _, e := range errs {
-				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
-			}
-		}
-		return w
-	}
+	check := docChecker(t, v, st.h)
 	check("providers", httptest.NewRequest("GET", "/api/providers", nil), 200)
 	check("edit without token", editRequest(t, "/api/edit", filePart("image", "a.jpg", img)), 401)
 	check("usage without token", httptest.NewRequest("GET", "/api/usage", nil), 401)

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"image"
 	"net/http"
 	"net/http/httptest"
@@ -71,21 +69,7 @@ func jobEvents(t *testing.T, url, secret string) <-chan jobs.View {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
-	events := make(chan jobs.View, 64)
-	go func() {
-		defer close(events)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var v jobs.View
-				if json.Unmarshal([]byte(data), &v) == nil {
-					events <- v
-				}
-			}
-		}
-	}()
-	return events
+	return readJobEvents(resp.Body, 64)
 }
 
 // declutter=true with a style: the fake sees the declutter call, then one

@@ -381,19 +381,7 @@ func submitAnyJob(t testing.TB, h http.Handler, r *http.Request) string {
 func TestFallbackResponsesMatchOpenAPI(t *testing.T) {
 	v := newValidator(t)
 	st := newChainStack(t, withJobs(t, newTestConfig()), testChain+",openai>google", chainKeys{google: true, fal: true, openai: true})
-	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
-		t.Helper()
-		w := serve(st.h, r)
-		if w.Code != want {
-			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
-		}
-		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
-			for _, e := range errs {
-				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
-			}
-		}
-		return w
-	}
+	check := docChecker(t, v, st.h)
 	w := check("providers", httptest.NewRequest("GET", "/api/providers", nil), 200)
 	if !strings.Contains(w.Body.String(), `"fallbacks":[["google","`+falRoute+`","openai"],["openai","google"]]`) {
 		t.Errorf("/api/providers = %s; want the chains", w.Body.String())

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,17 +28,27 @@ func decodeJob(t testing.TB, w *httptest.ResponseRecorder) jobs.View {
 // waitJob polls GET /api/jobs/{id} until the job ends.
 func waitJob(t *testing.T, h http.Handler, id string) jobs.View {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		w := serve(h, httptest.NewRequest("GET", "/api/jobs/"+id, nil))
-		if w.Code != 200 {
-			t.Fatalf("GET job = %d %s", w.Code, w.Body.String())
+	return waitJobWith(t, h, id, "")
+}
+
+// readJobEvents reads an event stream's data lines as job views until the
+// stream ends, then closes the channel.
+func readJobEvents(body io.Reader, buffer int) <-chan jobs.View {
+	events := make(chan jobs.View, buffer)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var v jobs.View
+				if json.Unmarshal([]byte(data), &v) == nil {
+					events <- v
+				}
+			}
 		}
-		if v := decodeJob(t, w); v.Status.Terminal() {
-			return v
-		}
-	}
-	t.Fatal("job did not end within 30 s")
-	return jobs.View{}
+	}()
+	return events
 }
 
 func TestJobLifecycleOverHTTP(t *testing.T) {
@@ -176,20 +187,7 @@ func TestJobEventsAndCancel(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("events Content-Type = %q", ct)
 	}
-	events := make(chan jobs.View, 16)
-	go func() {
-		defer close(events)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var v jobs.View
-				if json.Unmarshal([]byte(data), &v) == nil {
-					events <- v
-				}
-			}
-		}
-	}()
+	events := readJobEvents(resp.Body, 16)
 	next := func(want jobs.Status) {
 		t.Helper()
 		for {

@@ -20,6 +20,25 @@ import (
 	"frameforge/internal/webhook"
 )
 
+// docChecker serves a request through h and checks that the answer has the
+// wanted status and matches the OpenAPI document; name says which request
+// failed.
+func docChecker(t *testing.T, v validator.Validator, h http.Handler) func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
+	return func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
+		t.Helper()
+		w := serve(h, r)
+		if w.Code != want {
+			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
+		}
+		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
+			for _, e := range errs {
+				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
+			}
+		}
+		return w
+	}
+}
+
 func newValidator(t *testing.T) validator.Validator {
 	t.Helper()
 	doc, err := libopenapi.NewDocument(apidoc.New(registry(provider.Entry{}, provider.Entry{}).Describe()).Document())
@@ -152,19 +171,7 @@ func TestJobResponsesMatchOpenAPI(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { delivered.Add(1) }))
 	defer receiver.Close()
 	img := jpegBytes(t, 32, 24, 1)
-	check := func(name string, r *http.Request, want int) *httptest.ResponseRecorder {
-		t.Helper()
-		w := serve(st.h, r)
-		if w.Code != want {
-			t.Fatalf("%s: status %d; want %d: %.300s", name, w.Code, want, w.Body.String())
-		}
-		if ok, errs := v.ValidateHttpResponse(r, w.Result()); !ok {
-			for _, e := range errs {
-				t.Errorf("%s: response does not match the document: %s (%s)", name, e.Message, e.Reason)
-			}
-		}
-		return w
-	}
+	check := docChecker(t, v, st.h)
 	w := check("submit", editRequest(t, "/api/jobs", filePart("image", "a.jpg", img), fieldPart("metadata", `{"a":1}`)), 202)
 	id := decodeJob(t, w).ID
 	waitJob(t, st.h, id)
