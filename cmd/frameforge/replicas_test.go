@@ -265,15 +265,7 @@ func TestBinaryReplicas(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(cli("create", "--name", "replicas", "--quota", "4")), "\n")
 	secret, tokenID := lines[0], strings.TrimPrefix(lines[len(lines)-1], "id: ")
 	withToken := func(addr string) int {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		fw, _ := mw.CreateFormFile("image", "room.png")
-		fw.Write(tinyPNG)
-		mw.Close()
-		req, _ := http.NewRequest("POST", "http://"+addr+"/api/edit", &body)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		req.Header.Set("Authorization", "Bearer "+secret)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := editWithToken(addr, secret)
 		if err != nil {
 			t.Errorf("edit on %s: %v", addr, err)
 			return 0

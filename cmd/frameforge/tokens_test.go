@@ -44,15 +44,7 @@ func TestBinaryTokensRevokedWhileRunning(t *testing.T) {
 	secret, id := lines[0], strings.TrimPrefix(lines[1], "id: ")
 
 	edit := func() *http.Response {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		fw, _ := mw.CreateFormFile("image", "room.png")
-		fw.Write(tinyPNG)
-		mw.Close()
-		req, _ := http.NewRequest("POST", "http://"+addr+"/api/edit", &body)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		req.Header.Set("Authorization", "Bearer "+secret)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := editWithToken(addr, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,4 +96,21 @@ func TestBinaryTokensRevokedWhileRunning(t *testing.T) {
 	if !found {
 		t.Errorf("no database file under DATA_DIR: the scan saw nothing")
 	}
+}
+
+// editWithToken posts a one-photo edit to the server at addr with the API
+// token secret.
+func editWithToken(addr, secret string) (*http.Response, error) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "room.png")
+	fw.Write(tinyPNG)
+	mw.Close()
+	req, err := http.NewRequest("POST", "http://"+addr+"/api/edit", &body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+secret)
+	return http.DefaultClient.Do(req)
 }
