@@ -169,16 +169,21 @@ func resampleGeneric(img image.Image, w, h int) *rgb {
 		}
 	}
 	if ycc {
-		// The averages of Y, Cb and Cr are converted once per target pixel
-		// (the conversion is linear, so this equals averaging RGB).
-		for j := range out.r.p {
-			yy, cb, cr := out.r.p[j], out.g.p[j]-128, out.b.p[j]-128
-			out.r.p[j] = clamp255(yy + 1.402*cr)
-			out.g.p[j] = clamp255(yy - 0.344136*cb - 0.714136*cr)
-			out.b.p[j] = clamp255(yy + 1.772*cb)
-		}
+		out.yccToRGB()
 	}
 	return out
+}
+
+// yccToRGB turns planes holding averaged Y, Cb and Cr into R, G and B in
+// place (the conversion is linear, so converting the averages equals
+// averaging the converted pixels).
+func (m *rgb) yccToRGB() {
+	for j := range m.r.p {
+		yy, cb, cr := m.r.p[j], m.g.p[j]-128, m.b.p[j]-128
+		m.r.p[j] = clamp255(yy + 1.402*cr)
+		m.g.p[j] = clamp255(yy - 0.344136*cb - 0.714136*cr)
+		m.b.p[j] = clamp255(yy + 1.772*cb)
+	}
 }
 
 func clamp255(v float32) float32 {
@@ -340,11 +345,6 @@ func resampleYCbCr(m *image.YCbCr, w, h int) *rgb {
 	}
 	box(m.Cb[co:], m.CStride, cw, ch, out.g)
 	box(m.Cr[co:], m.CStride, cw, ch, out.b)
-	for j := range out.r.p {
-		yy, cb, cr := out.r.p[j], out.g.p[j]-128, out.b.p[j]-128
-		out.r.p[j] = clamp255(yy + 1.402*cr)
-		out.g.p[j] = clamp255(yy - 0.344136*cb - 0.714136*cr)
-		out.b.p[j] = clamp255(yy + 1.772*cb)
-	}
+	out.yccToRGB()
 	return out
 }
