@@ -346,12 +346,27 @@ const RECORD_POSTS = () => {
   };
 };
 
+/**
+ * done waits for the result on the slider. Should it not come, the failure
+ * says what the page showed instead and what the servers logged last, so a
+ * failure on a CI machine can be understood from its output alone.
+ */
 async function done(page) {
-  await page.locator('#compare:not([hidden])').waitFor({ timeout: 30_000 });
-  await page.waitForFunction(() => {
-    const img = document.getElementById('after-img');
-    return img.complete && img.naturalWidth > 0 && !document.getElementById('submit').disabled;
-  }, null, { timeout: 30_000 });
+  try {
+    await page.locator('#compare:not([hidden])').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const img = document.getElementById('after-img');
+      return img.complete && img.naturalWidth > 0 && !document.getElementById('submit').disabled;
+    }, null, { timeout: 30_000 });
+  } catch (err) {
+    const seen = await page.evaluate(() => ['#status', '#error', '#progress-time', '#result-meta']
+      .map((sel) => `${sel}: ${JSON.stringify(document.querySelector(sel)?.textContent?.trim() ?? null)}`)
+      .join('\n')).catch((e) => `(page unreadable: ${e.message})`);
+    const tail = (log) => log.split('\n').slice(-30).join('\n');
+    err.message += `\n--- the page showed:\n${seen}\n--- frameforge logged last:\n${tail(server.log())}` +
+      `\n--- the fake upstream logged last:\n${tail(fake.log())}`;
+    throw err;
+  }
 }
 
 const inViewport = (page, sel) => page.locator(sel).evaluate((el) => {
