@@ -82,7 +82,7 @@ func New(g Gauges) *Metrics {
 			Help: "Structural-change checks by provider, model and outcome (ok, flagged, skipped, error).",
 		}, []string{"provider", "model", "outcome"}),
 		structureSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "frameforge_structure_check_seconds", Help: "Time of a structural-change check, decoding included.",
+			Name: "frameforge_structure_check_seconds", Help: "Time of a structural-change check from the answer on (its decode and the comparison; the input is reduced during the provider call).",
 			Buckets: []float64{.05, .1, .2, .3, .5, 1, 2, 5},
 		}),
 		models: modelLabels{seen: map[string]bool{}},

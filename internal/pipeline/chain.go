@@ -24,8 +24,16 @@ func (p *Pipeline) callChain(ctx context.Context, in Input, req frameforge.EditR
 	routes := append([]provider.Route{in.Route}, in.Fallbacks...)
 	var tried []Attempt
 	for i, route := range routes {
-		req.Model, req.Key = route.Model, route.Key
-		out, err := p.call(ctx, route, req, in.RequestID)
+		r := req
+		r.Model, r.Key = route.Model, route.Key
+		if i == len(routes)-1 {
+			// No provider comes after this one: the call is the images'
+			// last holder, and a provider lets go of them once they are
+			// sent (fal while its job runs), so a slow answer does not
+			// keep the upload in memory.
+			req.Images = nil
+		}
+		out, err := p.call(ctx, route, r, in.RequestID)
 		tried = append(tried, Attempt{Provider: route.ID, Model: route.Model, Code: frameforge.ErrorCode(err)})
 		if err == nil {
 			return out, route, tried, nil

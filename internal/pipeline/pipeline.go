@@ -140,6 +140,10 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	// Prepared in place: nothing reads the uploads again, and from here the
+	// prepared images are held only as long as something still needs them
+	// (docs/performance.md, "The edit path against the bare handler").
+	in.Uploads = nil
 	prompt := in.Prompt
 	if prompt == "" {
 		prompt = frameforge.DefaultPrompt
@@ -150,12 +154,18 @@ func (p *Pipeline) Run(ctx context.Context, t *admission.Ticket, in Input) (Resu
 		}
 		return Result{}, p.waitError(ctx, err, "provider slot")
 	}
-	out, by, tried, err := p.callChain(ctx, in, frameforge.EditRequest{Images: images, Prompt: prompt})
+	// The check's view of the input is made while the provider works;
+	// after that only the provider call holds the images.
+	ic := p.startStructure(ctx, images[0])
+	req := frameforge.EditRequest{Images: images, Prompt: prompt}
+	images = nil
+	out, by, tried, err := p.callChain(ctx, in, req)
 	if err != nil {
+		ic.abandon()
 		return Result{}, err
 	}
 	// On the raw answer, before anything (a label) is added to it.
-	st := p.checkStructure(ctx, images[0], out, by, in.RequestID)
+	st := p.checkStructure(ctx, ic, out, by, in.RequestID)
 	res := Result{Image: out, Provider: by.ID, Model: by.Model, Tried: tried, Structure: st}
 	if in.Disclose {
 		// After the answer is checked: the label goes on a picture known

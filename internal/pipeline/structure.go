@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"time"
 
@@ -20,20 +21,61 @@ type StructureConfig struct {
 	Threshold float64 // 0 = structure.DefaultThreshold
 }
 
-// structureTimeout bounds one check, decoding included: it is advice, and
-// a result never waits long for it.
+// structureTimeout bounds each half of a check, decoding included: it is
+// advice, and a result never waits long for it.
 const structureTimeout = 10 * time.Second
 
-// checkStructure compares the image sent to the provider with its raw
-// answer (before anything is added to it) and returns the report, or nil
-// when the check is off, does not apply (the development fallback, a
-// result of another aspect ratio) or fails. It never fails the edit: a
-// failure, a panic included, is logged and counted, and the result goes
-// out without a report.
-func (p *Pipeline) checkStructure(ctx context.Context, input, output frameforge.Image, route provider.Route, requestID string) (rep *structure.Report) {
+// inputCheck is the input's half of a structural check, made while the
+// provider works: the input is decoded and reduced to the check's working
+// size at once, so the full-size photo (with its upload buffer, which an
+// in-place preparation shares) need not be held until the answer comes.
+type inputCheck struct {
+	done   chan struct{}
+	orig   *structure.Original // when done: the reduced input, or nil with err
+	err    error
+	w, h   int // the input's size, for the aspect check before any decode
+	cancel context.CancelFunc
+}
+
+// startStructure begins the input's half of the check in its own
+// goroutine and returns at once; nil when the check is off. The goroutine
+// ends by itself (ctx, structureTimeout); abandon ends it early.
+func (p *Pipeline) startStructure(ctx context.Context, input frameforge.Image) *inputCheck {
 	if !p.cfg.Structure.On {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, structureTimeout)
+	ic := &inputCheck{done: make(chan struct{}), w: input.Width, h: input.Height, cancel: cancel}
+	go func() {
+		defer close(ic.done)
+		defer func() {
+			if v := recover(); v != nil {
+				ic.orig, ic.err = nil, fmt.Errorf("reducing the input panicked: %v", v)
+			}
+		}()
+		ic.orig, ic.err = p.reduceInput(ctx, input)
+	}()
+	return ic
+}
+
+// abandon stops the input's half of a check whose result will not come.
+func (ic *inputCheck) abandon() {
+	if ic != nil {
+		ic.cancel()
+	}
+}
+
+// checkStructure compares the image sent to the provider (reduced by
+// startStructure) with its raw answer (before anything is added to it) and
+// returns the report, or nil when the check is off, does not apply (the
+// development fallback, a result of another aspect ratio) or fails. It
+// never fails the edit: a failure, a panic included, is logged and
+// counted, and the result goes out without a report.
+func (p *Pipeline) checkStructure(ctx context.Context, ic *inputCheck, output frameforge.Image, route provider.Route, requestID string) (rep *structure.Report) {
+	if ic == nil {
+		return nil
+	}
+	defer ic.cancel()
 	start := time.Now()
 	outcome := "error"
 	defer func() {
@@ -48,7 +90,7 @@ func (p *Pipeline) checkStructure(ctx context.Context, input, output frameforge.
 		}
 		p.m.ObserveStructure(route.Family, route.Model, outcome, score, time.Since(start))
 	}()
-	rep, err := p.runStructure(ctx, input, output)
+	rep, err := p.runStructure(ctx, ic, output)
 	switch {
 	case errors.Is(err, structure.ErrNotComparable):
 		outcome = "skipped"
@@ -68,48 +110,71 @@ func (p *Pipeline) checkStructure(ctx context.Context, input, output frameforge.
 	return rep
 }
 
-// runStructure decodes both images, holding a CPU slot and their decodes'
-// memory like preparing does, and compares them.
-func (p *Pipeline) runStructure(ctx context.Context, input, output frameforge.Image) (*structure.Report, error) {
+// runStructure waits for the reduced input, decodes the answer, holding a
+// CPU slot and the decode's memory like preparing does, and compares them.
+func (p *Pipeline) runStructure(ctx context.Context, ic *inputCheck, output frameforge.Image) (*structure.Report, error) {
 	// Another aspect ratio is another framing: not comparable, and no need
 	// to decode anything to know it.
-	if input.Width > 0 && input.Height > 0 && output.Width > 0 && output.Height > 0 {
-		ai := float64(input.Width) / float64(input.Height)
+	if ic.w > 0 && ic.h > 0 && output.Width > 0 && output.Height > 0 {
+		ai := float64(ic.w) / float64(ic.h)
 		ao := float64(output.Width) / float64(output.Height)
 		if math.Abs(ao/ai-1) > structure.MaxAspectChange {
 			return nil, fmt.Errorf("%w: the result is %d×%d, the input %d×%d", structure.ErrNotComparable,
-				output.Width, output.Height, input.Width, input.Height)
+				output.Width, output.Height, ic.w, ic.h)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, structureTimeout)
 	defer cancel()
-	inInfo, err := imaging.Inspect(input.Data)
-	if err != nil {
-		return nil, fmt.Errorf("the input: %w", err)
+	select {
+	case <-ic.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	outInfo, err := imaging.Inspect(output.Data)
+	if ic.err != nil {
+		return nil, fmt.Errorf("the input: %w", ic.err)
+	}
+	res, release, err := p.decodeForCheck(ctx, output)
 	if err != nil {
 		return nil, fmt.Errorf("the result: %w", err)
 	}
-	cost := decodeCost(inInfo) + decodeCost(outInfo)
+	defer release()
+	return ic.orig.Check(ctx, res)
+}
+
+// reduceInput decodes the input and reduces it to the check's working size.
+func (p *Pipeline) reduceInput(ctx context.Context, input frameforge.Image) (*structure.Original, error) {
+	img, release, err := p.decodeForCheck(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return structure.Reduce(img, structure.Options{Threshold: p.cfg.Structure.Threshold})
+}
+
+// decodeForCheck decodes one image of a check and holds a CPU slot and the
+// decode's memory until release: the decoded picture is the caller's to
+// use until then, and no longer.
+func (p *Pipeline) decodeForCheck(ctx context.Context, img frameforge.Image) (image.Image, func(), error) {
+	info, err := imaging.Inspect(img.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	cost := decodeCost(info)
 	if cost > p.cfg.DecodeMemory {
-		return nil, fmt.Errorf("%w: decoding both images needs about %s, over the decode budget", structure.ErrNotComparable, mib(cost))
+		return nil, nil, fmt.Errorf("%w: decoding it needs about %s, over the decode budget", structure.ErrNotComparable, mib(cost))
 	}
 	if err := p.memory.Acquire(ctx, cost); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer p.memory.Release(cost)
 	if err := p.cpu.Acquire(ctx, 1); err != nil {
-		return nil, err
+		p.memory.Release(cost)
+		return nil, nil, err
 	}
-	defer p.cpu.Release(1)
-	orig, err := imaging.Decode(ctx, input.Data, inInfo)
+	release := func() { p.cpu.Release(1); p.memory.Release(cost) }
+	m, err := imaging.Decode(ctx, img.Data, info)
 	if err != nil {
-		return nil, fmt.Errorf("decoding the input: %w", err)
+		release()
+		return nil, nil, err
 	}
-	res, err := imaging.Decode(ctx, output.Data, outInfo)
-	if err != nil {
-		return nil, fmt.Errorf("decoding the result: %w", err)
-	}
-	return structure.Check(ctx, orig, res, structure.Options{Threshold: p.cfg.Structure.Threshold})
+	return m, release, nil
 }

@@ -14,6 +14,24 @@ type plane struct {
 
 func newPlane(w, h int) *plane { return &plane{w: w, h: h, p: make([]float32, w*h)} }
 
+// fixed is the plane in 8.8 fixed point (values are 0–255).
+func (a *plane) fixed() []uint16 {
+	out := make([]uint16, len(a.p))
+	for i, v := range a.p {
+		out[i] = uint16(min(65535, max(0, v*256+0.5)))
+	}
+	return out
+}
+
+// planeOf is the plane of 8.8 fixed-point samples.
+func planeOf(s []uint16, w, h int) *plane {
+	a := newPlane(w, h)
+	for i, v := range s {
+		a.p[i] = float32(v) / 256
+	}
+	return a
+}
+
 func (a *plane) at(x, y int) float32 { return a.p[y*a.w+x] }
 
 // bilinear samples a at a real position; ok is false outside the plane.
