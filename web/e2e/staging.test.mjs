@@ -349,23 +349,33 @@ const RECORD_POSTS = () => {
 /**
  * done waits for the result on the slider. Should it not come, the failure
  * says what the page showed instead and what the servers logged last, so a
- * failure on a CI machine can be understood from its output alone.
+ * failure on a CI machine can be understood from its output alone. A result
+ * slower than 15 s (an edit here takes well under one) passes, up to a
+ * minute, but prints the same account: a CI run once timed out here at 30 s
+ * and the cause could not be seen.
  */
 async function done(page) {
+  const started = Date.now();
+  const account = async () => {
+    const seen = await page.evaluate(() => ['#status', '#error', '#progress-time', '#result-meta']
+      .map((sel) => `${sel}: ${JSON.stringify(document.querySelector(sel)?.textContent?.trim() ?? null)}`)
+      .join('\n')).catch((e) => `(page unreadable: ${e.message})`);
+    const tail = (log) => log.split('\n').slice(-30).join('\n');
+    return `--- the page showed:\n${seen}\n--- frameforge logged last:\n${tail(server.log())}` +
+      `\n--- the fake upstream logged last:\n${tail(fake.log())}`;
+  };
+  const slow = setTimeout(async () => console.log(`# a result is slow (15 s so far):\n${await account()}`), 15_000);
   try {
-    await page.locator('#compare:not([hidden])').waitFor({ timeout: 30_000 });
+    await page.locator('#compare:not([hidden])').waitFor({ timeout: 60_000 });
     await page.waitForFunction(() => {
       const img = document.getElementById('after-img');
       return img.complete && img.naturalWidth > 0 && !document.getElementById('submit').disabled;
     }, null, { timeout: 30_000 });
   } catch (err) {
-    const seen = await page.evaluate(() => ['#status', '#error', '#progress-time', '#result-meta']
-      .map((sel) => `${sel}: ${JSON.stringify(document.querySelector(sel)?.textContent?.trim() ?? null)}`)
-      .join('\n')).catch((e) => `(page unreadable: ${e.message})`);
-    const tail = (log) => log.split('\n').slice(-30).join('\n');
-    err.message += `\n--- the page showed:\n${seen}\n--- frameforge logged last:\n${tail(server.log())}` +
-      `\n--- the fake upstream logged last:\n${tail(fake.log())}`;
+    err.message += `\n(after ${Math.round((Date.now() - started) / 1000)} s)\n${await account()}`;
     throw err;
+  } finally {
+    clearTimeout(slow);
   }
 }
 
@@ -567,7 +577,7 @@ for (const [name, device] of VIEWPORTS) {
   });
 }
 
-test('history: the device’s jobs come back with thumbnails, prompts and providers', { timeout: 90_000 }, async () => {
+test('history: the device’s jobs come back with thumbnails, prompts and providers', { timeout: 150_000 }, async () => {
   const { page, context, check } = await openPage(PHONE);
   await page.setInputFiles('#photo-input', fixtures.small);
   await pickChip(page, 'style', 'Boho');
