@@ -229,13 +229,14 @@ var prototype = map[string]string{
 // wrong for each seed count: missed changes for a mutated case, false flags
 // for an unmodified one. They are this check's measurements on the held-out
 // seeds at DefaultThreshold, exactly (the corpus is deterministic). Against
-// the prototype: window_removed (1 miss), door_removed (0), window_added (17
-// of 100 against 17 of 99), wall_moved (0), window_resized (27) and
-// door_added (83 of 99) are at least as good; the false flags (1 and 6
-// against 0) are worse, and the README says so.
+// the prototype: furnished (0 false flags), window_removed (2 misses, as
+// the prototype's), door_removed (0), window_added (17 of 100 against 17
+// of 99), wall_moved (0), window_resized (28) and door_added (83 of 99) are
+// at least as good; the hard negatives' false flags (6 against 0) are
+// worse, and the README says so.
 var allowed = map[int]map[string]int{
-	100: {"furnished": 1, "hard_negative": 6, "window_removed": 1, "door_removed": 0,
-		"window_added": 17, "wall_moved": 0, "window_resized": 27, "door_added": 83},
+	100: {"furnished": 0, "hard_negative": 6, "window_removed": 2, "door_removed": 0,
+		"window_added": 17, "wall_moved": 0, "window_resized": 28, "door_added": 83},
 	20: {"furnished": 0, "hard_negative": 1, "window_removed": 0, "door_removed": 0,
 		"window_added": 3, "wall_moved": 0, "window_resized": 8, "door_added": 17},
 	2: {"furnished": 0, "hard_negative": 1, "window_removed": 0, "door_removed": 0,

@@ -103,7 +103,7 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 				pts++
 				rb = rb.union(box{x - 2, y - 2, x + 3, y + 3})
 			}
-			if wl >= minRun {
+			if wl >= minRun && !(checkMoved && math.Abs(dx) > 0.9 && c.coveredBelow(rb)) {
 				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1)}
 				if checkMoved {
 					if d, ok := c.movedTo(s, start, last, g/float64(pts)); ok {
@@ -129,6 +129,46 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 		flush()
 	}
 	return out
+}
+
+// coveredBelow says whether a horizontal edge of the original that is gone
+// (box b) has something new standing under it all the way down to the
+// floor: the result differs from the original in every column sampled,
+// from just below the edge to where the floor begins. That is a piece of
+// furniture whose top hides a window sill or a line of the wall, not paint:
+// a painted-over edge leaves the wall below it as it was, and a grown
+// window's glass ends at its new sill, above the floor.
+func (c *comparison) coveredBelow(b box) bool {
+	floor := int(0.75 * float64(c.h))
+	y0 := int(b.y1) + 3
+	if y0 >= floor {
+		return false
+	}
+	covered, sampled := 0, 0
+	for k := range 5 {
+		x := int(b.x0 + (b.x1-b.x0)*(float64(k)+0.5)/5)
+		if x < 1 || x >= c.w-1 {
+			continue
+		}
+		sampled++
+		same, ok := 0, true
+		for y := y0; y < floor && ok; y++ {
+			if !c.valid[y*c.w+x] {
+				ok = false
+				break
+			}
+			if sameColour(c.meanColour(c.cr, x, y, 1), c.meanColour(c.co, x, y, 1)) {
+				same++
+				ok = same <= 4 // a gap of a few pixels: an edge of the object itself
+			} else {
+				same = 0
+			}
+		}
+		if ok {
+			covered++
+		}
+	}
+	return sampled > 0 && covered*2 > sampled
 }
 
 // continues says whether "to" at (x, y) has the colour of one side of the
