@@ -103,6 +103,8 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 				pts++
 				rb = rb.union(box{x - 2, y - 2, x + 3, y + 3})
 			}
+			// An original's horizontal edge (checkMoved: the erased-edge
+			// pass) with something new standing under it is covered.
 			if wl >= minRun && !(checkMoved && math.Abs(dx) > 0.9 && c.coveredBelow(rb)) {
 				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1)}
 				if checkMoved {
@@ -133,8 +135,8 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 
 // coveredBelow says whether a horizontal edge of the original that is gone
 // (box b) has something new standing under it all the way down to the
-// floor: the result differs from the original in every column sampled,
-// from just below the edge to where the floor begins. That is a piece of
+// floor: the result differs from the original in most of five columns
+// across it, from just below the edge to where the floor begins. That is a piece of
 // furniture whose top hides a window sill or a line of the wall, not paint:
 // a painted-over edge leaves the wall below it as it was, and a grown
 // window's glass ends at its new sill, above the floor.
