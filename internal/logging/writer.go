@@ -29,8 +29,7 @@ const maxPending = 1 << 20
 // Lines are written whole and in order. Flush or Close before the process
 // exits; a crash loses at most the lines of the last millisecond or so.
 type Writer struct {
-	out    io.Writer
-	linger time.Duration
+	out io.Writer
 
 	mu      sync.Mutex
 	cond    sync.Cond // signalled when pending is taken or written, and on close
@@ -45,7 +44,7 @@ type Writer struct {
 
 // NewWriter starts the goroutine that writes to out; Close stops it.
 func NewWriter(out io.Writer) *Writer {
-	w := &Writer{out: out, linger: linger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &Writer{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	w.cond.L = &w.mu
 	go w.loop()
 	return w
@@ -84,9 +83,7 @@ const linger = time.Millisecond
 func (w *Writer) loop() {
 	defer close(w.done)
 	for range w.wake {
-		if w.linger > 0 {
-			time.Sleep(w.linger)
-		}
+		time.Sleep(linger)
 		w.mu.Lock()
 		for len(w.pending) > 0 {
 			batch := w.pending
