@@ -152,12 +152,23 @@ func (p *Pipeline) takePrepareSlot(ctx context.Context, u Upload) (release func(
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.cfg.SlotTimeout)
 	defer cancel()
-	if err := p.memory.Acquire(wctx, cost); err != nil {
+	release, err = p.decodeSlot(wctx, cost)
+	if err != nil {
 		return nil, p.slotWaitError(ctx, err)
 	}
-	if err := p.cpu.Acquire(wctx, 1); err != nil {
+	return release, nil
+}
+
+// decodeSlot waits for a core and for cost bytes of the decode budget: the
+// slot every decode holds, for preparing, for the disclosure label and for
+// the structure check.
+func (p *Pipeline) decodeSlot(ctx context.Context, cost int64) (release func(), err error) {
+	if err := p.memory.Acquire(ctx, cost); err != nil {
+		return nil, err
+	}
+	if err := p.cpu.Acquire(ctx, 1); err != nil {
 		p.memory.Release(cost)
-		return nil, p.slotWaitError(ctx, err)
+		return nil, err
 	}
 	return func() { p.cpu.Release(1); p.memory.Release(cost) }, nil
 }

@@ -163,14 +163,10 @@ func (p *Pipeline) decodeForCheck(ctx context.Context, img frameforge.Image) (im
 	if cost > p.cfg.DecodeMemory {
 		return nil, nil, fmt.Errorf("%w: decoding it needs about %s, over the decode budget", structure.ErrNotComparable, mib(cost))
 	}
-	if err := p.memory.Acquire(ctx, cost); err != nil {
+	release, err := p.decodeSlot(ctx, cost)
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.cpu.Acquire(ctx, 1); err != nil {
-		p.memory.Release(cost)
-		return nil, nil, err
-	}
-	release := func() { p.cpu.Release(1); p.memory.Release(cost) }
 	m, err := imaging.Decode(ctx, img.Data, info)
 	if err != nil {
 		release()
