@@ -35,9 +35,15 @@ func encode(w http.ResponseWriter, status int, v any) {
 		b = []byte(`{"detail":"Internal error.","code":"internal_error"}`)
 		status = http.StatusInternalServerError
 	}
+	writeJSON(w, status, b, []string{strconv.Itoa(len(b))})
+}
+
+// writeJSON writes an encoded JSON body and its length (the header value,
+// which an answer that never changes computes once).
+func writeJSON(w http.ResponseWriter, status int, body []byte, length []string) {
 	h := w.Header()
-	h["Content-Type"] = jsonType // canonical key: no Set, no canonicalising per answer
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Type"] = jsonType // canonical keys: no Set, no canonicalising per answer
+	h["Content-Length"] = length
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, _ = w.Write(body)
 }

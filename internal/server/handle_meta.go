@@ -17,11 +17,7 @@ func handleHealth() http.Handler {
 	body := []byte(`{"status":"ok"}`)
 	length := []string{strconv.Itoa(len(body))}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["Content-Type"] = jsonType
-		h["Content-Length"] = length
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body)
+		writeJSON(w, http.StatusOK, body, length)
 	})
 }
 
