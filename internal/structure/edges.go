@@ -136,10 +136,10 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 // coveredBelow says whether a horizontal edge of the original that is gone
 // (box b) has something new standing under it all the way down to the
 // floor: the result differs from the original in most of five columns
-// across it, from just below the edge to where the floor begins. That is a piece of
-// furniture whose top hides a window sill or a line of the wall, not paint:
-// a painted-over edge leaves the wall below it as it was, and a grown
-// window's glass ends at its new sill, above the floor.
+// across it, from just below the edge to where the floor begins. That is a
+// piece of furniture whose top hides a window sill or a line of the wall,
+// not paint: a painted-over edge leaves the wall below it as it was, and a
+// grown window's glass ends at its new sill, above the floor.
 func (c *comparison) coveredBelow(b box) bool {
 	floor := int(0.75 * float64(c.h))
 	y0 := int(b.y1) + 3
@@ -153,24 +153,29 @@ func (c *comparison) coveredBelow(b box) bool {
 			continue
 		}
 		sampled++
-		same, ok := 0, true
-		for y := y0; y < floor && ok; y++ {
-			if !c.valid[y*c.w+x] {
-				ok = false
-				break
-			}
-			if sameColour(c.meanColour(c.cr, x, y, 1), c.meanColour(c.co, x, y, 1)) {
-				same++
-				ok = same <= 4 // a gap of a few pixels: an edge of the object itself
-			} else {
-				same = 0
-			}
-		}
-		if ok {
+		if c.differsDown(x, y0, floor) {
 			covered++
 		}
 	}
 	return sampled > 0 && covered*2 > sampled
+}
+
+// differsDown says whether the result differs from the original in column
+// x from y0 down to y1, allowing a gap of a few pixels (an edge of the
+// object itself).
+func (c *comparison) differsDown(x, y0, y1 int) bool {
+	same := 0
+	for y := y0; y < y1; y++ {
+		if !c.valid[y*c.w+x] {
+			return false
+		}
+		if !sameColour(c.meanColour(c.cr, x, y, 1), c.meanColour(c.co, x, y, 1)) {
+			same = 0
+		} else if same++; same > 4 {
+			return false
+		}
+	}
+	return true
 }
 
 // continues says whether "to" at (x, y) has the colour of one side of the
