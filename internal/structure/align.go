@@ -160,6 +160,18 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 			}
 		}
 	}
+	// The blocks' consensus is a start of its own unless one of the coarse
+	// starts already lands within 3 px of it everywhere that counts (the
+	// usual case): the refinement would only find the same answer again.
+	if t, ok := consensus(o, r, rowWeight, cx, cy, opt); ok {
+		fresh := true
+		for _, c := range top {
+			fresh = fresh && farApart(t, c.t, float64(w0), 0.6*float64(h0), 3)
+		}
+		if fresh {
+			top = append(top, cand{t, 0})
+		}
+	}
 	// Each start is refined, then fitted to its blocks; the answer is the
 	// fit most blocks agree with (new furniture can make a wrong start
 	// score best globally, but it does not make the room's blocks agree).
@@ -176,6 +188,177 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 		best, bestSupport = f, support
 	}
 	return best, bestSupport
+}
+
+// consensus is a second way to the answer, for when the coarse search is
+// misled: at half size, each block of the original's edges is looked for
+// in the result over the whole search range on its own, and the zoom and
+// shift that the most blocks agree with is the answer (every pair of
+// blocks proposes one; every block votes with its peak). New furniture
+// in front of a window can line up with the window's frame a few pixels
+// off better than the room's fainter lines do in one global score, but
+// it cannot make the blocks all over the room agree.
+func consensus(o, r gradients, rowWeight []float32, cx, cy float64, opt alignOptions) (transform, bool) {
+	ox, oy, rx, ry := o.gx[1], o.gy[1], r.gx[1], r.gy[1]
+	w, h := ox.w, ox.h
+	w0 := float64(o.gx[0].w)
+	const B = 24 // 48 full-size pixels
+	nbx, nby := (w+B-1)/B, (h+B-1)/B
+	blocks := make([][]int32, nbx*nby)
+	for _, i := range o.edges[1] {
+		x, y := int(i)%w, int(i)/w
+		if rowWeight[min(len(rowWeight)-1, 2*y+1)] < 0.5 {
+			continue
+		}
+		b := (y/B)*nbx + x/B
+		blocks[b] = append(blocks[b], i)
+	}
+	shift := opt.maxShift * w0
+	var ms []blockMeas
+	for _, pix := range blocks {
+		if len(pix) < 16 {
+			continue
+		}
+		pix = thin(pix, 96)
+		var qx, qy, txx, txy, tyy, aa float64
+		for _, i := range pix {
+			qx += float64(int(i) % w)
+			qy += float64(int(i) / w)
+			a1, a2 := float64(ox.p[i]), float64(oy.p[i])
+			txx += a1 * a1
+			txy += a1 * a2
+			tyy += a2 * a2
+		}
+		qx, qy = qx/float64(len(pix)), qy/float64(len(pix))
+		if aa = txx + tyy; aa == 0 {
+			continue
+		}
+		// The block's centre at full size, and how far the search range
+		// can carry it (in half-size pixels).
+		fx, fy := 2*qx+0.5, 2*qy+0.5
+		Rx := int(math.Ceil((opt.maxScale*math.Abs(fx-cx)+shift)/2)) + 1
+		Ry := int(math.Ceil((opt.maxScale*math.Abs(fy-cy)+shift)/2)) + 1
+		sc := make([]float64, (2*Rx+1)*(2*Ry+1))
+		best, bx, by := math.Inf(-1), 0, 0
+		for dy := -Ry; dy <= Ry; dy++ {
+			for dx := -Rx; dx <= Rx; dx++ {
+				var ab, bb float32
+				for _, i := range pix {
+					x, y := int(i)%w+dx, int(i)/w+dy
+					if x < 0 || y < 0 || x >= w || y >= h {
+						continue
+					}
+					j := y*w + x
+					b1, b2 := rx.p[j], ry.p[j]
+					ab += ox.p[i]*b1 + oy.p[i]*b2
+					bb += b1*b1 + b2*b2
+				}
+				v := math.Inf(-1)
+				if bb > 0 {
+					v = float64(ab) / math.Sqrt(aa*float64(bb))
+				}
+				sc[(dy+Ry)*(2*Rx+1)+dx+Rx] = v
+				if v > best {
+					best, bx, by = v, dx, dy
+				}
+			}
+		}
+		if best < 0.6 {
+			continue
+		}
+		at := func(dx, dy int) float64 { return sc[(dy+Ry)*(2*Rx+1)+dx+Rx] }
+		px, py := float64(bx), float64(by)
+		if bx > -Rx && bx < Rx {
+			px += parabolaPeak(at(bx-1, by), best, at(bx+1, by))
+		}
+		if by > -Ry && by < Ry {
+			py += parabolaPeak(at(bx, by-1), best, at(bx, by+1))
+		}
+		ms = append(ms, blockMeas{fx, fy, fx + 2*px, fy + 2*py, txx / aa, txy / aa, tyy / aa, best})
+	}
+	if len(ms) < 6 {
+		return transform{}, false
+	}
+	// Every pair proposes; the proposal with the most support wins, then
+	// is fitted to the blocks that agree with it.
+	supportOf := func(t transform, use []bool) float64 {
+		var sup float64
+		for k, m := range ms {
+			ok := m.miss(t) <= 2
+			if use != nil {
+				use[k] = ok
+			}
+			if ok {
+				sup += m.peak
+			}
+		}
+		return sup
+	}
+	plausible := func(t transform) bool {
+		return math.Abs(t.s-1) <= opt.maxScale+0.005 && math.Abs(t.tx) <= 1.5*shift && math.Abs(t.ty) <= 1.5*shift
+	}
+	pair := make([]bool, len(ms))
+	var best transform
+	bestSup := 0.0
+	for i := range ms {
+		pair[i] = true
+		for j := i + 1; j < len(ms); j++ {
+			pair[j] = true
+			if t, ok := fitBlocks(ms, pair, cx, cy); ok && plausible(t) {
+				if sup := supportOf(t, nil); sup > bestSup {
+					best, bestSup = t, sup
+				}
+			}
+			pair[j] = false
+		}
+		pair[i] = false
+	}
+	if bestSup == 0 {
+		return transform{}, false
+	}
+	use := make([]bool, len(ms))
+	supportOf(best, use)
+	if t, ok := fitBlocks(ms, use, cx, cy); ok && plausible(t) {
+		best = t
+	}
+	return best, true
+}
+
+// farApart says whether two transforms put any corner of the w×h picture
+// more than d pixels apart.
+func farApart(a, b transform, w, h, d float64) bool {
+	for _, q := range [4][2]float64{{0, 0}, {w, 0}, {0, h}, {w, h}} {
+		ax, ay := a.apply(q[0], q[1])
+		bx, by := b.apply(q[0], q[1])
+		if math.Hypot(ax-bx, ay-by) > d {
+			return true
+		}
+	}
+	return false
+}
+
+// thin keeps every k-th of the pixels, at most n of them: enough to
+// measure a block's shift.
+func thin(pix []int32, n int) []int32 {
+	if len(pix) <= n {
+		return pix
+	}
+	k := (len(pix) + n - 1) / n
+	sub := make([]int32, 0, n)
+	for i := 0; i < len(pix); i += k {
+		sub = append(sub, pix[i])
+	}
+	return sub
+}
+
+// parabolaPeak is the offset of the top of the parabola through three
+// equally spaced samples around a peak (b), within ±½.
+func parabolaPeak(a, b, c float64) float64 {
+	d := a - 2*b + c
+	if d >= 0 || math.IsInf(a, 0) || math.IsInf(c, 0) {
+		return 0
+	}
+	return 0.5 * (a - c) / d
 }
 
 // refine hill-climbs the score over zoom and shift at one level, sampling
@@ -259,10 +442,6 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 	ox, oy, rx, ry := o.gx[0], o.gy[0], r.gx[0], r.gy[0]
 	w, h := ox.w, ox.h
 	const B, maxReach = 48, 4
-	// A block's measurement counts only along the directions its edges
-	// constrain (txx… its normalised structure tensor): a block with one
-	// straight line says nothing about a slide along that line.
-	type meas struct{ qx, qy, px, py, txx, txy, tyy, peak float64 }
 	nbx, nby := (w+B-1)/B, (h+B-1)/B
 	blocks := make([][]int32, nbx*nby)
 	for _, i := range o.edges[0] {
@@ -273,21 +452,13 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 		b := (y/B)*nbx + x/B
 		blocks[b] = append(blocks[b], i)
 	}
-	var ms []meas
+	var ms []blockMeas
 	var sc [2*maxReach + 1][2*maxReach + 1]float64
 	for _, pix := range blocks {
 		if len(pix) < 40 {
 			continue
 		}
-		if len(pix) > 160 {
-			// Enough to measure a shift: every k-th edge pixel.
-			k := (len(pix) + 159) / 160
-			sub := pix[:0:0]
-			for i := 0; i < len(pix); i += k {
-				sub = append(sub, pix[i])
-			}
-			pix = sub
-		}
+		pix = thin(pix, 160)
 		var qx, qy, txx, txy, tyy float64
 		for _, i := range pix {
 			qx += float64(int(i) % w)
@@ -335,22 +506,15 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 		if bestS < 0.6 {
 			continue
 		}
-		sub := func(a, b, c float64) float64 {
-			d := a - 2*b + c
-			if d >= 0 || math.IsInf(a, 0) || math.IsInf(c, 0) {
-				return 0
-			}
-			return 0.5 * (a - c) / d
-		}
 		fx, fy := float64(bx), float64(by)
 		if bx > -reach && bx < reach {
-			fx += sub(sc[by+reach][bx+reach-1], sc[by+reach][bx+reach], sc[by+reach][bx+reach+1])
+			fx += parabolaPeak(sc[by+reach][bx+reach-1], sc[by+reach][bx+reach], sc[by+reach][bx+reach+1])
 		}
 		if by > -reach && by < reach {
-			fy += sub(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
+			fy += parabolaPeak(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
 		}
 		px, py := t.apply(qx, qy)
-		ms = append(ms, meas{qx, qy, px + fx, py + fy, txx, txy, tyy, bestS})
+		ms = append(ms, blockMeas{qx, qy, px + fx, py + fy, txx, txy, tyy, bestS})
 	}
 	if len(ms) < 6 {
 		return t, 0, false
@@ -363,44 +527,13 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 	}
 	fit := t
 	for range 3 {
-		// Weighted normal equations for θ = (s, tx, ty): the model of a
-		// block is J·θ with J = [[ux, 1, 0], [uy, 0, 1]], its error
-		// weighted by the block's tensor T: Σ JᵀTJ·θ = Σ JᵀT·m.
-		var a [3][3]float64
-		var v [3]float64
-		n := 0
-		for i, m := range ms {
-			if !use[i] {
-				continue
-			}
-			n++
-			ux, uy := m.qx-t.cx, m.qy-t.cy
-			mx, my := m.px-t.cx, m.py-t.cy
-			J := [2][3]float64{{ux, 1, 0}, {uy, 0, 1}}
-			T := [2][2]float64{{m.txx, m.txy}, {m.txy, m.tyy}}
-			for p := range 3 {
-				// (JᵀT)[p] = Σ_k J[k][p]·T[k][·]
-				tp0 := J[0][p]*T[0][0] + J[1][p]*T[1][0]
-				tp1 := J[0][p]*T[0][1] + J[1][p]*T[1][1]
-				for q := range 3 {
-					a[p][q] += tp0*J[0][q] + tp1*J[1][q]
-				}
-				v[p] += tp0*mx + tp1*my
-			}
-		}
-		if n < 6 {
+		var ok bool
+		if fit, ok = fitBlocks(ms, use, t.cx, t.cy); !ok || countTrue(use) < 6 {
 			return t, 0, false
 		}
-		theta, ok := solve3(a, v)
-		if !ok {
-			return t, 0, false
-		}
-		fit = transform{s: theta[0], tx: theta[1], ty: theta[2], cx: t.cx, cy: t.cy}
 		res := make([]float64, len(ms))
 		for i, m := range ms {
-			px, py := fit.apply(m.qx, m.qy)
-			ex, ey := px-m.px, py-m.py
-			res[i] = math.Sqrt(max(0, ex*ex*m.txx+2*ex*ey*m.txy+ey*ey*m.tyy))
+			res[i] = m.miss(fit)
 		}
 		med := slices.Clone(res)
 		slices.Sort(med)
@@ -418,6 +551,69 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 		return t, 0, false
 	}
 	return fit, support, true
+}
+
+// blockMeas is where one block of the original's edges (centred on q) was
+// found in the result (p), with how clearly (peak, the correlation there).
+// It counts only along the directions the block's edges constrain (txx…:
+// their normalised structure tensor): a block with one straight line says
+// nothing about a slide along that line.
+type blockMeas struct{ qx, qy, px, py, txx, txy, tyy, peak float64 }
+
+// miss is how far a transform puts the block from where it was found,
+// along the directions the block constrains.
+func (m blockMeas) miss(t transform) float64 {
+	px, py := t.apply(m.qx, m.qy)
+	ex, ey := px-m.px, py-m.py
+	return math.Sqrt(max(0, ex*ex*m.txx+2*ex*ey*m.txy+ey*ey*m.tyy))
+}
+
+// fitBlocks fits the zoom and shift about (cx, cy) to the measurements in
+// use by weighted least squares.
+func fitBlocks(ms []blockMeas, use []bool, cx, cy float64) (transform, bool) {
+	// Weighted normal equations for θ = (s, tx, ty): the model of a block
+	// is J·θ with J = [[ux, 1, 0], [uy, 0, 1]], its error weighted by the
+	// block's tensor T: Σ JᵀTJ·θ = Σ JᵀT·m.
+	var a [3][3]float64
+	var v [3]float64
+	n := 0
+	for i, m := range ms {
+		if !use[i] {
+			continue
+		}
+		n++
+		ux, uy := m.qx-cx, m.qy-cy
+		mx, my := m.px-cx, m.py-cy
+		J := [2][3]float64{{ux, 1, 0}, {uy, 0, 1}}
+		T := [2][2]float64{{m.txx, m.txy}, {m.txy, m.tyy}}
+		for p := range 3 {
+			// (JᵀT)[p] = Σ_k J[k][p]·T[k][·]
+			tp0 := J[0][p]*T[0][0] + J[1][p]*T[1][0]
+			tp1 := J[0][p]*T[0][1] + J[1][p]*T[1][1]
+			for q := range 3 {
+				a[p][q] += tp0*J[0][q] + tp1*J[1][q]
+			}
+			v[p] += tp0*mx + tp1*my
+		}
+	}
+	if n < 2 {
+		return transform{}, false
+	}
+	theta, ok := solve3(a, v)
+	if !ok {
+		return transform{}, false
+	}
+	return transform{s: theta[0], tx: theta[1], ty: theta[2], cx: cx, cy: cy}, true
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
 }
 
 // solve3 solves a·x = v by Cramer's rule.

@@ -84,7 +84,7 @@ func morph(mask []bool, w, h, r int, grow bool) []bool {
 
 // brightRegions compares the bright, window-like areas of both images. It
 // returns the boxes of the original's windows (the edge evidence uses them
-// to name what it finds) and its findings.
+// to name what it finds; c.glass marks their pixels) and its findings.
 func (c *comparison) brightRegions() ([]box, []finding) {
 	if c.brightLevel > 255 {
 		return nil, nil
@@ -133,6 +133,12 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 			continue // on the floor: a reflection, or hidden by furniture
 		}
 		wins = append(wins, comp.b)
+		if c.glass == nil {
+			c.glass = make([]bool, w*h)
+		}
+		for _, p := range comp.pix {
+			c.glass[p] = true
+		}
 		keptFrac := float64(kept) / float64(evaluable)
 		flatFrac := 0.0
 		if lost > 0 {

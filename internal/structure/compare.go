@@ -25,6 +25,7 @@ type comparison struct {
 	flatR       float64 // the same for the result
 	minMag      float32 // gradient magnitude that can be an edge
 	brightLevel float32 // luma from which a pixel can be a window
+	glass       []bool  // the original's windows' bright areas (nil: none)
 	// trace, when set (by the tuning tests), is told each window
 	// candidate's measures, from which the gates were chosen.
 	trace func(format string, args ...any)

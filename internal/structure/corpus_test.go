@@ -231,16 +231,16 @@ var prototype = map[string]string{
 // seeds at DefaultThreshold, exactly (the corpus is deterministic). Against
 // the prototype: furnished (0 false flags), window_removed (2 misses, as
 // the prototype's), door_removed (0), window_added (17 of 100 against 17
-// of 99), wall_moved (0), window_resized (28) and door_added (83 of 99) are
-// at least as good; the hard negatives' false flags (6 against 0) are
+// of 99), wall_moved (0), window_resized (33) and door_added (85 of 99) are
+// at least as good; the hard negatives' false flags (4 against 0) are
 // worse, and the README says so.
 var allowed = map[int]map[string]int{
-	100: {"furnished": 0, "hard_negative": 6, "window_removed": 2, "door_removed": 0,
-		"window_added": 17, "wall_moved": 0, "window_resized": 28, "door_added": 83},
+	100: {"furnished": 0, "hard_negative": 4, "window_removed": 2, "door_removed": 0,
+		"window_added": 17, "wall_moved": 0, "window_resized": 33, "door_added": 85},
 	20: {"furnished": 0, "hard_negative": 1, "window_removed": 0, "door_removed": 0,
-		"window_added": 3, "wall_moved": 0, "window_resized": 8, "door_added": 17},
+		"window_added": 3, "wall_moved": 0, "window_resized": 9, "door_added": 19},
 	2: {"furnished": 0, "hard_negative": 1, "window_removed": 0, "door_removed": 0,
-		"window_added": 0, "wall_moved": 0, "window_resized": 0, "door_added": 1},
+		"window_added": 0, "wall_moved": 0, "window_resized": 0, "door_added": 2},
 }
 
 // TestCorpusHeldOut asserts the detection and false-flag counts on the
@@ -259,6 +259,27 @@ func TestCorpusHeldOut(t *testing.T) {
 		}
 		if wrong > most {
 			t.Errorf("%s: %d/%d flagged; %d wrong, want at most %d", c.name, tl.flagged, tl.total, wrong, most)
+		}
+	}
+}
+
+// TestABrighterViewIsNoChange takes two tuning rooms whose result shows a
+// window's view brighter: the glazing bar faded into the sky (furnished
+// 78), the white sill into the blown-out glass (hard negative 295). Their
+// lines are erased, yet the window is there as it was; both were flagged
+// before windowKept.
+func TestABrighterViewIsNoChange(t *testing.T) {
+	for _, tc := range []struct {
+		kind string
+		seed uint64
+	}{{"furnished", 78}, {"hard_negative", 295}} {
+		orig, res, _ := makePair(tc.seed, tc.kind)
+		rep, err := Check(context.Background(), orig, res, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Flagged {
+			t.Errorf("%s %d flagged (score %.2f): %v", tc.kind, tc.seed, rep.Score, rep.Regions)
 		}
 	}
 }

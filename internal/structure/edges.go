@@ -13,6 +13,8 @@ type run struct {
 	horizontal bool
 	moved      bool // a parallel edge appeared nearby in the result
 	length     float64
+	// the line itself, from its first point to its last, and its normal
+	x0, y0, x1, y1, nx, ny float64
 }
 
 // nearest returns the index of the pixel nearest to (x, y), or -1 outside.
@@ -106,7 +108,8 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 			// An original's horizontal edge (checkMoved: the erased-edge
 			// pass) with something new standing under it is covered.
 			if wl >= minRun && !(checkMoved && math.Abs(dx) > 0.9 && c.coveredBelow(rb)) {
-				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1)}
+				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1),
+					x0: s.x0 + float64(start)*dx, y0: s.y0 + float64(start)*dy, x1: s.x0 + float64(last)*dx, y1: s.y0 + float64(last)*dy, nx: s.nx, ny: s.ny}
 				if checkMoved {
 					if d, ok := c.movedTo(s, start, last, g/float64(pts)); ok {
 						r.moved = true
@@ -268,6 +271,9 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 	runs := c.missingRuns(segs, c.gxo, c.gyo, c.gxr, c.gyr, c.co, c.cr, c.ir, c.flatR, true)
 	var out []finding
 	for _, g := range cluster(runs) {
+		if c.windowKept(g) {
+			continue
+		}
 		b := g[0].b
 		var e, vlen float64
 		moved := 0.0
@@ -309,6 +315,62 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 		out = append(out, finding{kind, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.1)})
 	}
 	return out
+}
+
+// windowKept says whether a group of erased edges belongs to a window that
+// is still there, as it was: every line of it is either inside the glass
+// of one of the original's windows (glass on both sides: glazing bars, or
+// the view) or on its border, with the glass still bright in the result
+// and the frame and the wall beyond it as they were. A model that redraws
+// the view, brighter or with other trees, erases those lines: the bars
+// fade into a brighter sky, a white sill into a blown-out view. The view
+// is not what this check judges. A window that is removed or made smaller
+// has wall where its glass was, and one made larger has glass where its
+// frame was; those lines stay evidence.
+func (c *comparison) windowKept(g []run) bool {
+	if c.glass == nil {
+		return false
+	}
+	glass := func(x, y float64) bool {
+		i := c.nearest(x, y)
+		return i >= 0 && c.glass[i]
+	}
+	kept := func(x, y, nx, ny float64) bool {
+		in, out := glass(x+5*nx, y+5*ny), glass(x-5*nx, y-5*ny)
+		if in && out {
+			return true
+		}
+		if out {
+			in, nx, ny = true, -nx, -ny // (nx, ny) now points into the glass
+		}
+		if !in {
+			return false
+		}
+		if i := c.nearest(x+5*nx, y+5*ny); i < 0 || !c.valid[i] || c.lr.p[i] < c.brightLevel {
+			return false
+		}
+		for _, d := range [3]float64{4, 8, 12} {
+			ox, oy := int(math.Round(x-d*nx)), int(math.Round(y-d*ny))
+			if i := c.nearest(float64(ox), float64(oy)); i < 0 || !c.valid[i] ||
+				!sameColour(c.meanColour(c.cr, ox, oy, 1), c.meanColour(c.co, ox, oy, 1)) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, r := range g {
+		n := 0
+		for k := range 5 {
+			f := (float64(k) + 0.5) / 5
+			if kept(r.x0+f*(r.x1-r.x0), r.y0+f*(r.y1-r.y0), r.nx, r.ny) {
+				n++
+			}
+		}
+		if n < 4 {
+			return false
+		}
+	}
+	return true
 }
 
 // addedFrames finds new frames in the result on what was plain wall: long

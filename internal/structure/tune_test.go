@@ -18,6 +18,8 @@ import (
 //
 //	STRUCTURE_TUNE=100 go test -run TestCorpusTune -v ./internal/structure/
 //
+// STRUCTURE_SEED0 starts at another tuning seed, STRUCTURE_CASE=a,b runs
+// only those cases.
 // STRUCTURE_DUMP=dir also writes each missed or falsely flagged pair as PNGs.
 func TestCorpusTune(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_TUNE"))
@@ -25,8 +27,11 @@ func TestCorpusTune(t *testing.T) {
 		t.Skip("set STRUCTURE_TUNE=<seeds> to run")
 	}
 	seed0 := uint64(tuneSeed0)
-	if os.Getenv("STRUCTURE_HELDOUT") != "" {
-		seed0 = heldOutSeed0
+	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
+		seed0 = v // more tuning seeds
+	}
+	if seed0+uint64(n) > heldOutSeed0 {
+		t.Fatal("the held-out seeds are not for tuning")
 	}
 	dump := os.Getenv("STRUCTURE_DUMP")
 	only := os.Getenv("STRUCTURE_CASE")
@@ -201,5 +206,42 @@ func TestCorpusCandidates(t *testing.T) {
 				t.Logf("FIND %s %d %s %.0f %.0f %.0f %.0f %.3f", kind, seed0+s, f.kind, f.x0, f.y0, f.x1, f.y1, f.score)
 			}
 		}
+	}
+}
+
+// TestCorpusAlign prints, per case, how far the alignment is from the
+// truth on the tuning seeds (median, 90th and 99th percentile, and the
+// seeds more than 2 px off): a misaligned pair shows everything as changed.
+//
+//	STRUCTURE_ALIGN=100 go test -run TestCorpusAlign -v ./internal/structure/
+func TestCorpusAlign(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_ALIGN"))
+	if n <= 0 {
+		t.Skip("set STRUCTURE_ALIGN=<seeds> to run")
+	}
+	only := os.Getenv("STRUCTURE_CASE")
+	for _, c := range corpusCases {
+		if only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
+			continue
+		}
+		var errs []float64
+		var off []string
+		for s := range uint64(n) {
+			orig, res, ok := makePair(tuneSeed0+s, c.name)
+			if !ok {
+				continue
+			}
+			_, e := alignmentError(orig, res, lastLook)
+			errs = append(errs, e)
+			if e > 2 {
+				off = append(off, fmt.Sprintf("%d:%.1f", tuneSeed0+s, e))
+			}
+		}
+		if len(errs) == 0 {
+			continue
+		}
+		sort.Float64s(errs)
+		q := func(p float64) float64 { return errs[min(len(errs)-1, int(p*float64(len(errs))))] }
+		t.Logf("%-15s p50 %.2f p90 %.2f p99 %.2f px; off by more than 2 px: %d %v", c.name, q(0.5), q(0.9), q(0.99), len(off), off)
 	}
 }
