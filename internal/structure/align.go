@@ -220,19 +220,11 @@ func consensus(o, r gradients, rowWeight []float32, cx, cy float64, opt alignOpt
 			continue
 		}
 		pix = thin(pix, 96)
-		var qx, qy, txx, txy, tyy, aa float64
-		for _, i := range pix {
-			qx += float64(int(i) % w)
-			qy += float64(int(i) / w)
-			a1, a2 := float64(ox.p[i]), float64(oy.p[i])
-			txx += a1 * a1
-			txy += a1 * a2
-			tyy += a2 * a2
-		}
-		qx, qy = qx/float64(len(pix)), qy/float64(len(pix))
-		if aa = txx + tyy; aa == 0 {
+		bs := shapeOf(pix, ox, oy)
+		if bs.energy == 0 {
 			continue
 		}
+		qx, qy, aa := bs.qx, bs.qy, bs.energy
 		// The block's centre at full size, and how far the search range
 		// can carry it (in half-size pixels).
 		fx, fy := 2*qx+0.5, 2*qy+0.5
@@ -274,7 +266,7 @@ func consensus(o, r gradients, rowWeight []float32, cx, cy float64, opt alignOpt
 		if by > -Ry && by < Ry {
 			py += parabolaPeak(at(bx, by-1), best, at(bx, by+1))
 		}
-		ms = append(ms, blockMeas{fx, fy, fx + 2*px, fy + 2*py, txx / aa, txy / aa, tyy / aa, best})
+		ms = append(ms, blockMeas{fx, fy, fx + 2*px, fy + 2*py, bs.txx, bs.txy, bs.tyy, best})
 	}
 	if len(ms) < 6 {
 		return transform{}, false
@@ -335,6 +327,27 @@ func farApart(a, b transform, w, h, d float64) bool {
 		}
 	}
 	return false
+}
+
+// blockShape is a block of edge pixels' centre, its structure tensor
+// normalised to a trace of 1, and its gradient energy (the trace before).
+type blockShape struct{ qx, qy, txx, txy, tyy, energy float64 }
+
+func shapeOf(pix []int32, gx, gy *plane) blockShape {
+	var b blockShape
+	for _, i := range pix {
+		b.qx += float64(int(i) % gx.w)
+		b.qy += float64(int(i) / gx.w)
+		a1, a2 := float64(gx.p[i]), float64(gy.p[i])
+		b.txx += a1 * a1
+		b.txy += a1 * a2
+		b.tyy += a2 * a2
+	}
+	b.qx, b.qy = b.qx/float64(len(pix)), b.qy/float64(len(pix))
+	if b.energy = b.txx + b.tyy; b.energy > 0 {
+		b.txx, b.txy, b.tyy = b.txx/b.energy, b.txy/b.energy, b.tyy/b.energy
+	}
+	return b
 }
 
 // thin keeps every k-th of the pixels, at most n of them: enough to
@@ -459,22 +472,11 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 			continue
 		}
 		pix = thin(pix, 160)
-		var qx, qy, txx, txy, tyy float64
-		for _, i := range pix {
-			qx += float64(int(i) % w)
-			qy += float64(int(i) / w)
-			a1, a2 := float64(ox.p[i]), float64(oy.p[i])
-			txx += a1 * a1
-			txy += a1 * a2
-			tyy += a2 * a2
-		}
-		qx /= float64(len(pix))
-		qy /= float64(len(pix))
-		tr := txx + tyy
-		if tr == 0 {
+		bs := shapeOf(pix, ox, oy)
+		if bs.energy == 0 {
 			continue
 		}
-		txx, txy, tyy = txx/tr, txy/tr, tyy/tr
+		qx, qy := bs.qx, bs.qy
 		bestS, bx, by := math.Inf(-1), 0, 0
 		for dy := -reach; dy <= reach; dy++ {
 			for dx := -reach; dx <= reach; dx++ {
@@ -514,7 +516,7 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 			fy += parabolaPeak(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
 		}
 		px, py := t.apply(qx, qy)
-		ms = append(ms, blockMeas{qx, qy, px + fx, py + fy, txx, txy, tyy, bestS})
+		ms = append(ms, blockMeas{qx, qy, px + fx, py + fy, bs.txx, bs.txy, bs.tyy, bestS})
 	}
 	if len(ms) < 6 {
 		return t, 0, false
