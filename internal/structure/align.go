@@ -202,24 +202,9 @@ func consensus(o, r gradients, rowWeight []float32, cx, cy float64, opt alignOpt
 	ox, oy, rx, ry := o.gx[1], o.gy[1], r.gx[1], r.gy[1]
 	w, h := ox.w, ox.h
 	w0 := float64(o.gx[0].w)
-	const B = 24 // 48 full-size pixels
-	nbx, nby := (w+B-1)/B, (h+B-1)/B
-	blocks := make([][]int32, nbx*nby)
-	for _, i := range o.edges[1] {
-		x, y := int(i)%w, int(i)/w
-		if rowWeight[min(len(rowWeight)-1, 2*y+1)] < 0.5 {
-			continue
-		}
-		b := (y/B)*nbx + x/B
-		blocks[b] = append(blocks[b], i)
-	}
 	shift := opt.maxShift * w0
 	var ms []blockMeas
-	for _, pix := range blocks {
-		if len(pix) < 16 {
-			continue
-		}
-		pix = thin(pix, 96)
+	for _, pix := range edgeBlocks(o, 1, rowWeight, 16, 96) {
 		bs := shapeOf(pix, ox, oy)
 		if bs.energy == 0 {
 			continue
@@ -327,6 +312,33 @@ func farApart(a, b transform, w, h, d float64) bool {
 		}
 	}
 	return false
+}
+
+// edgeBlocks cuts the original's edge pixels at a level into blocks of 48
+// full-size pixels, on the rows that weigh at least half, and returns those
+// with at least lo pixels, thinned to at most hi: enough to measure a
+// block's shift.
+func edgeBlocks(o gradients, level int, rowWeight []float32, lo, hi int) [][]int32 {
+	w, h := o.gx[level].w, o.gx[level].h
+	B := 48 >> level
+	nbx, nby := (w+B-1)/B, (h+B-1)/B
+	blocks := make([][]int32, nbx*nby)
+	for _, i := range o.edges[level] {
+		x, y := int(i)%w, int(i)/w
+		// The full-size row at the middle of this level's row.
+		if rowWeight[min(len(rowWeight)-1, y<<level+(1<<level)/2)] < 0.5 {
+			continue
+		}
+		b := (y/B)*nbx + x/B
+		blocks[b] = append(blocks[b], i)
+	}
+	out := blocks[:0]
+	for _, pix := range blocks {
+		if len(pix) >= lo {
+			out = append(out, thin(pix, hi))
+		}
+	}
+	return out
 }
 
 // blockShape is a block of edge pixels' centre, its structure tensor
@@ -453,25 +465,11 @@ func refine(o, r gradients, level int, rowWeight []float32, t transform, shiftSt
 // fit: how much of the room the answer explains.
 func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ transform, support float64, ok bool) {
 	ox, oy, rx, ry := o.gx[0], o.gy[0], r.gx[0], r.gy[0]
-	w, h := ox.w, ox.h
-	const B, maxReach = 48, 4
-	nbx, nby := (w+B-1)/B, (h+B-1)/B
-	blocks := make([][]int32, nbx*nby)
-	for _, i := range o.edges[0] {
-		x, y := int(i)%w, int(i)/w
-		if rowWeight[y] < 0.5 {
-			continue
-		}
-		b := (y/B)*nbx + x/B
-		blocks[b] = append(blocks[b], i)
-	}
+	w := ox.w
+	const maxReach = 4
 	var ms []blockMeas
 	var sc [2*maxReach + 1][2*maxReach + 1]float64
-	for _, pix := range blocks {
-		if len(pix) < 40 {
-			continue
-		}
-		pix = thin(pix, 160)
+	for _, pix := range edgeBlocks(o, 0, rowWeight, 40, 160) {
 		bs := shapeOf(pix, ox, oy)
 		if bs.energy == 0 {
 			continue
