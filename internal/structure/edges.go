@@ -7,15 +7,18 @@ import (
 
 // run is a stretch of a segment of one image that the other image lacks.
 type run struct {
-	b          box
-	weighted   float64 // length in pixels, weighted by the fade
-	vertical   bool
-	horizontal bool
-	moved      bool // a parallel edge appeared nearby in the result
-	length     float64
+	b        box
+	weighted float64 // length in pixels, weighted by the fade
+	moved    bool    // a parallel edge appeared nearby in the result
+	length   float64
 	// the line itself, from its first point to its last, and its normal
 	x0, y0, x1, y1, nx, ny float64
 }
+
+// vertical and horizontal say whether the line is upright or level,
+// within about 25°.
+func (r run) vertical() bool   { return math.Abs(r.y1-r.y0) > 0.9*math.Hypot(r.x1-r.x0, r.y1-r.y0) }
+func (r run) horizontal() bool { return math.Abs(r.x1-r.x0) > 0.9*math.Hypot(r.x1-r.x0, r.y1-r.y0) }
 
 // nearest returns the index of the pixel nearest to (x, y), or -1 outside.
 func (c *comparison) nearest(x, y float64) int {
@@ -108,7 +111,7 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 			// An original's horizontal edge (checkMoved: the erased-edge
 			// pass) with something new standing under it is covered.
 			if wl >= minRun && !(checkMoved && math.Abs(dx) > 0.9 && c.coveredBelow(rb)) {
-				r := run{b: rb, weighted: wl, vertical: math.Abs(dy) > 0.9, horizontal: math.Abs(dx) > 0.9, length: float64(last - start + 1),
+				r := run{b: rb, weighted: wl, length: float64(last - start + 1),
 					x0: s.x0 + float64(start)*dx, y0: s.y0 + float64(start)*dy, x1: s.x0 + float64(last)*dx, y1: s.y0 + float64(last)*dy, nx: s.nx, ny: s.ny}
 				if checkMoved {
 					if d, ok := c.movedTo(s, start, last, g/float64(pts)); ok {
@@ -283,7 +286,7 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 			if r.moved {
 				moved += r.weighted
 			}
-			if r.vertical {
+			if r.vertical() {
 				vlen = max(vlen, r.length)
 			}
 		}
@@ -390,7 +393,7 @@ func (c *comparison) addedFrames(wins []box) []finding {
 		for _, r := range g {
 			b = b.union(r.b)
 			e += r.weighted
-			if r.vertical && r.length >= 0.06*float64(c.h) {
+			if r.vertical() && r.length >= 0.06*float64(c.h) {
 				verticals++
 			}
 		}
@@ -465,7 +468,7 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	edge := b.x0 < 3 || b.x1 > w-3
 	var xs []float64
 	for _, r := range g {
-		if r.vertical && r.length >= 0.06*h {
+		if r.vertical() && r.length >= 0.06*h {
 			xs = append(xs, (r.b.x0+r.b.x1)/2)
 		}
 	}
@@ -489,7 +492,7 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	// How far the uprights at each side reach, as a share of the height.
 	var spanL, spanR float64
 	for _, r := range g {
-		if !r.vertical {
+		if !r.vertical() {
 			continue
 		}
 		x := (r.b.x0 + r.b.x1) / 2
@@ -517,7 +520,7 @@ func doorShape(g []run, w, h int) bool {
 	var xs []float64
 	top := math.Inf(1)
 	for _, r := range g {
-		if r.vertical && r.length >= 0.2*float64(h) {
+		if r.vertical() && r.length >= 0.2*float64(h) {
 			xs = append(xs, (r.b.x0+r.b.x1)/2)
 			top = min(top, r.b.y0)
 		}
@@ -530,7 +533,7 @@ func doorShape(g []run, w, h int) bool {
 		return false
 	}
 	for _, r := range g {
-		if r.horizontal && r.length >= 0.6*(hi-lo) && math.Abs((r.b.y0+r.b.y1)/2-top) < 10 {
+		if r.horizontal() && r.length >= 0.6*(hi-lo) && math.Abs((r.b.y0+r.b.y1)/2-top) < 10 {
 			return true
 		}
 	}
