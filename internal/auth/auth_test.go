@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"frameforge"
 	"frameforge/internal/auth"
@@ -65,8 +66,8 @@ func TestFromHeaders(t *testing.T) {
 }
 
 // forEachStore runs f on a fresh store on SQLite, and on PostgreSQL when
-// the test database is configured.
-func forEachStore(t *testing.T, f func(t *testing.T, s *auth.Store)) {
+// the test database is configured. The store reads its time from clock.
+func forEachStore(t *testing.T, clock func() time.Time, f func(t *testing.T, s *auth.Store)) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			url := ""
@@ -78,7 +79,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *auth.Store)) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			s, err := auth.Open(t.Context(), db, k)
+			s, err := auth.Open(t.Context(), db, k, auth.WithClock(clock))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +89,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *auth.Store)) {
 }
 
 func TestTokenLifecycle(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *auth.Store) {
+	forEachStore(t, time.Now, func(t *testing.T, s *auth.Store) {
 		ctx := t.Context()
 		tok, secret, err := s.Create(ctx, auth.NewToken{Name: "app", Quota: auth.NoQuota})
 		if err != nil {
@@ -124,7 +125,7 @@ func TestTokenLifecycle(t *testing.T) {
 // Many goroutines reserve against one quota: exactly as many as fit get a
 // unit, and settling gives back exactly what was not kept.
 func TestReserveIsAtomic(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *auth.Store) {
+	forEachStore(t, time.Now, func(t *testing.T, s *auth.Store) {
 		ctx := context.Background()
 		const quota, workers = 17, 60
 		tok, _, err := s.Create(ctx, auth.NewToken{Name: "busy", Quota: quota})
@@ -176,6 +177,49 @@ func TestReserveIsAtomic(t *testing.T) {
 		}
 		if _, left, err := s.Reserve(ctx, tok, quota-5); err != nil || left != 0 {
 			t.Errorf("reserving exactly what is left = %d, %v; want 0 left", left, err)
+		}
+	})
+}
+
+// A hold belongs to the period it was reserved in: an edit that starts
+// before midnight on the last day of a period and ends after it settles
+// there, and the new period starts empty.
+func TestHoldSettlesInItsOwnPeriod(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	forEachStore(t, clock, func(t *testing.T, s *auth.Store) {
+		mu.Lock()
+		now = time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC)
+		mu.Unlock()
+		ctx := t.Context()
+		tok, _, err := s.Create(ctx, auth.NewToken{Name: "night", Quota: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _, err := s.Reserve(ctx, tok, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Minute) // 1 December, 00:01
+		mu.Unlock()
+		u, err := s.Usage(ctx, tok)
+		if err != nil || u.Used != 0 || !u.Start.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Fatalf("December's usage while November's hold runs = %+v, %v; want used 0 from 1 December", u, err)
+		}
+		fresh, left, err := s.Reserve(ctx, tok, 2)
+		if err != nil || left != 0 {
+			t.Fatalf("a new period's reservation = %d left, %v; want the whole quota", left, err)
+		}
+		if err := s.Settle(ctx, string(old), 1, "google"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Settle(ctx, string(fresh), 2, "fal"); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.Usage(ctx, tok); err != nil || u.Used != 2 || len(u.ByProvider) != 1 || u.ByProvider["fal"] != 2 {
+			t.Errorf("December's usage = %+v, %v; want used 2, fal 2 only", u, err)
 		}
 	})
 }

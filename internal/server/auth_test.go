@@ -218,7 +218,7 @@ func TestQuotaReservationIsExactUnderConcurrency(t *testing.T) {
 			if codes[200] != 3 || codes[429] != 7 {
 				t.Fatalf("10 concurrent edits against a quota of 3 = %v; want 3×200, 7×429", codes)
 			}
-			_, end := auth.Month.Bounds(time.Now())
+			_, end := auth.Month.Bounds(tokenNow())
 			for _, d := range details {
 				if !strings.Contains(d, "quota_exceeded") || !strings.Contains(d, end.Format(time.RFC3339)) || !strings.HasSuffix(d, "X-Quota-Remaining=0") {
 					t.Errorf("refusal = %s; want quota_exceeded naming the reset %s, X-Quota-Remaining 0", d, end.Format(time.RFC3339))
@@ -257,7 +257,7 @@ func TestQuotaCountsOnlySuccessfulEdits(t *testing.T) {
 		}
 	}
 	w := edit("/api/edit")
-	_, end := auth.Day.Bounds(time.Now())
+	_, end := auth.Day.Bounds(tokenNow())
 	if e := decodeError(t, w); w.Code != 429 || e.Code != "quota_exceeded" || !strings.Contains(e.Detail, end.Format(time.RFC3339)) || w.Header().Get("Retry-After") == "" {
 		t.Errorf("third edit = %d %+v; want 429 quota_exceeded naming %s, with Retry-After", w.Code, e, end.Format(time.RFC3339))
 	}
@@ -433,7 +433,7 @@ func TestUsageShape(t *testing.T) {
 	st, tokens := tokenStack(t, auth.Required, serverKeys{google: true})
 	secret, id := tokens.create(t, auth.NewToken{Name: "listing-app"})
 	w := serve(st.h, withToken(httptest.NewRequest("GET", "/api/usage", nil), secret))
-	start, end := auth.Month.Bounds(time.Now())
+	start, end := auth.Month.Bounds(tokenNow())
 	want := fmt.Sprintf(`{"token":{"id":%q,"name":"listing-app"},"period":{"start":%q,"end":%q},"quota":null,"used":0,"remaining":null,"by_provider":{}}`,
 		id, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	if got := strings.TrimSpace(w.Body.String()); w.Code != 200 || got != want {

@@ -143,7 +143,7 @@ func openTestJobs(tb testing.TB, dbURL string, c jobs.Config, reg *provider.Regi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tokens, err := auth.Open(context.Background(), e.DB(), e.Kind())
+	tokens, err := auth.Open(context.Background(), e.DB(), e.Kind(), auth.WithClock(tokenNow))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -293,3 +293,14 @@ func contains(s string, subs ...string) bool {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// testStart is when this test binary started.
+var testStart = time.Now()
+
+// tokenNow is the token stores' clock in these tests: it runs from noon on
+// the 15th of this month, so a test that happens to run across midnight at
+// a period's end does not see its usage split between two periods.
+func tokenNow() time.Time {
+	y, m, _ := testStart.UTC().Date()
+	return time.Date(y, m, 15, 12, 0, 0, 0, time.UTC).Add(time.Since(testStart))
+}
