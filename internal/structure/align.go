@@ -94,8 +94,9 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 	// The best few starts of the exhaustive level are each refined: the
 	// coarse level's best is not always the basin of the true answer.
 	type cand struct {
-		t     transform
-		score float64
+		t          transform
+		score      float64
+		fromBlocks bool
 	}
 	var top []cand
 	keep := func(t transform, sc float64) {
@@ -103,12 +104,12 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 			if math.Abs(c.t.s-t.s) < 0.011 && math.Abs(c.t.tx-t.tx) <= 8 && math.Abs(c.t.ty-t.ty) <= 8 {
 				// The same basin: keep the better of the two.
 				if sc > c.score {
-					top[i] = cand{t, sc}
+					top[i] = cand{t, sc, false}
 				}
 				return
 			}
 		}
-		top = append(top, cand{t, sc})
+		top = append(top, cand{t, sc, false})
 		slices.SortFunc(top, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
 		if len(top) > 3 {
 			top = top[:3]
@@ -160,25 +161,32 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 			}
 		}
 	}
-	// The blocks' consensus is a start of its own unless one of the coarse
-	// starts already lands within 3 px of it everywhere that counts (the
-	// usual case): the refinement would only find the same answer again.
+	// The blocks' consensus is a start of its own, and one the global
+	// score does not refine: that score is what the furniture misleads.
 	if t, ok := consensus(o, r, rowWeight, cx, cy, opt); ok {
-		fresh := true
-		for _, c := range top {
-			fresh = fresh && farApart(t, c.t, float64(w0), 0.6*float64(h0), 3)
-		}
-		if fresh {
-			top = append(top, cand{t, 0})
-		}
+		top = append(top, cand{t, 0, true})
 	}
-	// Each start is refined, then fitted to its blocks; the answer is the
-	// fit most blocks agree with (new furniture can make a wrong start
-	// score best globally, but it does not make the room's blocks agree).
+	// Each coarse start is refined, then every start is fitted to its
+	// blocks, again from each fit while more blocks agree (a fit a few
+	// pixels off measures some blocks at the rim of their search and
+	// cannot count them); the answer is the fit most blocks agree with
+	// (new furniture can make a wrong start score best globally, but it
+	// does not make the room's blocks agree).
 	best, bestSupport := transform{s: 1, cx: cx, cy: cy}, -1.0
 	for _, c := range top {
-		t, _ := refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
-		if f, support, ok := blockFit(o, r, rowWeight, t, 4); ok && support > bestSupport {
+		t := c.t
+		if !c.fromBlocks {
+			t, _ = refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
+		}
+		f, support, ok := blockFit(o, r, rowWeight, t, 4)
+		for k := 0; ok && k < 2; k++ {
+			f2, s2, ok2 := blockFit(o, r, rowWeight, f, 4)
+			if !ok2 || s2 <= support {
+				break
+			}
+			f, support = f2, s2
+		}
+		if ok && support > bestSupport {
 			best, bestSupport = f, support
 		} else if bestSupport < 0 && !ok {
 			best = t
@@ -299,19 +307,6 @@ func consensus(o, r gradients, rowWeight []float32, cx, cy float64, opt alignOpt
 		best = t
 	}
 	return best, true
-}
-
-// farApart says whether two transforms put any corner of the w×h picture
-// more than d pixels apart.
-func farApart(a, b transform, w, h, d float64) bool {
-	for _, q := range [4][2]float64{{0, 0}, {w, 0}, {0, h}, {w, h}} {
-		ax, ay := a.apply(q[0], q[1])
-		bx, by := b.apply(q[0], q[1])
-		if math.Hypot(ax-bx, ay-by) > d {
-			return true
-		}
-	}
-	return false
 }
 
 // edgeBlocks cuts the original's edge pixels at a level into blocks of 48
@@ -475,7 +470,6 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 			continue
 		}
 		qx, qy := bs.qx, bs.qy
-		bestS, bx, by := math.Inf(-1), 0, 0
 		for dy := -reach; dy <= reach; dy++ {
 			for dx := -reach; dx <= reach; dx++ {
 				var ab, aa, bb float64
@@ -496,23 +490,30 @@ func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ tr
 					v = ab / math.Sqrt(aa*bb)
 				}
 				sc[dy+reach][dx+reach] = v
-				if v > bestS {
+			}
+		}
+		// A clear peak inside the window, refined to a fraction of a pixel
+		// by a parabola through it and its neighbours. A block whose score
+		// still rises at the window's rim has its peak beyond it: where it
+		// is, the window does not say (a line's ridge that runs along the
+		// rim but peaks inside is fine).
+		bestS, rim, bx, by := math.Inf(-1), math.Inf(-1), 0, 0
+		for dy := -reach; dy <= reach; dy++ {
+			for dx := -reach; dx <= reach; dx++ {
+				v := sc[dy+reach][dx+reach]
+				switch {
+				case dx == -reach || dx == reach || dy == -reach || dy == reach:
+					rim = max(rim, v)
+				case v > bestS:
 					bestS, bx, by = v, dx, dy
 				}
 			}
 		}
-		// A clear peak, refined to a fraction of a pixel by a parabola
-		// through it and its neighbours where it has them.
-		if bestS < 0.6 {
+		if bestS < 0.6 || rim > bestS+0.01 {
 			continue
 		}
-		fx, fy := float64(bx), float64(by)
-		if bx > -reach && bx < reach {
-			fx += parabolaPeak(sc[by+reach][bx+reach-1], sc[by+reach][bx+reach], sc[by+reach][bx+reach+1])
-		}
-		if by > -reach && by < reach {
-			fy += parabolaPeak(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
-		}
+		fx := float64(bx) + parabolaPeak(sc[by+reach][bx+reach-1], sc[by+reach][bx+reach], sc[by+reach][bx+reach+1])
+		fy := float64(by) + parabolaPeak(sc[by+reach-1][bx+reach], sc[by+reach][bx+reach], sc[by+reach+1][bx+reach])
 		px, py := t.apply(qx, qy)
 		ms = append(ms, blockMeas{qx, qy, px + fx, py + fy, bs.txx, bs.txy, bs.tyy, bestS})
 	}

@@ -60,12 +60,15 @@ func TestAlignFindsTheReframing(t *testing.T) {
 	}
 }
 
-// TestAlignSeesPastABookcase takes two tuning rooms where a bookcase and
-// curtains in front of a window fooled the coarse search (its best zooms
-// were 12 and 8 px off at the corners, and the room was flagged as
-// changed): the blocks' consensus finds the room.
+// TestAlignSeesPastABookcase takes tuning rooms where a bookcase and
+// curtains in front of a window fooled the coarse search: in 8 and 45 its
+// best zooms were 12 and 8 px off at the corners, and the rooms were
+// flagged as changed; the blocks' consensus finds the room. In 948 and
+// 719 the consensus was near, but refining it on the global score pulled
+// it 7–10 px off again (948 was flagged): the consensus is now fitted to
+// the blocks only, and a fit is repeated while more blocks agree.
 func TestAlignSeesPastABookcase(t *testing.T) {
-	for _, seed := range []uint64{8, 45} {
+	for _, seed := range []uint64{8, 45, 719, 948} {
 		rm, orig := makeOriginal(seed)
 		res, _ := makeResult(rm, seed, "hard_negative")
 		_, worst := alignmentError(orig, res, lastLook)

@@ -232,10 +232,10 @@ var prototype = map[string]string{
 // the prototype: furnished (0 false flags), window_removed (2 misses, as
 // the prototype's), door_removed (0), window_added (17 of 100 against 17
 // of 99), wall_moved (0), window_resized (33) and door_added (85 of 99) are
-// at least as good; the hard negatives' false flags (4 against 0) are
+// at least as good; the hard negatives' false flags (3 against 0) are
 // worse, and the README says so.
 var allowed = map[int]map[string]int{
-	100: {"furnished": 0, "hard_negative": 4, "window_removed": 2, "door_removed": 0,
+	100: {"furnished": 0, "hard_negative": 3, "window_removed": 2, "door_removed": 0,
 		"window_added": 17, "wall_moved": 0, "window_resized": 33, "door_added": 85},
 	20: {"furnished": 0, "hard_negative": 1, "window_removed": 0, "door_removed": 0,
 		"window_added": 3, "wall_moved": 0, "window_resized": 9, "door_added": 19},
@@ -259,6 +259,30 @@ func TestCorpusHeldOut(t *testing.T) {
 		}
 		if wrong > most {
 			t.Errorf("%s: %d/%d flagged; %d wrong, want at most %d", c.name, tl.flagged, tl.total, wrong, most)
+		}
+	}
+}
+
+// TestFurnitureIsNoChange takes tuning rooms that were flagged for a
+// piece of furniture: a pale cabinet in front of a window's lower part
+// (hard negative 566) or a door's (furnished 316), passing for paint but
+// for its top; the white top of a cabinet low in the picture (hard
+// negative 490); floor lamps' shades on their poles (furnished 618, 689);
+// a picture of pale patches of several colours (hard negative 660); a
+// white bookcase's frame (hard negative 644).
+func TestFurnitureIsNoChange(t *testing.T) {
+	for _, tc := range []struct {
+		kind string
+		seed uint64
+	}{{"hard_negative", 566}, {"furnished", 316}, {"hard_negative", 490}, {"furnished", 618},
+		{"furnished", 689}, {"hard_negative", 660}, {"hard_negative", 644}} {
+		orig, res, _ := makePair(tc.seed, tc.kind)
+		rep, err := Check(context.Background(), orig, res, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Flagged {
+			t.Errorf("%s %d flagged (score %.2f): %v", tc.kind, tc.seed, rep.Score, rep.Regions)
 		}
 	}
 }

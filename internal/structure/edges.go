@@ -300,6 +300,8 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 			}
 		}
 		switch {
+		case c.hiddenByTop(g):
+			continue
 		case onWindow:
 			kind = WindowResized
 		case moved >= 0.5*e:
@@ -318,6 +320,74 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 		out = append(out, finding{kind, b.x0, b.y0, b.x1, b.y1, evidenceScore(e/float64(c.w), 0.1)})
 	}
 	return out
+}
+
+// hiddenByTop says whether a group of erased lines (the lower part of a
+// window's or a door's frame, as a rule) is hidden behind a new object of
+// about the wall's colour, a pale cabinet, rather than painted over: the
+// object's face passes for paint, its top does not. Every upright line of
+// the group ends at its top on a new level edge (the object's top) that
+// runs on well past it on both sides, below the picture's upper 45 % (a
+// cabinet's top is below the camera, a moved wall's new ceiling line
+// above it), and the group's level lines are below that edge. A window
+// made shorter ends its sides on its new sill, which overhangs the frame
+// by a few pixels only.
+func (c *comparison) hiddenByTop(g []run) bool {
+	reach := 0.02 * float64(c.w)
+	top, uprights := 0.0, 0
+	for _, r := range g {
+		if !r.vertical() {
+			continue
+		}
+		y, ok := c.newLevelEdge((r.x0+r.x1)/2, min(r.y0, r.y1), reach)
+		if !ok || y < 0.45*float64(c.h) {
+			return false
+		}
+		top = max(top, y)
+		uprights++
+	}
+	if uprights == 0 {
+		return false
+	}
+	for _, r := range g {
+		if !r.vertical() && min(r.y0, r.y1) < top {
+			return false
+		}
+	}
+	return true
+}
+
+// newLevelEdge looks just above and at y for a level edge through x that
+// the result has and the original lacks, reaching at least reach pixels to
+// either side (most of the columns on each side have it), and returns its
+// row.
+func (c *comparison) newLevelEdge(x, y, reach float64) (float64, bool) {
+	need := 0.8 * c.minMag
+	for d := -12; d <= 2; d++ {
+		yy := y + float64(d)
+		sides := 0
+		for _, dir := range [2]float64{-1, 1} {
+			hit, total := 0, 0
+			for k := 2.0; k <= reach; k++ {
+				px := x + dir*k
+				r, ok := across(c.gxr, c.gyr, c, px, yy, 0, 1, 1)
+				if !ok {
+					continue
+				}
+				total++
+				if o, _ := across(c.gxo, c.gyo, c, px, yy, 0, 1, 1); r >= need && o < 0.5*r {
+					hit++
+				}
+			}
+			if total > 0 && float64(hit) >= 0.8*float64(total) {
+				sides++
+			}
+		}
+		if sides == 2 {
+			return yy, true
+		}
+	}
+	return 0, false
 }
 
 // windowKept says whether a group of erased edges belongs to a window that
@@ -456,7 +526,10 @@ func (c *comparison) addedFrames(wins []box) []finding {
 //     below it at least partly (a piece of furniture standing on the floor
 //     changes everything below its top);
 //   - daylight: the top third of the inside, where a window shows sky, is
-//     plain and brighter than the wall around it.
+//     plain and brighter than the wall around it, and mostly of one hue
+//     (a picture's pale patches are of several: on the tuning seeds, new
+//     windows had 0.52–1 of their lit pixels within 8 of the median hue,
+//     a picture 0.04).
 func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool {
 	w, h := float64(c.w), float64(c.h)
 	bw, bh := b.x1-b.x0, b.y1-b.y0
@@ -479,16 +552,21 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	su := c.surroundOf(b)
 	top, bottom, left, right := su.same[0], su.same[1], su.same[2], su.same[3]
 	walled := (top < 0 || top >= 0.8) && (left < 0 || left >= 0.3) && (right < 0 || right >= 0.3) && (bottom < 0 || bottom >= 0.3)
-	var lit, n int
+	var n int
+	var lit [][3]float64 // the lit pixels' hue: colour less its brightness
 	for y := iy0; y < iy0+(iy1-iy0)/3; y++ {
 		for x := ix0; x < ix1; x++ {
 			n++
 			if _, sd := c.ir.stats(x, y, 2); sd < c.flatR && float64(c.lr.p[y*c.w+x]) >= su.wallLuma+12 {
-				lit++
+				i := y*c.w + x
+				r, g, b := float64(c.cr.r.p[i]), float64(c.cr.g.p[i]), float64(c.cr.b.p[i])
+				l := (r + g + b) / 3
+				lit = append(lit, [3]float64{r - l, g - l, b - l})
 			}
 		}
 	}
-	litFrac := float64(lit) / float64(max(1, n))
+	litFrac := float64(len(lit)) / float64(max(1, n))
+	oneHue := sameHue(lit)
 	// How far the uprights at each side reach, as a share of the height.
 	var spanL, spanR float64
 	for _, r := range g {
@@ -509,9 +587,9 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	if b.x1 > w-3 {
 		spanR = 1
 	}
-	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f span=%.2f runs=%d",
-		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, min(spanL, spanR), len(g))
-	return sized && (sep >= 0.5 || edge) && walled && litFrac >= 0.2 && min(spanL, spanR) >= 0.4
+	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f span=%.2f runs=%d hue=%.2f",
+		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, min(spanL, spanR), len(g), oneHue)
+	return sized && (sep >= 0.5 || edge) && walled && litFrac >= 0.2 && oneHue >= 0.4 && min(spanL, spanR) >= 0.4
 }
 
 // doorShape says whether a group of new edges outlines a door: two long
@@ -538,4 +616,29 @@ func doorShape(g []run, w, h int) bool {
 		}
 	}
 	return false
+}
+
+// sameHue is the share of hues (colours less their brightness) within 8 of
+// their median, per channel: near 1 for a sky, less for a picture's
+// patches of colour.
+func sameHue(hues [][3]float64) float64 {
+	if len(hues) == 0 {
+		return 0
+	}
+	var med [3]float64
+	ch := make([]float64, len(hues))
+	for k := range 3 {
+		for i, h := range hues {
+			ch[i] = h[k]
+		}
+		slices.Sort(ch)
+		med[k] = ch[len(ch)/2]
+	}
+	near := 0
+	for _, h := range hues {
+		if math.Abs(h[0]-med[0]) < 8 && math.Abs(h[1]-med[1]) < 8 && math.Abs(h[2]-med[2]) < 8 {
+			near++
+		}
+	}
+	return float64(near) / float64(len(hues))
 }
