@@ -172,15 +172,17 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 	// cannot count them); the answer is the fit most blocks agree with
 	// (new furniture can make a wrong start score best globally, but it
 	// does not make the room's blocks agree).
+	blocks := fitBlocksOf(o, rowWeight)
 	best, bestSupport := transform{s: 1, cx: cx, cy: cy}, -1.0
 	for _, c := range top {
 		t := c.t
 		if !c.fromBlocks {
 			t, _ = refine(o, r, 1, rowWeight, c.t, 1.5, 0.002, 2)
 		}
-		f, support, ok := blockFit(o, r, rowWeight, t, 4)
+		f, support, ok := blockFit(o, r, blocks, t, 4)
+		// Again from the fit, while more blocks agree.
 		for k := 0; ok && k < 2; k++ {
-			f2, s2, ok2 := blockFit(o, r, rowWeight, f, 4)
+			f2, s2, ok2 := blockFit(o, r, blocks, f, 4)
 			if !ok2 || s2 <= support {
 				break
 			}
@@ -192,7 +194,7 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 			best = t
 		}
 	}
-	if f, support, ok := blockFit(o, r, rowWeight, best, 2); ok {
+	if f, support, ok := blockFit(o, r, blocks, best, 2); ok {
 		best, bestSupport = f, support
 	}
 	return best, bestSupport
@@ -336,6 +338,24 @@ func edgeBlocks(o gradients, level int, rowWeight []float32, lo, hi int) [][]int
 	return out
 }
 
+// block is one block of the original's edge pixels and its shape.
+type block struct {
+	pix   []int32
+	shape blockShape
+}
+
+// fitBlocksOf cuts the original's full-size edges into the blocks the
+// block fit measures (see edgeBlocks), once for all its starts.
+func fitBlocksOf(o gradients, rowWeight []float32) []block {
+	var out []block
+	for _, pix := range edgeBlocks(o, 0, rowWeight, 40, 160) {
+		if bs := shapeOf(pix, o.gx[0], o.gy[0]); bs.energy > 0 {
+			out = append(out, block{pix, bs})
+		}
+	}
+	return out
+}
+
 // blockShape is a block of edge pixels' centre, its structure tensor
 // normalised to a trace of 1, and its gradient energy (the trace before).
 type blockShape struct{ qx, qy, txx, txy, tyy, energy float64 }
@@ -458,31 +478,45 @@ func refine(o, r gradients, level int, rowWeight []float32, t transform, shiftSt
 //
 // support is the summed peak correlation of the blocks that agree with the
 // fit: how much of the room the answer explains.
-func blockFit(o, r gradients, rowWeight []float32, t transform, reach int) (_ transform, support float64, ok bool) {
+func blockFit(o, r gradients, blocks []block, t transform, reach int) (_ transform, support float64, ok bool) {
 	ox, oy, rx, ry := o.gx[0], o.gy[0], r.gx[0], r.gy[0]
-	w := ox.w
+	w, h := rx.w, rx.h
 	const maxReach = 4
 	var ms []blockMeas
 	var sc [2*maxReach + 1][2*maxReach + 1]float64
-	for _, pix := range edgeBlocks(o, 0, rowWeight, 40, 160) {
-		bs := shapeOf(pix, ox, oy)
-		if bs.energy == 0 {
-			continue
-		}
+	// Where each pixel of a block lands in the result: the shifts tried are
+	// whole pixels, so its bilinear weights are the same for all of them.
+	type sample struct {
+		x0, y0 int
+		fx, fy float32
+		a1, a2 float64
+	}
+	var ss []sample
+	for _, bl := range blocks {
+		bs := bl.shape
 		qx, qy := bs.qx, bs.qy
+		ss = ss[:0]
+		for _, i := range bl.pix {
+			px, py := t.apply(float64(int(i)%w), float64(int(i)/w))
+			if px < -float64(reach) || py < -float64(reach) {
+				continue // off the result at every shift
+			}
+			x0, y0 := int(math.Floor(px)), int(math.Floor(py))
+			ss = append(ss, sample{x0, y0, float32(px - float64(x0)), float32(py - float64(y0)), float64(ox.p[i]), float64(oy.p[i])})
+		}
 		for dy := -reach; dy <= reach; dy++ {
 			for dx := -reach; dx <= reach; dx++ {
 				var ab, aa, bb float64
-				for _, i := range pix {
-					px, py := t.apply(float64(int(i)%w), float64(int(i)/w))
-					b1, ok := rx.bilinear(px+float64(dx), py+float64(dy))
-					if !ok {
+				for _, s := range ss {
+					x, y := s.x0+dx, s.y0+dy
+					if x < 0 || y < 0 || x >= w-1 || y >= h-1 {
 						continue
 					}
-					b2, _ := ry.bilinear(px+float64(dx), py+float64(dy))
-					a1, a2 := float64(ox.p[i]), float64(oy.p[i])
-					ab += a1*float64(b1) + a2*float64(b2)
-					aa += a1*a1 + a2*a2
+					j := y*w + x
+					b1 := (rx.p[j]*(1-s.fx)+rx.p[j+1]*s.fx)*(1-s.fy) + (rx.p[j+w]*(1-s.fx)+rx.p[j+w+1]*s.fx)*s.fy
+					b2 := (ry.p[j]*(1-s.fx)+ry.p[j+1]*s.fx)*(1-s.fy) + (ry.p[j+w]*(1-s.fx)+ry.p[j+w+1]*s.fx)*s.fy
+					ab += s.a1*float64(b1) + s.a2*float64(b2)
+					aa += s.a1*s.a1 + s.a2*s.a2
 					bb += float64(b1*b1 + b2*b2)
 				}
 				v := math.Inf(-1)

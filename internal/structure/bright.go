@@ -1,6 +1,9 @@
 package structure
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // component is a connected set of mask pixels.
 type component struct {
@@ -108,6 +111,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		wall := c.ringColour(c.co, comp.b, bo)
 		var wsum float64
 		var kept, lost, lostFlat, evaluable int
+		lostBox := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
 		for _, p := range comp.pix {
 			if !c.valid[p] {
 				continue
@@ -123,6 +127,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 			// Painted over: plain, and of the wall's colour around the window.
 			if _, sd := c.ir.stats(x, y, 2); sd < 1.5*c.flatR && sameColour(c.meanColour(c.cr, x, y, 1), wall) {
 				lostFlat++
+				lostBox = lostBox.union(box{float64(x), float64(y), float64(x), float64(y)})
 			}
 		}
 		if evaluable < minArea/2 || tooLarge(comp.b, len(comp.pix), w, h) {
@@ -145,6 +150,8 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 			flatFrac = float64(lostFlat) / float64(lost)
 		}
 		switch {
+		case lostFlat > 0 && c.hiddenBelow(lostBox):
+			// The glass is behind a pale cabinet, not painted over.
 		case keptFrac < 0.3 && flatFrac >= 0.5:
 			out = append(out, finding{WindowRemoved, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * (0.6 + 0.4*flatFrac) * (1.3 - keptFrac))})
@@ -178,8 +185,9 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		fill := float64(len(comp.pix)) / (bw * bh)
 		if c.trace != nil {
 			su := c.surroundOf(comp.b)
-			c.tracef("CAND bright x0=%.0f y0=%.0f x1=%.0f y1=%.0f n=%d fresh=%d fw=%.2f freshFrac=%.2f flatFrac=%.2f fill=%.2f upright=%v sT=%.2f sB=%.2f sL=%.2f sR=%.2f wall=%.0f",
-				comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1, len(comp.pix), fresh, fw, freshFrac, flatFrac, fill, uprightSides(comp, w), su.same[0], su.same[1], su.same[2], su.same[3], su.wallLuma)
+			c.tracef("CAND bright x0=%.0f y0=%.0f x1=%.0f y1=%.0f n=%d fresh=%d fw=%.2f freshFrac=%.2f flatFrac=%.2f fill=%.2f upright=%v sT=%.2f sB=%.2f sL=%.2f sR=%.2f wall=%.0f floor=%v pole=%v",
+				comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1, len(comp.pix), fresh, fw, freshFrac, flatFrac, fill, uprightSides(comp, w), su.same[0], su.same[1], su.same[2], su.same[3], su.wallLuma,
+				c.onTheFloor(comp.b), c.onAPole(comp.b))
 		}
 		// A window is above the floor: a bright thing whose middle is in
 		// the picture's lower 45 % is furniture (a white cabinet's top).
@@ -193,6 +201,10 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		// is a rectangle or, on a side wall, a mild trapezoid.
 		shaped := fill >= 0.75 && uprightSides(comp, w)
 		switch {
+		case fill < 0.35 && c.onTheFloor(comp.b):
+			// A white bookcase's frame standing on the floor (a new door
+			// stands there too, but its leaf fills its box: 0.42 or more
+			// on the tuning seeds, a bookcase 0.24).
 		case c.onAPole(comp.b):
 			// A floor lamp's shade: bright, upright, on plain wall, but
 			// its pole goes down from its middle.
@@ -262,6 +274,24 @@ func (c *comparison) onAPole(b box) bool {
 		}
 	}
 	return poled*4 >= (y1-y0)*3
+}
+
+// onTheFloor says whether b's bottom is the wall's foot in the original:
+// a level edge there across most of b's width (within a few pixels of its
+// bottom). A window's sill is above the floor; a bookcase stands on it.
+func (c *comparison) onTheFloor(b box) bool {
+	need := float32(c.minMag)
+	hit, total := 0, 0
+	for x := int(b.x0) + 1; x < int(b.x1); x += 2 {
+		total++
+		for y := int(b.y1) - 2; y <= int(b.y1)+4; y++ {
+			if g, ok := across(c.gxo, c.gyo, c, float64(x), float64(y), 0, 1, 0); ok && g >= need {
+				hit++
+				break
+			}
+		}
+	}
+	return total > 0 && hit*10 >= total*6
 }
 
 // wallAround says whether the result still looks like the original just

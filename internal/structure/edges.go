@@ -327,20 +327,30 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 // about the wall's colour, a pale cabinet, rather than painted over: the
 // object's face passes for paint, its top does not. Every upright line of
 // the group ends at its top on a new level edge (the object's top) that
-// runs on well past it on both sides, below the picture's upper 45 % (a
-// cabinet's top is below the camera, a moved wall's new ceiling line
+// runs on past it by 1.5 % of the picture's width on both sides, and past
+// the whole group on at least one, in the picture's lower 55 % (a
+// cabinet's top is below the camera; a moved wall's new ceiling line is
 // above it), and the group's level lines are below that edge. A window
-// made shorter ends its sides on its new sill, which overhangs the frame
-// by a few pixels only.
+// made shorter ends on its new sill, which spans its frame and overhangs
+// it by a few pixels only.
 func (c *comparison) hiddenByTop(g []run) bool {
-	reach := 0.02 * float64(c.w)
+	gb := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	for _, r := range g {
+		gb = gb.union(box{min(r.x0, r.x1), min(r.y0, r.y1), max(r.x0, r.x1), max(r.y0, r.y1)})
+	}
 	top, uprights := 0.0, 0
 	for _, r := range g {
 		if !r.vertical() {
 			continue
 		}
-		y, ok := c.newLevelEdge((r.x0+r.x1)/2, min(r.y0, r.y1), reach)
-		if !ok || y < 0.45*float64(c.h) {
+		x, y0 := (r.x0+r.x1)/2, min(r.y0, r.y1)
+		y, ok := c.newLevelEdge(box{x, y0, x, y0}, true, 0.015)
+		if !ok {
+			return false
+		}
+		// And on past the whole group on one side: a new sill spans the
+		// window's frame lines, a cabinet is wider than what it hides.
+		if _, ok := c.newLevelEdge(box{gb.x0, y, gb.x1, y}, false, 0.015); !ok {
 			return false
 		}
 		top = max(top, y)
@@ -357,34 +367,46 @@ func (c *comparison) hiddenByTop(g []run) bool {
 	return true
 }
 
-// newLevelEdge looks just above and at y for a level edge through x that
-// the result has and the original lacks, reaching at least reach pixels to
-// either side (most of the columns on each side have it), and returns its
-// row.
-func (c *comparison) newLevelEdge(x, y, reach float64) (float64, bool) {
+// hiddenBelow says whether the glass lost in box b (the lower part of a
+// window, as a rule) is behind a new object of about the wall's colour
+// rather than painted over (see hiddenByTop): a new level edge at b's top
+// runs across it and on past it by 4.5 % of the picture's width on at
+// least one side, more than a new sill's frame and overhang.
+func (c *comparison) hiddenBelow(b box) bool {
+	_, ok := c.newLevelEdge(b, false, 0.045)
+	return ok
+}
+
+// newLevelEdge looks just above and at the top of b, in the picture's
+// lower 55 %, for a level edge that the result has and the original lacks
+// across b's width and on past it by the share reach of the picture's
+// width on both sides, or on either, and returns its row.
+func (c *comparison) newLevelEdge(b box, both bool, reach float64) (float64, bool) {
+	reach *= float64(c.w)
 	need := 0.8 * c.minMag
-	for d := -12; d <= 2; d++ {
-		yy := y + float64(d)
-		sides := 0
-		for _, dir := range [2]float64{-1, 1} {
-			hit, total := 0, 0
-			for k := 2.0; k <= reach; k++ {
-				px := x + dir*k
-				r, ok := across(c.gxr, c.gyr, c, px, yy, 0, 1, 1)
-				if !ok {
-					continue
-				}
-				total++
-				if o, _ := across(c.gxo, c.gyo, c, px, yy, 0, 1, 1); r >= need && o < 0.5*r {
-					hit++
-				}
+	// newAt says whether most columns of [x0, x1] have the edge at row y.
+	newAt := func(y, x0, x1 float64) bool {
+		hit, total := 0, 0
+		for x := x0; x <= x1; x++ {
+			r, ok := across(c.gxr, c.gyr, c, x, y, 0, 1, 1)
+			if !ok {
+				continue
 			}
-			if total > 0 && float64(hit) >= 0.8*float64(total) {
-				sides++
+			total++
+			if o, _ := across(c.gxo, c.gyo, c, x, y, 0, 1, 1); r >= need && o < 0.5*r {
+				hit++
 			}
 		}
-		if sides == 2 {
-			return yy, true
+		return total > 0 && hit*10 >= total*8
+	}
+	for d := -12.0; d <= 2; d++ {
+		y := b.y0 + d
+		if y < 0.45*float64(c.h) || !newAt(y, b.x0, b.x1) {
+			continue
+		}
+		left, right := newAt(y, b.x0-reach, b.x0-2), newAt(y, b.x1+2, b.x1+reach)
+		if left && right || !both && (left || right) {
+			return y, true
 		}
 	}
 	return 0, false
