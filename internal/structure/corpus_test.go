@@ -272,19 +272,28 @@ func TestCorpusHeldOut(t *testing.T) {
 // negative 660); a white bookcase's frame (hard negative 644) and one
 // standing on the floor with a lamp shade in front (1022).
 func TestFurnitureIsNoChange(t *testing.T) {
-	for _, tc := range []struct {
-		kind string
-		seed uint64
-	}{{"hard_negative", 566}, {"hard_negative", 1344}, {"furnished", 316}, {"hard_negative", 490},
-		{"furnished", 618}, {"furnished", 689}, {"hard_negative", 660}, {"hard_negative", 644},
-		{"hard_negative", 1022}} {
-		orig, res, _ := makePair(tc.seed, tc.kind)
+	assertUnflagged(t, []corpusPair{{"hard_negative", 566}, {"hard_negative", 1344}, {"furnished", 316},
+		{"hard_negative", 490}, {"furnished", 618}, {"furnished", 689}, {"hard_negative", 660},
+		{"hard_negative", 644}, {"hard_negative", 1022}})
+}
+
+// corpusPair names one pair of the corpus.
+type corpusPair struct {
+	kind string
+	seed uint64
+}
+
+// assertUnflagged checks that none of the pairs is flagged.
+func assertUnflagged(t *testing.T, pairs []corpusPair) {
+	t.Helper()
+	for _, p := range pairs {
+		orig, res, _ := makePair(p.seed, p.kind)
 		rep, err := Check(context.Background(), orig, res, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rep.Flagged {
-			t.Errorf("%s %d flagged (score %.2f): %v", tc.kind, tc.seed, rep.Score, rep.Regions)
+			t.Errorf("%s %d flagged (score %.2f): %v", p.kind, p.seed, rep.Score, rep.Regions)
 		}
 	}
 }
@@ -295,17 +304,5 @@ func TestFurnitureIsNoChange(t *testing.T) {
 // lines are erased, yet the window is there as it was; both were flagged
 // before windowKept.
 func TestABrighterViewIsNoChange(t *testing.T) {
-	for _, tc := range []struct {
-		kind string
-		seed uint64
-	}{{"furnished", 78}, {"hard_negative", 295}} {
-		orig, res, _ := makePair(tc.seed, tc.kind)
-		rep, err := Check(context.Background(), orig, res, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Flagged {
-			t.Errorf("%s %d flagged (score %.2f): %v", tc.kind, tc.seed, rep.Score, rep.Regions)
-		}
-	}
+	assertUnflagged(t, []corpusPair{{"furnished", 78}, {"hard_negative", 295}})
 }
