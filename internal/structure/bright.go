@@ -85,12 +85,13 @@ func morph(mask []bool, w, h, r int, grow bool) []bool {
 	return out
 }
 
-// brightRegions compares the bright, window-like areas of both images. It
-// returns the boxes of the original's windows (the edge evidence uses them
-// to name what it finds; c.glass marks their pixels) and its findings.
-func (c *comparison) brightRegions() ([]box, []finding) {
+// brightRegions compares the bright, window-like areas of both images and
+// returns its findings. It keeps the boxes of the original's windows in
+// c.wins (the edge evidence uses them to name what it finds) and marks
+// their pixels in c.glass.
+func (c *comparison) brightRegions() []finding {
 	if c.brightLevel > 255 {
-		return nil, nil
+		return nil
 	}
 	w, h := c.w, c.h
 	bo, br := make([]bool, w*h), make([]bool, w*h)
@@ -105,7 +106,6 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 	brWide := morph(br, w, h, 3, true)
 	minArea := max(30, w*h*3/1000)
 
-	var wins []box
 	var out []finding
 	for _, comp := range components(bo, w, h, minArea) {
 		wall := c.ringColour(c.co, comp.b, bo)
@@ -137,7 +137,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 		if fw < 0.2 {
 			continue // on the floor: a reflection, or hidden by furniture
 		}
-		wins = append(wins, comp.b)
+		c.wins = append(c.wins, comp.b)
 		if c.glass == nil {
 			c.glass = make([]bool, w*h)
 		}
@@ -232,7 +232,7 @@ func (c *comparison) brightRegions() ([]box, []finding) {
 				clamp01(fw * flatFrac * freshFrac * 1.6)})
 		}
 	}
-	return wins, out
+	return out
 }
 
 // onAPole says whether something narrow and new stands under the middle

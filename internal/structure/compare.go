@@ -26,6 +26,7 @@ type comparison struct {
 	minMag      float32 // gradient magnitude that can be an edge
 	brightLevel float32 // luma from which a pixel can be a window
 	glass       []bool  // the original's windows' bright areas (nil: none)
+	wins        []box   // the boxes of the original's windows
 	// trace, when set (by the tuning tests), is told each window
 	// candidate's measures, from which the gates were chosen.
 	trace func(format string, args ...any)
@@ -217,10 +218,9 @@ func sameColour(a, b [3]float64) bool {
 
 // findRegions gathers every kind of evidence.
 func (c *comparison) findRegions() []finding {
-	wins, bright := c.brightRegions()
-	out := append([]finding(nil), bright...)
-	out = append(out, c.edgeRegions(wins)...)
-	out = append(out, c.addedFrames(wins)...)
+	out := c.brightRegions()
+	out = append(out, c.edgeRegions()...)
+	out = append(out, c.addedFrames()...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
 	return out
 }

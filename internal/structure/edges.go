@@ -268,7 +268,7 @@ func cluster(runs []run) [][]run {
 // edgeRegions finds the original's long straight edges that are painted
 // over in the result, and names each group: a window's frame, a door's, a
 // moved wall line, or an edge.
-func (c *comparison) edgeRegions(wins []box) []finding {
+func (c *comparison) edgeRegions() []finding {
 	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxo, c.gyo, c.mo, c.minMag, minLen)
 	runs := c.missingRuns(segs, c.gxo, c.gyo, c.gxr, c.gyr, c.co, c.cr, c.ir, c.flatR, true)
@@ -293,7 +293,7 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 		kind := EdgeErased
 		bw, bh := b.x1-b.x0, b.y1-b.y0
 		onWindow := false
-		for _, wb := range wins {
+		for _, wb := range c.wins {
 			if wb.overlaps(b, 4) {
 				onWindow = true
 				break
@@ -333,6 +333,11 @@ func (c *comparison) edgeRegions(wins []box) []finding {
 // above it), and the group's level lines are below that edge. A window
 // made shorter ends on its new sill, which spans its frame and overhangs
 // it by a few pixels only.
+//
+// Or the object's top runs on past the whole group by 4.5 % of the width
+// on one side only (a cabinet that ends just past a door's frame), over
+// what was plain wall in the original: a shortened window's new sill runs
+// as far across the old glass, never across the wall.
 func (c *comparison) hiddenByTop(g []run) bool {
 	gb := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
 	for _, r := range g {
@@ -344,13 +349,16 @@ func (c *comparison) hiddenByTop(g []run) bool {
 			continue
 		}
 		x, y0 := (r.x0+r.x1)/2, min(r.y0, r.y1)
-		y, ok := c.newLevelEdge(box{x, y0, x, y0}, true, 0.015)
+		y, ok := c.newLevelEdge(box{x, y0, x, y0}, true, 0.015, false)
+		if !ok {
+			y, ok = c.newLevelEdge(box{gb.x0, y0, gb.x1, y0}, false, 0.045, true)
+		}
 		if !ok {
 			return false
 		}
 		// And on past the whole group on one side: a new sill spans the
 		// window's frame lines, a cabinet is wider than what it hides.
-		if _, ok := c.newLevelEdge(box{gb.x0, y, gb.x1, y}, false, 0.015); !ok {
+		if _, ok := c.newLevelEdge(box{gb.x0, y, gb.x1, y}, false, 0.015, false); !ok {
 			return false
 		}
 		top = max(top, y)
@@ -373,15 +381,16 @@ func (c *comparison) hiddenByTop(g []run) bool {
 // runs across it and on past it by 4.5 % of the picture's width on at
 // least one side, more than a new sill's frame and overhang.
 func (c *comparison) hiddenBelow(b box) bool {
-	_, ok := c.newLevelEdge(b, false, 0.045)
+	_, ok := c.newLevelEdge(b, false, 0.045, false)
 	return ok
 }
 
 // newLevelEdge looks just above and at the top of b, in the picture's
 // lower 55 %, for a level edge that the result has and the original lacks
 // across b's width and on past it by the share reach of the picture's
-// width on both sides, or on either, and returns its row.
-func (c *comparison) newLevelEdge(b box, both bool, reach float64) (float64, bool) {
+// width on both sides, or on either, and returns its row. With overWall,
+// a side counts only where the original just below the edge was wall.
+func (c *comparison) newLevelEdge(b box, both bool, reach float64, overWall bool) (float64, bool) {
 	reach *= float64(c.w)
 	need := 0.8 * c.minMag
 	// newAt says whether most columns of [x0, x1] have the edge at row y.
@@ -404,12 +413,42 @@ func (c *comparison) newLevelEdge(b box, both bool, reach float64) (float64, boo
 		if y < 0.45*float64(c.h) || !newAt(y, b.x0, b.x1) {
 			continue
 		}
-		left, right := newAt(y, b.x0-reach, b.x0-2), newAt(y, b.x1+2, b.x1+reach)
+		left := newAt(y, b.x0-reach, b.x0-2) && (!overWall || c.wallBelow(y, b.x0-reach, b.x0-2, false))
+		right := newAt(y, b.x1+2, b.x1+reach) && (!overWall || c.wallBelow(y, b.x1+2, b.x1+reach, true))
 		if left && right || !both && (left || right) {
 			return y, true
 		}
 	}
 	return 0, false
+}
+
+// wallBelow says whether the original was plain wall just below row y
+// across [x0, x1]: most points 3–6 px below it are plain (the lines the
+// new edge starts from aside: the third of the stretch nearest them, at
+// x0 when linesAtX0, is not looked at), and none is in one of the
+// original's windows.
+func (c *comparison) wallBelow(y, x0, x1 float64, linesAtX0 bool) bool {
+	if linesAtX0 {
+		x0 += (x1 - x0) / 3
+	} else {
+		x1 -= (x1 - x0) / 3
+	}
+	band := box{x0, y + 3, x1, y + 7}
+	for _, wb := range c.wins {
+		if wb.overlaps(band, 4) {
+			return false
+		}
+	}
+	plain, n := 0, 0
+	for x := int(math.Max(0, x0)); x <= int(math.Min(float64(c.w-1), x1)); x++ {
+		for yy := int(y) + 3; yy <= int(y)+6 && yy < c.h; yy++ {
+			n++
+			if _, sd := c.io.stats(x, yy, 2); sd < c.flatO {
+				plain++
+			}
+		}
+	}
+	return n > 0 && plain*10 >= n*8
 }
 
 // windowKept says whether a group of erased edges belongs to a window that
@@ -473,7 +512,7 @@ func (c *comparison) windowKept(g []run) bool {
 // window, also one whose view is not all sky) or, reaching from above the
 // furniture down towards the floor, a plain inside (a new door). A new
 // picture or bookcase has a busy inside and is neither.
-func (c *comparison) addedFrames(wins []box) []finding {
+func (c *comparison) addedFrames() []finding {
 	minLen := 0.04 * float64(c.w)
 	segs := detectSegments(c.gxr, c.gyr, c.mr, c.minMag, minLen)
 	runs := c.missingRuns(segs, c.gxr, c.gyr, c.gxo, c.gyo, c.cr, c.co, c.io, c.flatO, false)
@@ -511,7 +550,7 @@ func (c *comparison) addedFrames(wins []box) []finding {
 			}
 		}
 		nearWindow := false
-		for _, wb := range wins {
+		for _, wb := range c.wins {
 			nearWindow = nearWindow || wb.overlaps(b, -3) // overlapping by 3 px or more
 		}
 		switch {
