@@ -227,7 +227,10 @@ func (c *comparison) brightRegions() []finding {
 				clamp01(fw * flatFrac * max(0.85, 0.4+0.6*fill))})
 		case !shaped:
 			// Ragged and not on plain wall all round: no finding.
-		case freshFrac <= 0.8 && freshFrac >= 0.15:
+		case freshFrac <= 0.8 && freshFrac >= 0.15 && bw >= 0.03*float64(w):
+			// Glass that grew past the old: a window at least as wide as
+			// a new one must be. A pale curtain's folds over the frame are
+			// bright stripes a few pixels wide.
 			out = append(out, finding{WindowResized, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * freshFrac * 1.6)})
 		}
