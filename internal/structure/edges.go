@@ -648,9 +648,39 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	if b.x1 > w-3 {
 		spanR = 1
 	}
-	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f span=%.2f runs=%d hue=%.2f",
-		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, min(spanL, spanR), len(g), oneHue)
-	return sized && (sep >= 0.5 || edge) && walled && litFrac >= 0.2 && oneHue >= 0.4 && min(spanL, spanR) >= 0.4
+	cord := onACord(g, b)
+	c.tracef("CAND frame x0=%.0f y0=%.0f x1=%.0f y1=%.0f sized=%v edge=%v sep=%.2f sT=%.2f sB=%.2f sL=%.2f sR=%.2f top=%.2f span=%.2f runs=%d hue=%.2f cord=%v",
+		b.x0, b.y0, b.x1, b.y1, sized, edge, sep, top, bottom, left, right, litFrac, min(spanL, spanR), len(g), oneHue, cord)
+	return sized && (sep >= 0.5 || edge) && walled && litFrac >= 0.2 && oneHue >= 0.4 && min(spanL, spanR) >= 0.4 && !cord
+}
+
+// onACord says whether a group of new edges is a pendant lamp hung in
+// front of a picture: above the group's highest level line, in the upper
+// third or more of its box, there is nothing but one thin upright (the
+// cord, its two edges a few pixels apart) away from the sides. A window's
+// frame tops its box, or its side uprights rise above a lower line.
+func onACord(g []run, b box) bool {
+	bw, bh := b.x1-b.x0, b.y1-b.y0
+	topLine := math.Inf(1)
+	for _, r := range g {
+		if !r.vertical() {
+			topLine = min(topLine, min(r.y0, r.y1))
+		}
+	}
+	if math.IsInf(topLine, 1) || topLine-b.y0 <= 0.3*bh {
+		return false
+	}
+	x0, x1 := math.Inf(1), math.Inf(-1)
+	for _, r := range g {
+		if min(r.y0, r.y1) >= topLine-3 {
+			continue
+		}
+		if !r.vertical() {
+			return false
+		}
+		x0, x1 = min(x0, (r.x0+r.x1)/2), max(x1, (r.x0+r.x1)/2)
+	}
+	return x1-x0 <= 5 && x0 > b.x0+0.1*bw && x1 < b.x1-0.1*bw
 }
 
 // doorShape says whether a group of new edges outlines a door: two long
