@@ -590,7 +590,8 @@ func (c *comparison) addedFrames() []finding {
 //     plain and brighter than the wall around it, and mostly of one hue
 //     (a picture's pale patches are of several: on the tuning seeds, new
 //     windows had 0.52–1 of their lit pixels within 8 of the median hue,
-//     a picture 0.04).
+//     a picture 0.04);
+//   - not hung on a cord (see onACord).
 func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool {
 	w, h := float64(c.w), float64(c.h)
 	bw, bh := b.x1-b.x0, b.y1-b.y0
