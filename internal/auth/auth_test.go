@@ -186,7 +186,7 @@ func TestReserveIsAtomic(t *testing.T) {
 // there, and the new period starts empty.
 func TestHoldSettlesInItsOwnPeriod(t *testing.T) {
 	var mu sync.Mutex
-	now := time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC)
+	var now time.Time // set for each store
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	forEachStore(t, clock, func(t *testing.T, s *auth.Store) {
 		mu.Lock()

@@ -513,8 +513,7 @@ func blockFit(o, r gradients, blocks []block, t transform, reach int) (_ transfo
 						continue
 					}
 					j := y*w + x
-					b1 := (rx.p[j]*(1-s.fx)+rx.p[j+1]*s.fx)*(1-s.fy) + (rx.p[j+w]*(1-s.fx)+rx.p[j+w+1]*s.fx)*s.fy
-					b2 := (ry.p[j]*(1-s.fx)+ry.p[j+1]*s.fx)*(1-s.fy) + (ry.p[j+w]*(1-s.fx)+ry.p[j+w+1]*s.fx)*s.fy
+					b1, b2 := rx.lerp(j, 1, w, s.fx, s.fy), ry.lerp(j, 1, w, s.fx, s.fy)
 					ab += s.a1*float64(b1) + s.a2*float64(b2)
 					aa += s.a1*s.a1 + s.a2*s.a2
 					bb += float64(b1*b1 + b2*b2)

@@ -1,9 +1,6 @@
 package structure
 
-import (
-	"math"
-	"slices"
-)
+import "slices"
 
 // component is a connected set of mask pixels.
 type component struct {
@@ -111,7 +108,7 @@ func (c *comparison) brightRegions() []finding {
 		wall := c.ringColour(c.co, comp.b, bo)
 		var wsum float64
 		var kept, lost, lostFlat, evaluable int
-		lostBox := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+		lostBox := emptyBox()
 		for _, p := range comp.pix {
 			if !c.valid[p] {
 				continue
@@ -197,6 +194,12 @@ func (c *comparison) brightRegions() []finding {
 		if flatFrac < 0.6 {
 			continue // the original had something there already
 		}
+		if bw < 0.03*float64(w) {
+			// A window, new or grown, is at least 3 % of the picture's
+			// width wide: a pale curtain's folds drawn over a window's
+			// frame are bright stripes a few pixels wide.
+			continue
+		}
 		// A window's sides are upright (a lamp shade's are not), and it
 		// is a rectangle or, on a side wall, a mild trapezoid.
 		shaped := fill >= 0.75 && uprightSides(comp, w)
@@ -208,12 +211,12 @@ func (c *comparison) brightRegions() []finding {
 		case c.onAPole(comp.b):
 			// A floor lamp's shade: bright, upright, on plain wall, but
 			// its pole goes down from its middle.
-		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.08*float64(h) && shaped:
+		case freshFrac > 0.8 && bh >= 0.08*float64(h) && shaped:
 			// A window is at least 8 % of the picture's height (a lamp
 			// shade, small, bright and upright, is less).
 			out = append(out, finding{WindowAdded, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * (0.4 + 0.6*fill))})
-		case freshFrac > 0.8 && bw >= 0.03*float64(w) && bh >= 0.14*float64(h) && fill >= 0.2 && c.wallAround(comp.b):
+		case freshFrac > 0.8 && bh >= 0.14*float64(h) && fill >= 0.2 && c.wallAround(comp.b):
 			// Glazing bars, a view of trees or buildings, or a sill make a
 			// new window's bright area ragged; it is still one when the
 			// wall goes on unchanged above and beside it, which a bright
@@ -227,10 +230,8 @@ func (c *comparison) brightRegions() []finding {
 				clamp01(fw * flatFrac * max(0.85, 0.4+0.6*fill))})
 		case !shaped:
 			// Ragged and not on plain wall all round: no finding.
-		case freshFrac <= 0.8 && freshFrac >= 0.15 && bw >= 0.03*float64(w):
-			// Glass that grew past the old: a window at least as wide as
-			// a new one must be. A pale curtain's folds over the frame are
-			// bright stripes a few pixels wide.
+		case freshFrac <= 0.8 && freshFrac >= 0.15:
+			// Glass that grew past the old.
 			out = append(out, finding{WindowResized, comp.b.x0, comp.b.y0, comp.b.x1, comp.b.y1,
 				clamp01(fw * flatFrac * freshFrac * 1.6)})
 		}
@@ -255,7 +256,8 @@ func (c *comparison) onAPole(b box) bool {
 	poled := 0
 	for y := y0; y < y1; y++ {
 		runs, width := 0, 0
-		prev := true // the pixel before mid0 counts as unchanged
+		inside := true // the changed pixels stay off the middle half's bounds
+		prev := true   // the pixel before mid0 counts as unchanged
 		for x := mid0; x <= mid1; x++ {
 			if !c.valid[y*c.w+x] {
 				return false
@@ -266,13 +268,11 @@ func (c *comparison) onAPole(b box) bool {
 					runs++
 				}
 				width++
-			}
-			if x == mid0 && !same || x == mid1 && !same {
-				runs = 99 // touches the middle half's bounds: not a pole alone
+				inside = inside && x != mid0 && x != mid1
 			}
 			prev = same
 		}
-		if runs == 1 && width >= 2 && width <= widest {
+		if inside && runs == 1 && width >= 2 && width <= widest {
 			poled++
 		}
 	}

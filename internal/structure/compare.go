@@ -203,17 +203,25 @@ func (c *comparison) meanColour(img *rgb, x, y, rad int) [3]float64 {
 }
 
 // sameColour says whether two colours are alike: close in brightness and
-// in hue (the difference after removing the brightness).
+// in hue.
 func sameColour(a, b [3]float64) bool {
 	la, lb := (a[0]+a[1]+a[2])/3, (b[0]+b[1]+b[2])/3
 	if math.Abs(la-lb) > max(10, 0.08*max(la, lb)) {
 		return false
 	}
-	var d float64
-	for i := range 3 {
-		d = max(d, math.Abs((a[i]-la)-(b[i]-lb)))
-	}
-	return d < 8
+	return hueNear(hue(a), hue(b))
+}
+
+// hue is a colour less its brightness.
+func hue(c [3]float64) [3]float64 {
+	l := (c[0] + c[1] + c[2]) / 3
+	return [3]float64{c[0] - l, c[1] - l, c[2] - l}
+}
+
+// hueNear says whether two hues are alike: within 8 levels in every
+// channel.
+func hueNear(a, b [3]float64) bool {
+	return math.Abs(a[0]-b[0]) < 8 && math.Abs(a[1]-b[1]) < 8 && math.Abs(a[2]-b[2]) < 8
 }
 
 // findRegions gathers every kind of evidence.
@@ -227,6 +235,9 @@ func (c *comparison) findRegions() []finding {
 
 // box is an axis-aligned rectangle [x0,x1)×[y0,y1) in working pixels.
 type box struct{ x0, y0, x1, y1 float64 }
+
+// emptyBox is the box that any union replaces.
+func emptyBox() box { return box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)} }
 
 func (b box) overlaps(o box, pad float64) bool {
 	return b.x0-pad < o.x1 && o.x0-pad < b.x1 && b.y0-pad < o.y1 && o.y0-pad < b.y1

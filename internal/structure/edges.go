@@ -97,7 +97,7 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 			}
 			var wl, g float64
 			var pts int
-			rb := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+			rb := emptyBox()
 			for i := start; i <= last; i++ {
 				if state[i] != 2 {
 					continue
@@ -213,13 +213,12 @@ func (c *comparison) movedTo(s segment, a, b int, g float64) (float64, bool) {
 			for i := a; i <= b; i += 2 {
 				x := s.x0 + float64(i)*dx + off*s.nx
 				y := s.y0 + float64(i)*dy + off*s.ny
-				r, ok := across(c.gxr, c.gyr, c, x, y, s.nx, s.ny, 1)
+				isNew, ok := c.newEdgeAt(x, y, s.nx, s.ny, need)
 				if !ok {
 					continue
 				}
 				total++
-				o, _ := across(c.gxo, c.gyo, c, x, y, s.nx, s.ny, 1)
-				if r >= need && o < 0.5*r {
+				if isNew {
 					hit++
 				}
 			}
@@ -229,6 +228,18 @@ func (c *comparison) movedTo(s segment, a, b int, g float64) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// newEdgeAt says whether the result has an edge across (nx, ny) at (x, y)
+// of at least need where the original has less than half as much: an edge
+// the result added. ok is false off the picture.
+func (c *comparison) newEdgeAt(x, y, nx, ny float64, need float32) (isNew, ok bool) {
+	r, ok := across(c.gxr, c.gyr, c, x, y, nx, ny, 1)
+	if !ok {
+		return false, false
+	}
+	o, _ := across(c.gxo, c.gyo, c, x, y, nx, ny, 1)
+	return r >= need && o < 0.5*r, true
 }
 
 // cluster merges runs whose boxes touch (8 px apart at most).
@@ -339,7 +350,7 @@ func (c *comparison) edgeRegions() []finding {
 // what was plain wall in the original: a shortened window's new sill runs
 // as far across the old glass, never across the wall.
 func (c *comparison) hiddenByTop(g []run) bool {
-	gb := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	gb := emptyBox()
 	for _, r := range g {
 		gb = gb.union(box{min(r.x0, r.x1), min(r.y0, r.y1), max(r.x0, r.x1), max(r.y0, r.y1)})
 	}
@@ -397,12 +408,12 @@ func (c *comparison) newLevelEdge(b box, both bool, reach float64, overWall bool
 	newAt := func(y, x0, x1 float64) bool {
 		hit, total := 0, 0
 		for x := x0; x <= x1; x++ {
-			r, ok := across(c.gxr, c.gyr, c, x, y, 0, 1, 1)
+			isNew, ok := c.newEdgeAt(x, y, 0, 1, need)
 			if !ok {
 				continue
 			}
 			total++
-			if o, _ := across(c.gxo, c.gyo, c, x, y, 0, 1, 1); r >= need && o < 0.5*r {
+			if isNew {
 				hit++
 			}
 		}
@@ -615,15 +626,12 @@ func (c *comparison) newWindowFrame(g []run, b box, ix0, iy0, ix1, iy1 int) bool
 	top, bottom, left, right := su.same[0], su.same[1], su.same[2], su.same[3]
 	walled := (top < 0 || top >= 0.8) && (left < 0 || left >= 0.3) && (right < 0 || right >= 0.3) && (bottom < 0 || bottom >= 0.3)
 	var n int
-	var lit [][3]float64 // the lit pixels' hue: colour less its brightness
+	var lit [][3]float64 // the lit pixels' hues
 	for y := iy0; y < iy0+(iy1-iy0)/3; y++ {
 		for x := ix0; x < ix1; x++ {
 			n++
 			if _, sd := c.ir.stats(x, y, 2); sd < c.flatR && float64(c.lr.p[y*c.w+x]) >= su.wallLuma+12 {
-				i := y*c.w + x
-				r, g, b := float64(c.cr.r.p[i]), float64(c.cr.g.p[i]), float64(c.cr.b.p[i])
-				l := (r + g + b) / 3
-				lit = append(lit, [3]float64{r - l, g - l, b - l})
+				lit = append(lit, hue(c.meanColour(c.cr, x, y, 0)))
 			}
 		}
 	}
@@ -710,9 +718,8 @@ func doorShape(g []run, w, h int) bool {
 	return false
 }
 
-// sameHue is the share of hues (colours less their brightness) within 8 of
-// their median, per channel: near 1 for a sky, less for a picture's
-// patches of colour.
+// sameHue is the share of hues near their median (per channel; see
+// hueNear): near 1 for a sky, less for a picture's patches of colour.
 func sameHue(hues [][3]float64) float64 {
 	if len(hues) == 0 {
 		return 0
@@ -728,7 +735,7 @@ func sameHue(hues [][3]float64) float64 {
 	}
 	near := 0
 	for _, h := range hues {
-		if math.Abs(h[0]-med[0]) < 8 && math.Abs(h[1]-med[1]) < 8 && math.Abs(h[2]-med[2]) < 8 {
+		if hueNear(h, med) {
 			near++
 		}
 	}

@@ -42,9 +42,16 @@ func (a *plane) bilinear(x, y float64) (float32, bool) {
 	x0, y0 := int(x), int(y)
 	x1, y1 := min(x0+1, a.w-1), min(y0+1, a.h-1)
 	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-	r0 := a.p[y0*a.w+x0]*(1-fx) + a.p[y0*a.w+x1]*fx
-	r1 := a.p[y1*a.w+x0]*(1-fx) + a.p[y1*a.w+x1]*fx
-	return r0*(1-fy) + r1*fy, true
+	return a.lerp(y0*a.w+x0, x1-x0, (y1-y0)*a.w, fx, fy), true
+}
+
+// lerp blends pixel j with its neighbour dx to the right, dy below and
+// both, by the fractions fx and fy: bilinear's step once the weights are
+// known, for callers that sample many positions with the same fractions.
+func (a *plane) lerp(j, dx, dy int, fx, fy float32) float32 {
+	r0 := a.p[j]*(1-fx) + a.p[j+dx]*fx
+	r1 := a.p[j+dy]*(1-fx) + a.p[j+dy+dx]*fx
+	return r0*(1-fy) + r1*fy
 }
 
 // rgb is an image at the working size.

@@ -13,6 +13,32 @@ import (
 	"testing"
 )
 
+// tuningSeeds reads how many tuning seeds to run from the variable name
+// (skipping the test when it is not set) and the first one from
+// STRUCTURE_SEED0 (tuneSeed0 by default), and refuses a range that reaches
+// the held-out seeds.
+func tuningSeeds(t *testing.T, name string) (seed0 uint64, n int) {
+	n, _ = strconv.Atoi(os.Getenv(name))
+	if n <= 0 {
+		t.Skipf("set %s=<seeds> to run", name)
+	}
+	seed0 = tuneSeed0
+	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
+		seed0 = v // more tuning seeds
+	}
+	if seed0+uint64(n) > heldOutSeed0 {
+		t.Fatal("the held-out seeds are not for tuning")
+	}
+	return seed0, n
+}
+
+// caseWanted says whether STRUCTURE_CASE=a,b (all cases when unset) names
+// the case.
+func caseWanted(name string) bool {
+	only := os.Getenv("STRUCTURE_CASE")
+	return only == "" || strings.Contains(","+only+",", ","+name+",")
+}
+
 // TestCorpusTune prints, for the tuning seeds, every case's flag count and
 // score distribution and the misses; it runs only when asked:
 //
@@ -22,19 +48,8 @@ import (
 // only those cases.
 // STRUCTURE_DUMP=dir also writes each missed or falsely flagged pair as PNGs.
 func TestCorpusTune(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_TUNE"))
-	if n <= 0 {
-		t.Skip("set STRUCTURE_TUNE=<seeds> to run")
-	}
-	seed0 := uint64(tuneSeed0)
-	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
-		seed0 = v // more tuning seeds
-	}
-	if seed0+uint64(n) > heldOutSeed0 {
-		t.Fatal("the held-out seeds are not for tuning")
-	}
+	seed0, n := tuningSeeds(t, "STRUCTURE_TUNE")
 	dump := os.Getenv("STRUCTURE_DUMP")
-	only := os.Getenv("STRUCTURE_CASE")
 	// Flag counts per threshold, for choosing DefaultThreshold from data.
 	thresholds := []float64{0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8}
 	var sweep strings.Builder
@@ -45,7 +60,7 @@ func TestCorpusTune(t *testing.T) {
 	sweep.WriteString("\n")
 	defer func() { t.Logf("flagged per threshold:\n%s", sweep.String()) }()
 	for _, c := range corpusCases {
-		if only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
+		if !caseWanted(c.name) {
 			continue
 		}
 		var scores []float64
@@ -163,17 +178,7 @@ func TestCorpusOneDebug(t *testing.T) {
 //
 //	STRUCTURE_CANDIDATES=100 go test -run TestCorpusCandidates -v ./internal/structure/
 func TestCorpusCandidates(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_CANDIDATES"))
-	if n <= 0 {
-		t.Skip("set STRUCTURE_CANDIDATES=<seeds> to run")
-	}
-	seed0 := uint64(tuneSeed0)
-	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
-		seed0 = v // more tuning seeds
-	}
-	if seed0+uint64(n) > heldOutSeed0 {
-		t.Fatal("the held-out seeds are not for tuning")
-	}
+	seed0, n := tuningSeeds(t, "STRUCTURE_CANDIDATES")
 	cases := strings.Split(os.Getenv("STRUCTURE_CASE"), ",")
 	if cases[0] == "" {
 		cases = []string{"furnished", "hard_negative", "window_added"}
@@ -190,7 +195,7 @@ func TestCorpusCandidates(t *testing.T) {
 			if kind == "window_added" {
 				o := lastAdded
 				q := rm.quad(o.wall, o.u0, o.u1, o.v0, o.v1)
-				bx := box{1e9, 1e9, -1e9, -1e9}
+				bx := emptyBox()
 				for _, p := range q {
 					bx = bx.union(box{p[0] * k, p[1] * k, p[0] * k, p[1] * k})
 				}
@@ -215,20 +220,9 @@ func TestCorpusCandidates(t *testing.T) {
 //
 //	STRUCTURE_ALIGN=100 go test -run TestCorpusAlign -v ./internal/structure/
 func TestCorpusAlign(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("STRUCTURE_ALIGN"))
-	if n <= 0 {
-		t.Skip("set STRUCTURE_ALIGN=<seeds> to run")
-	}
-	only := os.Getenv("STRUCTURE_CASE")
-	seed0 := uint64(tuneSeed0)
-	if v, _ := strconv.ParseUint(os.Getenv("STRUCTURE_SEED0"), 10, 64); v > 0 {
-		seed0 = v // more tuning seeds
-	}
-	if seed0+uint64(n) > heldOutSeed0 {
-		t.Fatal("the held-out seeds are not for tuning")
-	}
+	seed0, n := tuningSeeds(t, "STRUCTURE_ALIGN")
 	for _, c := range corpusCases {
-		if only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
+		if !caseWanted(c.name) {
 			continue
 		}
 		var errs []float64
