@@ -114,10 +114,9 @@ func TestCorpusTune(t *testing.T) {
 	}
 }
 
-// TestCorpusOne checks one pair and writes it as PNGs, for looking at:
-//
-//	STRUCTURE_ONE=furnished:1 go test -run TestCorpusOne -v ./internal/structure/
-func TestCorpusOne(t *testing.T) {
+// onePair is the pair STRUCTURE_ONE=<case>:<seed> names; the test is
+// skipped without it.
+func onePair(t *testing.T) (orig, res image.Image) {
 	spec := os.Getenv("STRUCTURE_ONE")
 	if spec == "" {
 		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
@@ -131,6 +130,14 @@ func TestCorpusOne(t *testing.T) {
 	if !ok {
 		t.Skip("case does not apply")
 	}
+	return orig, res
+}
+
+// TestCorpusOne checks one pair and writes it as PNGs, for looking at:
+//
+//	STRUCTURE_ONE=furnished:1 go test -run TestCorpusOne -v ./internal/structure/
+func TestCorpusOne(t *testing.T) {
+	orig, res := onePair(t)
 	rep, err := Check(context.Background(), orig, res, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -145,19 +152,7 @@ func TestCorpusOne(t *testing.T) {
 
 // TestCorpusOneDebug prints the alignment and the raw findings of one pair.
 func TestCorpusOneDebug(t *testing.T) {
-	spec := os.Getenv("STRUCTURE_ONE")
-	if spec == "" {
-		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
-	}
-	var kind string
-	var seed uint64
-	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%s %d", &kind, &seed); err != nil {
-		t.Fatal(err)
-	}
-	orig, res, ok := makePair(seed, kind)
-	if !ok {
-		t.Skip("case does not apply")
-	}
+	orig, res := onePair(t)
 	w, h := workingSize(orig.Bounds(), 640)
 	c := newComparison(resample(orig, w, h), resample(res, w, h))
 	c.trace = t.Logf
