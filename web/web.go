@@ -183,18 +183,24 @@ func rewrite(b []byte, lookup func(name string) (file, error)) ([]byte, error) {
 	// by a fast substring search, an alternation of two by the slow general
 	// matcher, which took 10 ms per start-up (docs/performance.md,
 	// "Start-up"). No reference matches both.
+	// Each match is found once, with its name's position: the version goes
+	// right after the match.
 	for _, re := range assetRefs {
-		b = re.ReplaceAllFunc(b, func(m []byte) []byte {
-			sub := re.FindSubmatch(m)
-			f, err := lookup(string(sub[1]))
+		var out []byte
+		last := 0
+		for _, m := range re.FindAllSubmatchIndex(b, -1) {
+			out = append(out, b[last:m[1]]...)
+			last = m[1]
+			f, err := lookup(string(b[m[2]:m[3]]))
 			if err != nil {
 				if firstErr == nil {
 					firstErr = err
 				}
-				return m
+				continue
 			}
-			return append(bytes.Clone(m), "?v="+f.version...)
-		})
+			out = append(out, "?v="+f.version...)
+		}
+		b = append(out, b[last:]...)
 	}
 	return b, firstErr
 }
