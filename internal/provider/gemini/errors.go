@@ -67,17 +67,9 @@ func failure(code, msg string, err error, secret string) *frameforge.Error {
 	return upstream.Failure("gemini", code, msg, err, secret)
 }
 
-// outcome is the classification of one failed attempt.
-type outcome struct {
-	err   *frameforge.Error
-	retry bool          // worth another attempt
-	hint  time.Duration // RetryInfo.retryDelay, 0 when absent
-	label string        // for the attempt log line: HTTP status or error class
-}
-
 // classify maps an SDK error of one attempt. Context errors are handled by
 // the caller before this.
-func classify(err error, model string, key frameforge.Key) outcome {
+func classify(err error, model string, key frameforge.Key) upstream.Outcome {
 	secret := key.Reveal()
 	var apiErr genai.APIError
 	switch {
@@ -85,22 +77,22 @@ func classify(err error, model string, key frameforge.Key) outcome {
 		return classifyAPI(apiErr, err, model, key)
 	case errors.Is(err, errMarkerMissing):
 		// Our bug (or an SDK change), not the network: never retried.
-		return outcome{err: failure(frameforge.EInternal, msgInternalCall, err, secret), label: "internal"}
+		return upstream.Outcome{Err: failure(frameforge.EInternal, msgInternalCall, err, secret), Label: "internal"}
 	case errors.Is(err, httpbody.ErrTooLarge):
 		// An endless or decompression-bomb body: asking again would only
 		// bring the next one.
-		return outcome{err: failure(frameforge.EUpstreamError, msgOversized, err, secret), label: "too large"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamError, msgOversized, err, secret), Label: "too large"}
 	case errors.Is(err, errSDKPanic):
-		return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "unreadable (SDK panic)"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), Label: "unreadable (SDK panic)"}
 	case errors.Is(err, context.DeadlineExceeded):
 		// http.Client.Timeout fired although ctx is still alive: the
 		// operator's per-call budget is spent, another attempt would be too.
-		return outcome{err: failure(frameforge.EUpstreamTimeout, msgTimeout, err, secret), label: "timeout"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamTimeout, msgTimeout, err, secret), Label: "timeout"}
 	case isTransport(err):
-		return outcome{err: failure(frameforge.EUpstreamUnavail, msgUnreachable, err, secret), retry: true, label: "transport"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamUnavail, msgUnreachable, err, secret), Retry: true, Label: "transport"}
 	}
 	// JSON that does not parse, or an SDK-side refusal: retrying will not help.
-	return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "unreadable"}
+	return upstream.Outcome{Err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), Label: "unreadable"}
 }
 
 // isTransport reports a connection-level failure: dial, TLS, reset, or a
@@ -112,24 +104,24 @@ func isTransport(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
-func classifyAPI(e genai.APIError, err error, model string, key frameforge.Key) outcome {
+func classifyAPI(e genai.APIError, err error, model string, key frameforge.Key) upstream.Outcome {
 	secret := key.Reveal()
 	code := e.Code
 	if code == 0 {
 		code = statusCode(e.Status)
 	}
-	o := outcome{label: fmt.Sprint(code), hint: retryDelay(e.Details)}
-	fail := func(c, msg string) outcome {
-		o.err = failure(c, msg, err, secret)
+	o := upstream.Outcome{Label: fmt.Sprint(code), Hint: retryDelay(e.Details)}
+	fail := func(c, msg string) upstream.Outcome {
+		o.Err = failure(c, msg, err, secret)
 		if c == frameforge.EUpstreamRateLimit || c == frameforge.EUpstreamUnavail {
-			o.err.RetryAfter = roundUpSeconds(o.hint)
+			o.Err.RetryAfter = roundUpSeconds(o.Hint)
 		}
 		return o
 	}
 	rpc := rpcStatusName.MatchString(e.Status)
 	switch {
 	case code >= 500:
-		o.retry = code == http.StatusInternalServerError || code == http.StatusBadGateway ||
+		o.Retry = code == http.StatusInternalServerError || code == http.StatusBadGateway ||
 			code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 		switch code {
 		case http.StatusServiceUnavailable:
@@ -215,7 +207,7 @@ func statusCode(status string) int {
 	return http.StatusInternalServerError
 }
 
-// retryDelay reads google.rpc.RetryInfo.retryDelay, a proto Duration string
+// retryDelay reads google.rpc.RetryInfo.RetryDelay, a proto Duration string
 // such as "53s" or "1.5s", from the error details; 0 when absent or invalid.
 func retryDelay(details []map[string]any) time.Duration {
 	for _, d := range details {

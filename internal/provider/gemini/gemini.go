@@ -121,55 +121,28 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 	contents := []*genai.Content{genai.NewContentFromParts(ps, genai.RoleUser)}
 	gcfg := generateConfig()
 
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
+	return c.retrier(model, req.Key, secret).Do(ctx, model, func() (frameforge.Image, *frameforge.Error, error) {
 		// Unary, not streaming: a 2–10 MB image inside one SSE event breaks
 		// stream parsers (see docs/providers.md, Gemini).
 		resp, err := c.generate(ctx, sdk, model, contents, gcfg)
-		dur := time.Since(start)
+		if err != nil {
+			return frameforge.Image{}, nil, err
+		}
+		img, fe := imageFrom(resp, in, secret)
+		if fe != nil {
+			return frameforge.Image{}, fe, nil
+		}
+		img.Width, img.Height = dimensions(img.Data)
+		return img, nil, nil
+	})
+}
 
-		if err == nil {
-			img, fe := imageFrom(resp, in, secret)
-			if fe != nil {
-				c.logAttempt(ctx, model, attempt, "200 "+fe.Code, dur)
-				c.logFailure(ctx, model, attempt, fe)
-				return frameforge.Image{}, fe
-			}
-			c.logAttempt(ctx, model, attempt, "ok", dur)
-			img.Width, img.Height = dimensions(img.Data)
-			return img, nil
-		}
-		if ctx.Err() != nil {
-			fe := contextFailure(ctx, err, secret)
-			c.logAttempt(ctx, model, attempt, "context: "+ctx.Err().Error(), dur)
-			c.logFailure(ctx, model, attempt, fe)
-			return frameforge.Image{}, fe
-		}
-
-		o := classify(err, model, req.Key)
-		c.logAttempt(ctx, model, attempt, o.label, dur)
-		if !o.retry || attempt >= c.cfg.MaxAttempts {
-			c.logFailure(ctx, model, attempt, o.err)
-			return frameforge.Image{}, o.err
-		}
-		wait := c.backoff(attempt, o.hint)
-		if wait > c.cfg.MaxBackoff {
-			// The server asked for a longer pause than we ever wait.
-			c.logFailure(ctx, model, attempt, o.err)
-			return frameforge.Image{}, o.err
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
-			// Waiting would spend the rest of the budget: answer now with
-			// what we know rather than with a timeout later.
-			c.logFailure(ctx, model, attempt, o.err)
-			return frameforge.Image{}, o.err
-		}
-		if c.sleep(ctx, wait) != nil {
-			fe := contextFailure(ctx, err, secret)
-			c.logFailure(ctx, model, attempt, fe)
-			return frameforge.Image{}, fe
-		}
-	}
+// retrier is the retry loop for one edit (see upstream.Retrier).
+func (c *Client) retrier(model string, key frameforge.Key, secret string) upstream.Retrier {
+	return upstream.Retrier{Provider: "gemini", Log: c.log, MaxAttempts: c.cfg.MaxAttempts,
+		BaseBackoff: c.cfg.BaseBackoff, MaxBackoff: c.cfg.MaxBackoff, Sleep: c.sleep,
+		Classify: func(err error) upstream.Outcome { return classify(err, model, key) },
+		Ended:    func(ctx context.Context, last error) *frameforge.Error { return contextFailure(ctx, last, secret) }}
 }
 
 // errSDKPanic marks a panic of the SDK while it handled an answer.
@@ -227,12 +200,6 @@ func parts(req frameforge.EditRequest) (*inlineImages, []*genai.Part, error) {
 	return in, append(ps, genai.NewPartFromText(prompt)), nil
 }
 
-// backoff is the wait before attempt+1: the server's RetryInfo hint when it
-// gave one, else exponential backoff with full jitter, capped.
-func (c *Client) backoff(attempt int, hint time.Duration) time.Duration {
-	return upstream.Backoff(attempt, c.cfg.BaseBackoff, c.cfg.MaxBackoff, hint)
-}
-
 // dimensions reads the size from the image header; 0, 0 for formats the
 // standard library does not decode (WebP).
 func dimensions(data []byte) (w, h int) {
@@ -241,33 +208,4 @@ func dimensions(data []byte) (w, h int) {
 		return 0, 0
 	}
 	return cfg.Width, cfg.Height
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-func (c *Client) logAttempt(ctx context.Context, model string, attempt int, outcome string, dur time.Duration) {
-	c.log.DebugContext(ctx, "gemini attempt",
-		slog.String("model", model),
-		slog.Int("attempt", attempt),
-		slog.String("outcome", outcome),
-		slog.Duration("duration", dur))
-}
-
-// logFailure warns once per failed edit. The cause's text is redacted and
-// bounded (see cause); a client hanging up is not worth a warning.
-func (c *Client) logFailure(ctx context.Context, model string, attempts int, fe *frameforge.Error) {
-	level := slog.LevelWarn
-	if errors.Is(fe, context.Canceled) {
-		level = slog.LevelInfo
-	}
-	c.log.Log(ctx, level, "gemini edit failed",
-		slog.String("model", model),
-		slog.Int("attempts", attempts),
-		slog.String("code", fe.Code),
-		slog.String("err", errText(fe.Err)))
 }

@@ -116,8 +116,8 @@ func TestInlineMissingMarker(t *testing.T) {
 		t.Errorf("server got %d requests; want none", hits)
 	}
 	o := classify(&httpError{err}, testModel, frameforge.NewKey("k", false))
-	if o.retry || o.err.Code != frameforge.EInternal {
-		t.Errorf("classified as %s retry=%v; want internal, no retry", o.err.Code, o.retry)
+	if o.Retry || o.Err.Code != frameforge.EInternal {
+		t.Errorf("classified as %s retry=%v; want internal, no retry", o.Err.Code, o.Retry)
 	}
 }
 
@@ -314,8 +314,8 @@ func TestInlineAnswerTooLarge(t *testing.T) {
 		t.Fatalf("RoundTrip = %v (body read: %v); want ErrTooLarge without reading", err, read)
 	}
 	o := classify(&httpError{err}, testModel, frameforge.NewKey("k", false))
-	if o.retry || o.err.Code != frameforge.EUpstreamError {
-		t.Errorf("classified as %s retry=%v; want upstream_error, no retry", o.err.Code, o.retry)
+	if o.Retry || o.Err.Code != frameforge.EUpstreamError {
+		t.Errorf("classified as %s retry=%v; want upstream_error, no retry", o.Err.Code, o.Retry)
 	}
 }
 

@@ -48,36 +48,28 @@ func failure(code, msg string, err error, secret string) *frameforge.Error {
 	return upstream.Failure("openai", code, msg, err, secret)
 }
 
-// outcome is the classification of one failed attempt.
-type outcome struct {
-	err   *frameforge.Error
-	retry bool          // worth another attempt
-	hint  time.Duration // Retry-After, 0 when absent
-	label string        // for the attempt log line
-}
-
 // classify maps an SDK error of one attempt. Context errors are handled by
 // the caller before this.
-func classify(err error, model string, key frameforge.Key) outcome {
+func classify(err error, model string, key frameforge.Key) upstream.Outcome {
 	secret := key.Reveal()
 	var apiErr *sdk.Error
 	switch {
 	case errors.As(err, &apiErr):
 		return classifyAPI(apiErr, err, model, key)
 	case errors.Is(err, httpbody.ErrTooLarge):
-		return outcome{err: failure(frameforge.EUpstreamError, msgOversized, err, secret), label: "too large"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamError, msgOversized, err, secret), Label: "too large"}
 	case errors.Is(err, context.DeadlineExceeded):
 		// http.Client.Timeout fired although ctx is still alive.
-		return outcome{err: failure(frameforge.EUpstreamTimeout, msgTimeout, err, secret), label: "timeout"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamTimeout, msgTimeout, err, secret), Label: "timeout"}
 	case strings.Contains(err.Error(), "error parsing response json"):
 		// The SDK wraps the decoder's error, io.ErrUnexpectedEOF for a cut
 		// document: it is an unreadable answer, not a broken connection.
-		return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "unreadable"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), Label: "unreadable"}
 	case isTransport(err):
-		return outcome{err: failure(frameforge.EUpstreamUnavail, msgUnreachable, err, secret), retry: true, label: "transport"}
+		return upstream.Outcome{Err: failure(frameforge.EUpstreamUnavail, msgUnreachable, err, secret), Retry: true, Label: "transport"}
 	}
 	// JSON that does not parse: retrying will not help.
-	return outcome{err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), label: "unreadable"}
+	return upstream.Outcome{Err: failure(frameforge.EUpstreamError, msgBadAnswer, err, secret), Label: "unreadable"}
 }
 
 // isTransport reports a connection-level failure: dial, TLS, reset, or a
@@ -91,17 +83,17 @@ func isTransport(err error) bool {
 
 // classifyAPI maps an OpenAI error answer, whose body is
 // {"error":{"message","type","param","code"}} (docs/providers.md, OpenAI).
-func classifyAPI(e *sdk.Error, err error, model string, key frameforge.Key) outcome {
+func classifyAPI(e *sdk.Error, err error, model string, key frameforge.Key) upstream.Outcome {
 	secret := key.Reveal()
 	code := e.StatusCode
-	o := outcome{label: strconv.Itoa(code)}
+	o := upstream.Outcome{Label: strconv.Itoa(code)}
 	if e.Response != nil {
-		o.hint = retryAfter(e.Response.Header, time.Now())
+		o.Hint = retryAfter(e.Response.Header, time.Now())
 	}
-	fail := func(c, msg string) outcome {
-		o.err = failure(c, msg, err, secret)
+	fail := func(c, msg string) upstream.Outcome {
+		o.Err = failure(c, msg, err, secret)
 		if c == frameforge.EUpstreamRateLimit || c == frameforge.EUpstreamUnavail {
-			o.err.RetryAfter = roundUpSeconds(o.hint)
+			o.Err.RetryAfter = roundUpSeconds(o.Hint)
 		}
 		return o
 	}
@@ -111,7 +103,7 @@ func classifyAPI(e *sdk.Error, err error, model string, key frameforge.Key) outc
 		// request; asking again gives the same answer.
 		return fail(frameforge.EContentBlocked, msgModeration)
 	case code >= 500:
-		o.retry = code == http.StatusInternalServerError || code == http.StatusBadGateway ||
+		o.Retry = code == http.StatusInternalServerError || code == http.StatusBadGateway ||
 			code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 		switch code {
 		case http.StatusServiceUnavailable:
