@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -207,7 +208,7 @@ func openSQLite(ctx context.Context, e *Engine, path string, rcfg *river.Config,
 	// ~40 ms of CPU per second, idle or not (docs/performance.md, "The fast
 	// path").
 	rcfg.PollOnly = true
-	rcfg.FetchPollInterval = time.Second
+	rcfg.FetchPollInterval = cmp.Or(cfg.fetchPoll, time.Second)
 	rcfg.FetchCooldown = 10 * time.Millisecond
 	client, err := river.NewClient(driver, rcfg)
 	if err != nil {
@@ -260,7 +261,7 @@ func openPostgres(ctx context.Context, e *Engine, url string, rcfg *river.Config
 	// River hears of new jobs through LISTEN/NOTIFY; the poll is the
 	// fallback for a missed notification, and the cooldown bounds how soon
 	// after one fetch the next may run.
-	rcfg.FetchPollInterval = 250 * time.Millisecond
+	rcfg.FetchPollInterval = cmp.Or(cfg.fetchPoll, 250*time.Millisecond)
 	rcfg.FetchCooldown = 10 * time.Millisecond
 	client, err := river.NewClient(driver, rcfg)
 	if err != nil {

@@ -37,6 +37,10 @@ type Config struct {
 	// Webhook is how terminal events are delivered; without a secret, the
 	// one generated into DATA_DIR is used (webhook.LoadSecret).
 	Webhook webhook.Config
+	// fetchPoll replaces River's poll interval (a second on SQLite, 250 ms
+	// on PostgreSQL) when set: the tests make it long, to show that a new
+	// job starts without waiting for it.
+	fetchPoll time.Duration
 }
 
 // Service is the job API's logic. It is safe for concurrent use.
