@@ -207,7 +207,7 @@ func statusCode(status string) int {
 	return http.StatusInternalServerError
 }
 
-// retryDelay reads google.rpc.RetryInfo.RetryDelay, a proto Duration string
+// retryDelay reads google.rpc.RetryInfo.retryDelay, a proto Duration string
 // such as "53s" or "1.5s", from the error details; 0 when absent or invalid.
 func retryDelay(details []map[string]any) time.Duration {
 	for _, d := range details {
