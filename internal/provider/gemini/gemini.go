@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"google.golang.org/genai"
 
@@ -37,9 +36,8 @@ type Client struct {
 	cfg Config
 	hc  *http.Client
 	log *slog.Logger
-	// sleep waits d or until ctx ends (then it returns ctx's error). Tests
-	// replace it to check backoffs without waiting them out.
-	sleep func(ctx context.Context, d time.Duration) error
+	// retry runs an edit's attempts (tests replace its Sleep).
+	retry upstream.Retrier
 }
 
 var _ frameforge.Provider = (*Client)(nil)
@@ -64,7 +62,10 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	}
 	own := upstream.Client(hc, maxAnswerBytes, maxErrorBytes)
 	own.Transport = &inlineTransport{base: own.Transport}
-	return &Client{cfg: cfg.withDefaults(), hc: own, log: log, sleep: upstream.Sleep}
+	cfg = cfg.withDefaults()
+	return &Client{cfg: cfg, hc: own, log: log, retry: upstream.Retrier{Provider: "gemini", Log: log,
+		MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff,
+		Classify: classify, Ended: contextFailure}}
 }
 
 // Edit sends the images (in order) and the prompt to Gemini and returns the
@@ -121,7 +122,7 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 	contents := []*genai.Content{genai.NewContentFromParts(ps, genai.RoleUser)}
 	gcfg := generateConfig()
 
-	return c.retrier(model, req.Key, secret).Do(ctx, model, func() (frameforge.Image, *frameforge.Error, error) {
+	return c.retry.Do(ctx, model, req.Key, func() (frameforge.Image, *frameforge.Error, error) {
 		// Unary, not streaming: a 2–10 MB image inside one SSE event breaks
 		// stream parsers (see docs/providers.md, Gemini).
 		resp, err := c.generate(ctx, sdk, model, contents, gcfg)
@@ -135,14 +136,6 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		img.Width, img.Height = dimensions(img.Data)
 		return img, nil, nil
 	})
-}
-
-// retrier is the retry loop for one edit (see upstream.Retrier).
-func (c *Client) retrier(model string, key frameforge.Key, secret string) upstream.Retrier {
-	return upstream.Retrier{Provider: "gemini", Log: c.log, MaxAttempts: c.cfg.MaxAttempts,
-		BaseBackoff: c.cfg.BaseBackoff, MaxBackoff: c.cfg.MaxBackoff, Sleep: c.sleep,
-		Classify: func(err error) upstream.Outcome { return classify(err, model, key) },
-		Ended:    func(ctx context.Context, last error) *frameforge.Error { return contextFailure(ctx, last, secret) }}
 }
 
 // errSDKPanic marks a panic of the SDK while it handled an answer.

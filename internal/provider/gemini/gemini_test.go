@@ -414,7 +414,7 @@ func TestEditRetries(t *testing.T) {
 // single Edit runs.
 func recordSleeps(c *Client) *[]time.Duration {
 	var waits []time.Duration
-	c.sleep = func(ctx context.Context, d time.Duration) error {
+	c.retry.Sleep = func(ctx context.Context, d time.Duration) error {
 		waits = append(waits, d)
 		return ctx.Err()
 	}

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -46,9 +45,8 @@ type Client struct {
 	cfg Config
 	hc  *http.Client
 	log *slog.Logger
-	// sleep waits d or until ctx ends (then it returns ctx's error). Tests
-	// replace it to check backoffs without waiting them out.
-	sleep func(ctx context.Context, d time.Duration) error
+	// retry runs an edit's attempts (tests replace its Sleep).
+	retry upstream.Retrier
 }
 
 var _ frameforge.Provider = (*Client)(nil)
@@ -64,7 +62,11 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg.withDefaults(), hc: upstream.Client(hc, maxAnswerBytes, maxErrorBytes), log: log, sleep: upstream.Sleep}
+	cfg = cfg.withDefaults()
+	own := upstream.Client(hc, maxAnswerBytes, maxErrorBytes)
+	return &Client{cfg: cfg, hc: own, log: log, retry: upstream.Retrier{Provider: "openai", Log: log,
+		MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff,
+		Classify: classify, Ended: contextFailure}}
 }
 
 // options wire the SDK explicitly. NewClient also reads OPENAI_* variables
@@ -114,7 +116,7 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 	}
 	client := sdk.NewClient(c.options(secret)...)
 
-	return c.retrier(model, req.Key, secret).Do(ctx, model, func() (frameforge.Image, *frameforge.Error, error) {
+	return c.retry.Do(ctx, model, req.Key, func() (frameforge.Image, *frameforge.Error, error) {
 		// The readers are consumed by each attempt: give every attempt its own.
 		params.Image = imageUnion(req.Images)
 		resp, err := client.Images.Edit(ctx, params)
@@ -127,14 +129,6 @@ func (c *Client) Edit(ctx context.Context, req frameforge.EditRequest) (framefor
 		}
 		return img, nil, nil
 	})
-}
-
-// retrier is the retry loop for one edit (see upstream.Retrier).
-func (c *Client) retrier(model string, key frameforge.Key, secret string) upstream.Retrier {
-	return upstream.Retrier{Provider: "openai", Log: c.log, MaxAttempts: c.cfg.MaxAttempts,
-		BaseBackoff: c.cfg.BaseBackoff, MaxBackoff: c.cfg.MaxBackoff, Sleep: c.sleep,
-		Classify: func(err error) upstream.Outcome { return classify(err, model, key) },
-		Ended:    func(ctx context.Context, last error) *frameforge.Error { return contextFailure(ctx, last, secret) }}
 }
 
 // editParams are the request's fields but the images: n=1, PNG output, the

@@ -370,7 +370,7 @@ func TestEditConnectionErrorsAreRetried(t *testing.T) {
 	cfg := Config{BaseURL: base, MaxAttempts: 2, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 	c := New(cfg, nil, nil)
 	attempts := 0
-	c.sleep = func(context.Context, time.Duration) error { attempts++; return nil }
+	c.retry.Sleep = func(context.Context, time.Duration) error { attempts++; return nil }
 	_, err := c.Edit(t.Context(), frameforge.EditRequest{Images: []frameforge.Image{pngInput(16, 16)}, Prompt: "p", Key: clientKey(s)})
 	if frameforge.ErrorCode(err) != frameforge.EUpstreamUnavail {
 		t.Fatalf("code = %q (%v); want %q", frameforge.ErrorCode(err), err, frameforge.EUpstreamUnavail)

@@ -25,13 +25,13 @@ type Retrier struct {
 	Log                     *slog.Logger
 	MaxAttempts             int
 	BaseBackoff, MaxBackoff time.Duration
-	// Sleep waits d or until ctx ends (then it returns ctx's error); tests
-	// replace it to check backoffs without waiting them out.
+	// Sleep waits d or until ctx ends (then it returns ctx's error); nil is
+	// Sleep. Tests replace it to check backoffs without waiting them out.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Classify maps a failed call's error while ctx is still live.
-	Classify func(err error) Outcome
+	Classify func(err error, model string, key frameforge.Key) Outcome
 	// Ended maps the end of ctx, given the last call's error.
-	Ended func(ctx context.Context, last error) *frameforge.Error
+	Ended func(ctx context.Context, last error, secret string) *frameforge.Error
 }
 
 // Do runs attempt until it returns an image, or an unusable answer (bad,
@@ -39,10 +39,15 @@ type Retrier struct {
 // call error that is not worth retrying, or the attempts, the longest wait
 // or ctx run out. Every attempt is logged at debug level, a failed edit
 // once as a warning (as information when the client hung up).
-func (r Retrier) Do(ctx context.Context, model string, attempt func() (img frameforge.Image, bad *frameforge.Error, err error)) (frameforge.Image, error) {
+func (r Retrier) Do(ctx context.Context, model string, key frameforge.Key,
+	attempt func() (img frameforge.Image, bad *frameforge.Error, err error)) (frameforge.Image, error) {
 	fail := func(n int, fe *frameforge.Error) (frameforge.Image, error) {
 		r.logFailure(ctx, model, n, fe)
 		return frameforge.Image{}, fe
+	}
+	sleep := r.Sleep
+	if sleep == nil {
+		sleep = Sleep
 	}
 	for n := 1; ; n++ {
 		start := time.Now()
@@ -59,10 +64,10 @@ func (r Retrier) Do(ctx context.Context, model string, attempt func() (img frame
 		}
 		if ctx.Err() != nil {
 			r.logAttempt(ctx, model, n, "context: "+ctx.Err().Error(), dur)
-			return fail(n, r.Ended(ctx, err))
+			return fail(n, r.Ended(ctx, err, key.Reveal()))
 		}
 
-		o := r.Classify(err)
+		o := r.Classify(err, model, key)
 		r.logAttempt(ctx, model, n, o.Label, dur)
 		if !o.Retry || n >= r.MaxAttempts {
 			return fail(n, o.Err)
@@ -77,8 +82,8 @@ func (r Retrier) Do(ctx context.Context, model string, attempt func() (img frame
 			// what we know rather than with a timeout later.
 			return fail(n, o.Err)
 		}
-		if r.Sleep(ctx, wait) != nil {
-			return fail(n, r.Ended(ctx, err))
+		if sleep(ctx, wait) != nil {
+			return fail(n, r.Ended(ctx, err, key.Reveal()))
 		}
 	}
 }
