@@ -7,33 +7,30 @@ import (
 	"testing"
 )
 
-// alignmentError aligns a pair drawn by the scene generator and returns
-// the answer and how far it puts the picture's corners from the truth (the
-// look the result was drawn with), in working pixels; the lower corners
-// are taken at 60 % of the height, as the floor is not compared.
+// alignmentError aligns a pair drawn by the scene generator as a check
+// does and returns the answer and how far it puts the picture's corners
+// from the truth (the look the result was drawn with), in working pixels;
+// the lower corners are taken at 60 % of the height, as the floor is not
+// compared.
 func alignmentError(orig, res image.Image, l look) (transform, float64) {
 	w, h := workingSize(orig.Bounds(), 640)
-	o, r := resample(orig, w, h), resample(res, w, h)
-	fade := make([]float32, h)
-	for y := range h {
-		fade[y] = fadeAt(y, h)
-	}
-	gxo, gyo, _ := sobel(o.luma())
-	gxr, gyr, _ := sobel(r.luma())
-	po := pyramid(gxo, gyo)
-	po.markEdges(3)
-	got, _ := align(po, pyramid(gxr, gyr), fade, alignOptions{maxScale: 0.03, maxShift: 0.025})
-	// Truth in working pixels: scene point q/k maps to (c + s(q/k − c) + t)·k.
+	got := newComparison(resample(orig, w, h), resample(res, w, h)).t
 	k := float64(w) / float64(orig.Bounds().Dx())
-	cx, cy := float64(orig.Bounds().Dx())/2, float64(orig.Bounds().Dy())/2
 	var worst float64
 	for _, q := range [][2]float64{{0, 0}, {float64(w), 0}, {0, 0.6 * float64(h)}, {float64(w), 0.6 * float64(h)}} {
 		gx, gy := got.apply(q[0], q[1])
-		wx := (cx + l.s*(q[0]/k-cx) + l.tx) * k
-		wy := (cy + l.s*(q[1]/k-cy) + l.ty) * k
+		wx, wy := l.truthAt(q[0], q[1], k)
 		worst = max(worst, math.Hypot(gx-wx, gy-wy))
 	}
 	return got, worst
+}
+
+// truthAt is where the look l drew what the original shows at (x, y), in
+// working pixels, k of them per scene pixel: the scene zoomed by l.s about
+// its centre and shifted by (l.tx, l.ty).
+func (l look) truthAt(x, y, k float64) (float64, float64) {
+	cx, cy := float64(corpusW)/2, float64(corpusH)/2
+	return (cx + l.s*(x/k-cx) + l.tx) * k, (cy + l.s*(y/k-cy) + l.ty) * k
 }
 
 // TestAlignFindsTheReframing renders rooms with a known zoom and shift and

@@ -233,6 +233,18 @@ func (c *comparison) findRegions() []finding {
 	return out
 }
 
+// nearWindow says whether b overlaps one of the original's windows, or
+// comes within pad pixels of one (a negative pad: overlaps it by that
+// much).
+func (c *comparison) nearWindow(b box, pad float64) bool {
+	for _, wb := range c.wins {
+		if wb.overlaps(b, pad) {
+			return true
+		}
+	}
+	return false
+}
+
 // box is an axis-aligned rectangle [x0,x1)×[y0,y1) in working pixels.
 type box struct{ x0, y0, x1, y1 float64 }
 

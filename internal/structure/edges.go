@@ -303,13 +303,7 @@ func (c *comparison) edgeRegions() []finding {
 		}
 		kind := EdgeErased
 		bw, bh := b.x1-b.x0, b.y1-b.y0
-		onWindow := false
-		for _, wb := range c.wins {
-			if wb.overlaps(b, 4) {
-				onWindow = true
-				break
-			}
-		}
+		onWindow := c.nearWindow(b, 4)
 		switch {
 		case c.hiddenByTop(g):
 			continue
@@ -444,14 +438,11 @@ func (c *comparison) wallBelow(y, x0, x1 float64, linesAtX0 bool) bool {
 	} else {
 		x1 -= (x1 - x0) / 3
 	}
-	band := box{x0, y + 3, x1, y + 7}
-	for _, wb := range c.wins {
-		if wb.overlaps(band, 4) {
-			return false
-		}
+	if c.nearWindow(box{x0, y + 3, x1, y + 7}, 4) {
+		return false
 	}
 	plain, n := 0, 0
-	for x := int(math.Max(0, x0)); x <= int(math.Min(float64(c.w-1), x1)); x++ {
+	for x := max(0, int(x0)); x <= min(c.w-1, int(x1)); x++ {
 		for yy := int(y) + 3; yy <= int(y)+6 && yy < c.h; yy++ {
 			n++
 			if _, sd := c.io.stats(x, yy, 2); sd < c.flatO {
@@ -560,10 +551,7 @@ func (c *comparison) addedFrames() []finding {
 				}
 			}
 		}
-		nearWindow := false
-		for _, wb := range c.wins {
-			nearWindow = nearWindow || wb.overlaps(b, -3) // overlapping by 3 px or more
-		}
+		nearWindow := c.nearWindow(b, -3) // overlapping one by 3 px or more
 		switch {
 		case nearWindow:
 			// Beside a window: curtains, or the window changed, which its

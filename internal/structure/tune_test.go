@@ -158,8 +158,7 @@ func TestCorpusOneDebug(t *testing.T) {
 	c.trace = t.Logf
 	l := lastLook
 	k := float64(w) / float64(corpusW)
-	px := (480 + l.s*(c.t.cx/k-480) + l.tx) * k
-	py := (360 + l.s*(c.t.cy/k-360) + l.ty) * k
+	px, py := l.truthAt(c.t.cx, c.t.cy, k)
 	t.Logf("truth: s %.4f t (%.2f, %.2f)", l.s, px-c.t.cx, py-c.t.cy)
 	t.Logf("transform %+v flatO %.1f flatR %.1f minMag %.1f bright %.0f", c.t, c.flatO, c.flatR, c.minMag, c.brightLevel)
 	for _, f := range c.findRegions() {
