@@ -325,26 +325,39 @@ func resampleYCbCr(m *image.YCbCr, w, h int) *rgb {
 	sw, sh := b.Dx(), b.Dy()
 	out := &rgb{w: w, h: h, r: newPlane(w, h), g: newPlane(w, h), b: newPlane(w, h)}
 	// box averages plane p (pw×ph samples, stride, covering the image)
-	// into dst.
+	// into dst. Source column x goes to target column x·w/pw, so each
+	// target column takes a run of whole source columns, and each target
+	// row a run of whole source rows: a row's runs are summed as integers
+	// (exact, and the hot loop of a 12 MP photo is then a byte sum), and
+	// a target pixel's count is its columns times its rows.
 	box := func(p []uint8, stride, pw, ph int, dst *plane) {
-		colOf := make([]int32, pw)
-		for x := range pw {
-			colOf[x] = int32(min(w-1, x*w/pw))
+		colEnd := make([]int, w) // source columns [colEnd[xo-1], colEnd[xo]) go to xo
+		for xo := range w {
+			colEnd[xo] = min(pw, ((xo+1)*pw+w-1)/w)
 		}
-		cnt := make([]int32, w*h)
+		rows := make([]int32, h)
 		for y := range ph {
-			base := min(h-1, y*h/ph) * w
-			row := p[y*stride : y*stride+pw]
-			for x, v := range row {
-				j := base + int(colOf[x])
-				dst.p[j] += float32(v)
-				cnt[j]++
+			yo := min(h-1, y*h/ph)
+			rows[yo]++
+			row, drow := p[y*stride:y*stride+pw], dst.p[yo*w:(yo+1)*w]
+			x := 0
+			for xo, end := range colEnd {
+				var sum uint32
+				for _, v := range row[x:end] {
+					sum += uint32(v)
+				}
+				drow[xo] += float32(sum)
+				x = end
 			}
 		}
-		for j, c := range cnt {
-			if c > 0 {
-				dst.p[j] /= float32(c)
+		x := 0
+		for xo, end := range colEnd {
+			for yo := range h {
+				if n := int32(end-x) * rows[yo]; n > 0 {
+					dst.p[yo*w+xo] /= float32(n)
+				}
 			}
+			x = end
 		}
 	}
 	box(m.Y[m.YOffset(b.Min.X, b.Min.Y):], m.YStride, sw, sh, out.r)
