@@ -115,9 +115,6 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 			top = top[:3]
 		}
 	}
-	// The best shift at each zoom of the grid: starts for the search
-	// around the fit (aroundBest).
-	var perZoom []transform
 	wx, wy := newPlane(w2, h2), newPlane(w2, h2)
 	valid := make([]bool, w2*h2)
 	rw := make([]float32, h2)
@@ -139,8 +136,6 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 				valid[i] = ok
 			}
 		}
-		var zbest transform
-		zscore := math.Inf(-1)
 		for dy := -R; dy <= R; dy++ {
 			for dx := -R; dx <= R; dx++ {
 				var sab, saa, sbb float32
@@ -161,16 +156,9 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 					continue
 				}
 				// A shift of d at level 2 is 4·s·d at full size.
-				t := transform{s: s, tx: 4 * s * float64(dx), ty: 4 * s * float64(dy), cx: cx, cy: cy}
-				sc := float64(sab) / math.Sqrt(float64(saa)*float64(sbb))
-				keep(t, sc)
-				if sc > zscore {
-					zbest, zscore = t, sc
-				}
+				keep(transform{s: s, tx: 4 * s * float64(dx), ty: 4 * s * float64(dy), cx: cx, cy: cy},
+					float64(sab)/math.Sqrt(float64(saa)*float64(sbb)))
 			}
-		}
-		if !math.IsInf(zscore, -1) {
-			perZoom = append(perZoom, zbest)
 		}
 	}
 	// The blocks' consensus is a start of its own, and one the global
@@ -207,7 +195,7 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 		}
 	}
 	if bestSupport > 0 {
-		best, bestSupport = aroundBest(o, r, blocks, best, bestSupport, perZoom)
+		best, bestSupport = aroundBest(o, r, blocks, best, bestSupport)
 	}
 	if f, support, ok := blockFit(o, r, blocks, best, 2); ok {
 		best, bestSupport = f, support
@@ -223,45 +211,25 @@ func align(o, r gradients, rowWeight []float32, opt alignOptions) (transform, fl
 // fit cannot walk out. Starts 0.6 and 1.2 % of zoom to either side, each
 // with shifts of up to 3 px, are screened by a short fit (a reach of 2
 // px), and the two that the most blocks agree with are fitted in full.
-// Further off (hard negative 3916 settled 4.4 % off), the coarse search's
-// best shift at each zoom of its grid more than 1.5 % from the fit is a
-// start: these are screened with a reach of 3 px (their shift is on the
-// coarse level's 4 px grid), and the best one is fitted in full. They are
-// screened apart from the near starts, which a wider reach would outrank.
-func aroundBest(o, r gradients, blocks []block, best transform, support float64, perZoom []transform) (transform, float64) {
+func aroundBest(o, r gradients, blocks []block, best transform, support float64) (transform, float64) {
 	type start struct {
 		t       transform
 		support float64
 	}
-	// screen fits each start briefly and keeps the n that the most blocks
-	// agree with.
-	screen := func(ts []transform, reach, n int) []start {
-		var ss []start
-		for _, t := range ts {
-			if f, s, ok := blockFit(o, r, blocks, t, reach); ok {
-				ss = append(ss, start{f, s})
-			}
-		}
-		slices.SortFunc(ss, func(a, b start) int { return cmp.Compare(b.support, a.support) })
-		return ss[:min(len(ss), n)]
-	}
-	var near []transform
+	var starts []start
 	for _, ds := range [...]float64{-0.012, -0.006, 0.006, 0.012} {
 		for _, dx := range [...]float64{-3, 0, 3} {
 			for _, dy := range [...]float64{-3, 0, 3} {
 				t := best
 				t.s, t.tx, t.ty = t.s+ds, t.tx+dx, t.ty+dy
-				near = append(near, t)
+				if f, s, ok := blockFit(o, r, blocks, t, 2); ok {
+					starts = append(starts, start{f, s})
+				}
 			}
 		}
 	}
-	var far []transform
-	for _, t := range perZoom {
-		if math.Abs(t.s-best.s) > 0.015 {
-			far = append(far, t)
-		}
-	}
-	for _, st := range append(screen(near, 2, 2), screen(far, 3, 1)...) {
+	slices.SortFunc(starts, func(a, b start) int { return cmp.Compare(b.support, a.support) })
+	for _, st := range starts[:min(len(starts), 2)] {
 		if f, s, ok := blockFit(o, r, blocks, st.t, 4); ok && s > support {
 			best, support = f, s
 		}

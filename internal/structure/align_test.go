@@ -79,11 +79,10 @@ func TestAlignSeesPastABookcase(t *testing.T) {
 // TestAlignLooksAroundTheFit takes tuning rooms whose fit settled about a
 // per cent of zoom off, its shift making up for it in the middle (hard
 // negatives 688, 1728, 2516, 3196, 3332: 6–11 px off at the corners; all
-// five were flagged, for a wall corner or a window's side read as moved),
-// and one 4.4 % off (3916: a wall's corner read as moved): more blocks
-// agree with the truth, which the starts around the fit find.
+// five were flagged, for a wall corner or a window's side read as moved):
+// more blocks agree with the truth, which the starts around the fit find.
 func TestAlignLooksAroundTheFit(t *testing.T) {
-	for _, seed := range []uint64{688, 1728, 2516, 3196, 3332, 3916} {
+	for _, seed := range []uint64{688, 1728, 2516, 3196, 3332} {
 		orig, res, _ := makePair(seed, "hard_negative")
 		_, worst := alignmentError(orig, res, lastLook)
 		t.Logf("hard negative %d: worst corner error %.2f px", seed, worst)
