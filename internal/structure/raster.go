@@ -47,7 +47,7 @@ func (a *plane) bilinear(x, y float64) (float32, bool) {
 
 // lerp blends pixel j with its neighbour dx to the right, dy below and
 // both, by the fractions fx and fy: bilinear's step once the weights are
-// known, for callers that sample many positions with the same fractions.
+// known.
 func (a *plane) lerp(j, dx, dy int, fx, fy float32) float32 {
 	r0 := a.p[j]*(1-fx) + a.p[j+dx]*fx
 	r1 := a.p[j+dy]*(1-fx) + a.p[j+dy+dx]*fx
