@@ -229,17 +229,16 @@ var prototype = map[string]string{
 // wrong for each seed count: missed changes for a mutated case, false flags
 // for an unmodified one. They are this check's measurements on the held-out
 // seeds at DefaultThreshold, exactly (the corpus is deterministic). Against
-// the prototype: furnished (0 false flags), window_removed (2 misses, as
-// the prototype's), door_removed (0), window_added (17 of 100 against 17
-// of 99), wall_moved (0), window_resized (33) and door_added (85 of 99) are
-// at least as good; the hard negatives' false flags (1 against 0) are
-// worse, and the README says so.
+// the prototype every case is at least as good: furnished and hard
+// negatives (0 false flags each), window_removed (2 misses, as the
+// prototype's), door_removed (0), window_added (17 of 100 against 17 of
+// 99), wall_moved (0), window_resized (33) and door_added (85 of 99).
 var allowed = map[int]map[string]int{
-	100: {"furnished": 0, "hard_negative": 1, "window_removed": 2, "door_removed": 0,
+	100: {"furnished": 0, "hard_negative": 0, "window_removed": 2, "door_removed": 0,
 		"window_added": 17, "wall_moved": 0, "window_resized": 33, "door_added": 85},
 	20: {"furnished": 0, "hard_negative": 0, "window_removed": 0, "door_removed": 0,
 		"window_added": 3, "wall_moved": 0, "window_resized": 9, "door_added": 19},
-	2: {"furnished": 0, "hard_negative": 1, "window_removed": 0, "door_removed": 0,
+	2: {"furnished": 0, "hard_negative": 0, "window_removed": 0, "door_removed": 0,
 		"window_added": 0, "wall_moved": 0, "window_resized": 0, "door_added": 2},
 }
 

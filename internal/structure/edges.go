@@ -10,6 +10,7 @@ type run struct {
 	b        box
 	weighted float64 // length in pixels, weighted by the fade
 	moved    bool    // a parallel edge appeared nearby in the result
+	flanked  bool    // the line is still there in the other image on both sides of the stretch
 	length   float64
 	// the line itself, from its first point to its last, and its normal
 	x0, y0, x1, y1, nx, ny float64
@@ -111,7 +112,15 @@ func (c *comparison) missingRuns(segs []segment, fromGx, fromGy, toGx, toGy *pla
 			// An original's horizontal edge (checkMoved: the erased-edge
 			// pass) with something new standing under it is covered.
 			if wl >= minRun && !(checkMoved && math.Abs(dx) > 0.9 && c.coveredBelow(rb)) {
-				r := run{b: rb, weighted: wl, length: float64(last - start + 1),
+				before, after := 0, 0
+				for i, st := range state {
+					if st == 1 && i < start {
+						before++
+					} else if st == 1 && i > last {
+						after++
+					}
+				}
+				r := run{b: rb, weighted: wl, length: float64(last - start + 1), flanked: before >= 4 && after >= 4,
 					x0: s.x0 + float64(start)*dx, y0: s.y0 + float64(start)*dy, x1: s.x0 + float64(last)*dx, y1: s.y0 + float64(last)*dy, nx: s.nx, ny: s.ny}
 				if checkMoved {
 					if d, ok := c.movedTo(s, start, last, g/float64(pts)); ok {
@@ -343,6 +352,13 @@ func (c *comparison) edgeRegions() []finding {
 // on one side only (a cabinet that ends just past a door's frame), over
 // what was plain wall in the original: a shortened window's new sill runs
 // as far across the old glass, never across the wall.
+//
+// A group of level lines only (a window's sill hidden, its frame's sides
+// not) is judged by the same object's top, across the whole group's width
+// and past it, or across it alone when every line of the group is still
+// there on both sides of its erased stretch (a cabinet narrower than the
+// sill in front of its middle): a shortened window's old sill is gone
+// along its whole length, and its new sill spans no more than the old.
 func (c *comparison) hiddenByTop(g []run) bool {
 	gb := emptyBox()
 	for _, r := range g {
@@ -370,7 +386,17 @@ func (c *comparison) hiddenByTop(g []run) bool {
 		uprights++
 	}
 	if uprights == 0 {
-		return false
+		y, ok := c.newLevelEdge(box{gb.x0, gb.y0, gb.x1, gb.y0}, true, 0.015, false)
+		if !ok {
+			y, ok = c.newLevelEdge(box{gb.x0, gb.y0, gb.x1, gb.y0}, false, 0.045, true)
+		}
+		if !ok && flankedOnly(g) {
+			y, ok = c.newLevelEdge(box{gb.x0, gb.y0, gb.x1, gb.y0}, true, 0, false)
+		}
+		if !ok {
+			return false
+		}
+		top = y
 	}
 	for _, r := range g {
 		if !r.vertical() && min(r.y0, r.y1) < top {
@@ -417,6 +443,9 @@ func (c *comparison) newLevelEdge(b box, both bool, reach float64, overWall bool
 		y := b.y0 + d
 		if y < 0.45*float64(c.h) || !newAt(y, b.x0, b.x1) {
 			continue
+		}
+		if reach == 0 {
+			return y, true
 		}
 		left := newAt(y, b.x0-reach, b.x0-2) && (!overWall || c.wallBelow(y, b.x0-reach, b.x0-2, false))
 		right := newAt(y, b.x1+2, b.x1+reach) && (!overWall || c.wallBelow(y, b.x1+2, b.x1+reach, true))
@@ -734,4 +763,15 @@ func sameHue(hues [][3]float64) float64 {
 		}
 	}
 	return float64(near) / float64(len(hues))
+}
+
+// flankedOnly says whether every line of a group is still there on both
+// sides of its erased stretch.
+func flankedOnly(g []run) bool {
+	for _, r := range g {
+		if !r.flanked {
+			return false
+		}
+	}
+	return true
 }
