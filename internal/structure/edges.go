@@ -419,8 +419,9 @@ func (c *comparison) hiddenBelow(b box) bool {
 // newLevelEdge looks just above and at the top of b, in the picture's
 // lower 55 %, for a level edge that the result has and the original lacks
 // across b's width and on past it by the share reach of the picture's
-// width on both sides, or on either, and returns its row. With overWall,
-// a side counts only where the original just below the edge was wall.
+// width on both sides, or on either, and returns its row; a reach of 0
+// asks for the edge across b alone. With overWall, a side counts only
+// where the original just below the edge was wall.
 func (c *comparison) newLevelEdge(b box, both bool, reach float64, overWall bool) (float64, bool) {
 	reach *= float64(c.w)
 	need := 0.8 * c.minMag
