@@ -66,9 +66,8 @@ func TestAlignFindsTheReframing(t *testing.T) {
 // the blocks only, and a fit is repeated while more blocks agree.
 func TestAlignSeesPastABookcase(t *testing.T) {
 	for _, seed := range []uint64{8, 45, 719, 948} {
-		rm, orig := makeOriginal(seed)
-		res, _ := makeResult(rm, seed, "hard_negative")
-		_, worst := alignmentError(orig, res, lastLook)
+		orig, res, _ := makePair(seed, "hard_negative")
+		_, worst := alignmentError(orig, res.img, res.look)
 		t.Logf("hard negative %d: worst corner error %.2f px", seed, worst)
 		if worst > 2 {
 			t.Errorf("hard negative %d: corners off by %.2f px", seed, worst)
@@ -84,7 +83,7 @@ func TestAlignSeesPastABookcase(t *testing.T) {
 func TestAlignLooksAroundTheFit(t *testing.T) {
 	for _, seed := range []uint64{688, 1728, 2516, 3196, 3332} {
 		orig, res, _ := makePair(seed, "hard_negative")
-		_, worst := alignmentError(orig, res, lastLook)
+		_, worst := alignmentError(orig, res.img, res.look)
 		t.Logf("hard negative %d: worst corner error %.2f px", seed, worst)
 		if worst > 2 {
 			t.Errorf("hard negative %d: corners off by %.2f px", seed, worst)

@@ -17,7 +17,7 @@ func TestReducedOriginalChecksLikeCheck(t *testing.T) {
 		t.Fatal("the corpus case does not apply to this seed")
 	}
 	ctx := context.Background()
-	want, err := Check(ctx, orig, res, Options{})
+	want, err := Check(ctx, orig, res.img, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestReducedOriginalChecksLikeCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		got, err := o.Check(ctx, res)
+		got, err := o.Check(ctx, res.img)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func TestCorpusTune(t *testing.T) {
 			if !ok {
 				continue
 			}
-			rep, err := Check(context.Background(), orig, res, Options{})
+			rep, err := Check(context.Background(), orig, res.img, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestCorpusTune(t *testing.T) {
 			if rep.Flagged != c.mutated {
 				misses = append(misses, fmt.Sprintf("%d:%.2f%v", seed0+s, rep.Score, rep.Regions))
 				if dump != "" {
-					for name, img := range map[string]image.Image{"o": orig, "r": res} {
+					for name, img := range map[string]image.Image{"o": orig, "r": res.img} {
 						f, _ := os.Create(filepath.Join(dump, fmt.Sprintf("%s-%d-%s.png", c.name, seed0+s, name)))
 						_ = png.Encode(f, img)
 						f.Close()
@@ -116,7 +116,7 @@ func TestCorpusTune(t *testing.T) {
 
 // onePair is the pair STRUCTURE_ONE=<case>:<seed> names; the test is
 // skipped without it.
-func onePair(t *testing.T) (orig, res image.Image) {
+func onePair(t *testing.T) (orig image.Image, res drawn) {
 	spec := os.Getenv("STRUCTURE_ONE")
 	if spec == "" {
 		t.Skip("set STRUCTURE_ONE=<case>:<seed>")
@@ -138,12 +138,12 @@ func onePair(t *testing.T) (orig, res image.Image) {
 //	STRUCTURE_ONE=furnished:1 go test -run TestCorpusOne -v ./internal/structure/
 func TestCorpusOne(t *testing.T) {
 	orig, res := onePair(t)
-	rep, err := Check(context.Background(), orig, res, Options{})
+	rep, err := Check(context.Background(), orig, res.img, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("score %.3f flagged %v regions %v", rep.Score, rep.Flagged, rep.Regions)
-	for name, img := range map[string]image.Image{"o": orig, "r": res} {
+	for name, img := range map[string]image.Image{"o": orig, "r": res.img} {
 		f, _ := os.Create(filepath.Join(os.TempDir(), "one-"+name+".png"))
 		_ = png.Encode(f, img)
 		f.Close()
@@ -154,9 +154,9 @@ func TestCorpusOne(t *testing.T) {
 func TestCorpusOneDebug(t *testing.T) {
 	orig, res := onePair(t)
 	w, h := workingSize(orig.Bounds(), 640)
-	c := newComparison(resample(orig, w, h), resample(res, w, h))
+	c := newComparison(resample(orig, w, h), resample(res.img, w, h))
 	c.trace = t.Logf
-	l := lastLook
+	l := res.look
 	k := float64(w) / float64(corpusW)
 	px, py := l.truthAt(c.t.cx, c.t.cy, k)
 	t.Logf("truth: s %.4f t (%.2f, %.2f)", l.s, px-c.t.cx, py-c.t.cy)
@@ -187,7 +187,7 @@ func TestCorpusCandidates(t *testing.T) {
 			w, h := workingSize(orig.Bounds(), 640)
 			k := float64(w) / float64(corpusW)
 			if kind == "window_added" {
-				o := lastAdded
+				o := res.added
 				q := rm.quad(o.wall, o.u0, o.u1, o.v0, o.v1)
 				bx := emptyBox()
 				for _, p := range q {
@@ -195,7 +195,7 @@ func TestCorpusCandidates(t *testing.T) {
 				}
 				t.Logf("TRUTH %s %d x0=%.0f y0=%.0f x1=%.0f y1=%.0f", kind, seed0+s, bx.x0, bx.y0, bx.x1, bx.y1)
 			}
-			c := newComparison(resample(orig, w, h), resample(res, w, h))
+			c := newComparison(resample(orig, w, h), resample(res.img, w, h))
 			c.trace = func(format string, args ...any) {
 				if strings.HasPrefix(format, "CAND") {
 					t.Logf("%s %d %s", kind, seed0+s, fmt.Sprintf(format, args...))
@@ -226,7 +226,7 @@ func TestCorpusAlign(t *testing.T) {
 			if !ok {
 				continue
 			}
-			_, e := alignmentError(orig, res, lastLook)
+			_, e := alignmentError(orig, res.img, res.look)
 			errs = append(errs, e)
 			if e > 2 {
 				off = append(off, fmt.Sprintf("%d:%.1f", seed0+s, e))
